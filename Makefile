@@ -1,0 +1,35 @@
+# nnlab: `make run` opens the app on the bundled default scene, `make test` runs the whole test suite.
+# Both create .venv and install everything (Debian packages too when run as root).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# A CPU build of torch: 2.13.0 is the release these machines hold as a local CPU wheel.
+TORCH_SPEC ?= torch==2.13.0
+SCENE  ?= resources/scenes/default.toml
+XVFB_ARGS := -a -s "-screen 0 1920x1080x24 -nolisten tcp"
+
+.PHONY: run test setup system-deps bench clean
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[test,video]"
+	@touch $@
+
+setup: system-deps $(VENV)/.installed
+
+run: setup
+	$(PY) main.py gui $(SCENE)
+
+test: setup
+	QT_QPA_PLATFORM=xcb LIBGL_ALWAYS_SOFTWARE=1 xvfb-run $(XVFB_ARGS) $(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: setup
+	QT_QPA_PLATFORM=xcb LIBGL_ALWAYS_SOFTWARE=1 xvfb-run $(XVFB_ARGS) sh -c '$(PY) bench/train.py && $(PY) bench/optimize.py && $(PY) bench/export.py'
+
+clean:
+	rm -rf $(VENV) build *.egg-info
