@@ -1,0 +1,337 @@
+"""The 3-D surface view: a lit, colormapped surface in a fixed display cube, with axes, overlays and markers.
+
+Data (x1, x2, value) are mapped into [-1,1]^2 x [0, H] so one camera fits every domain; items are updated in place.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph.opengl as gl
+from OpenGL import GL
+from pyqtgraph.opengl import shaders
+from PySide6 import QtCore, QtGui
+from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat
+
+from nnlab.ui.axes3d import Axes3D
+from nnlab.ui.colormaps import colorize
+
+H = 1.2  # height of the display cube
+HOME = (28.0, -60.0, 6.2)  # elevation, azimuth, distance that fit the cube
+BACKGROUNDS = {"dark": ((22, 24, 30, 255), (225, 228, 235, 255)), "white": ((255, 255, 255, 255), (40, 40, 48, 255))}
+
+# Two-sided lighting that keeps colours close to the colormap (a lecture hall projector washes out dark shading).
+_LIT = shaders.ShaderProgram("nnlab_lit", [
+    shaders.VertexShader("""
+        uniform mat4 u_mvp;
+        uniform mat3 u_normal;
+        attribute vec4 a_position;
+        attribute vec3 a_normal;
+        attribute vec4 a_color;
+        varying vec4 v_color;
+        varying vec3 v_normal;
+        void main() {
+            v_normal = normalize(u_normal * a_normal);
+            v_color = a_color;
+            gl_Position = u_mvp * a_position;
+        }
+    """),
+    shaders.FragmentShader("""
+        #ifdef GL_ES
+        precision mediump float;
+        #endif
+        varying vec4 v_color;
+        varying vec3 v_normal;
+        void main() {
+            vec3 n = normalize(v_normal);
+            float d = abs(dot(n, normalize(vec3(-0.35, 0.55, 0.75))));
+            float s = pow(d, 24.0) * 0.18;
+            vec3 rgb = v_color.rgb * (0.42 + 0.58 * d) + vec3(s);
+            gl_FragColor = vec4(min(rgb, vec3(1.0)), v_color.a);
+        }
+    """),
+])
+
+
+class SurfaceView(gl.GLViewWidget):
+    """GL view of z[i, j] = f(xs[i], ys[j]) with optional points, paths, optimum marker, target overlay."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._xs = np.linspace(0, 1, 2)
+        self._ys = np.linspace(0, 1, 2)
+        self._z: np.ndarray | None = None
+        self._overlay: np.ndarray | None = None
+        self._overlay_mode = "wireframe"
+        self._region_colors: np.ndarray | None = None
+        self._cmap = "viridis"
+        self._zr = (0.0, 1.0)
+        self._pts: tuple[np.ndarray, tuple, float] | None = None
+        self._paths: tuple[list[np.ndarray], tuple] | None = None
+        self._marker: np.ndarray | None = None
+        self._frame: tuple = ()
+        self.surface = gl.GLSurfacePlotItem(smooth=True, computeNormals=True, shader=_LIT, glOptions="opaque")
+        self.surface.setVisible(False)  # an empty mesh cannot be drawn
+        self.addItem(self.surface)
+        self.overlay_mesh = gl.GLSurfacePlotItem(smooth=False, computeNormals=False, glOptions="translucent",
+                                                 color=(1.0, 1.0, 1.0, 0.28))
+        self.overlay_lines = gl.GLLinePlotItem(mode="lines", width=1.0, antialias=True, glOptions="translucent")
+        self.scatter = gl.GLScatterPlotItem(glOptions="translucent")
+        self.path_lines = gl.GLLinePlotItem(mode="lines", width=2.0, antialias=True, glOptions="translucent")
+        self.marker = gl.GLScatterPlotItem(glOptions="translucent")
+        self.marker_stem = gl.GLLinePlotItem(mode="lines", width=2.0, antialias=True, glOptions="translucent")
+        for item in (self.overlay_mesh, self.overlay_lines, self.scatter, self.path_lines, self.marker,
+                     self.marker_stem):
+            item.setVisible(False)
+            self.addItem(item)
+        self.axes = Axes3D(self, H)
+        self.set_background("dark")
+        self.reset_camera()
+
+    # ---- mapping data -> display cube -------------------------------------------------------------
+    def _map(self, pts: np.ndarray) -> np.ndarray:
+        p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
+        out = np.empty_like(p)
+        for k, (lo, hi, a, b) in enumerate(((self._xs[0], self._xs[-1], -1, 1), (self._ys[0], self._ys[-1], -1, 1),
+                                            (self._zr[0], self._zr[1], 0, H))):
+            out[:, k] = (a + b) / 2 if hi == lo else a + (b - a) * (p[:, k] - lo) / (hi - lo)
+        return out.astype(np.float32)
+
+    def _mz(self, z: np.ndarray) -> np.ndarray:
+        lo, hi = self._zr
+        if hi == lo:
+            return np.full(z.shape, H / 2, dtype=np.float32)
+        return (H * (np.asarray(z, dtype=np.float64) - lo) / (hi - lo)).astype(np.float32)
+
+    def data_ranges(self) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
+        return (float(self._xs[0]), float(self._xs[-1])), (float(self._ys[0]), float(self._ys[-1])), self._zr
+
+    # ---- public API ----------------------------------------------------------------------------------
+    def set_surface(self, xs: np.ndarray, ys: np.ndarray, z: np.ndarray) -> None:
+        xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+        z = np.asarray(z, dtype=np.float64)
+        if z.shape != (len(xs), len(ys)):
+            raise ValueError(f"z has shape {z.shape}, expected ({len(xs)}, {len(ys)})")
+        self._xs, self._ys, self._z = xs, ys, z
+        if self._overlay is not None and self._overlay.shape != z.shape:
+            self._overlay = None
+        if self._region_colors is not None and self._region_colors.shape[:2] != z.shape:
+            self._region_colors = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self._z is None:
+            return
+        stack = [self._z] + ([self._overlay] if self._overlay is not None else [])
+        finite = np.concatenate([s[np.isfinite(s)] for s in stack])
+        self._zr = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        gx = np.linspace(-1, 1, len(self._xs)).astype(np.float32)
+        gy = np.linspace(-1, 1, len(self._ys)).astype(np.float32)
+        if len(self._xs) > 1 and self._xs[-1] != self._xs[0]:
+            gx = (-1 + 2 * (self._xs - self._xs[0]) / (self._xs[-1] - self._xs[0])).astype(np.float32)
+        if len(self._ys) > 1 and self._ys[-1] != self._ys[0]:
+            gy = (-1 + 2 * (self._ys - self._ys[0]) / (self._ys[-1] - self._ys[0])).astype(np.float32)
+        zd = np.nan_to_num(self._mz(self._z), nan=0.0)
+        self.surface.setData(x=gx, y=gy, z=zd, colors=self._surface_colors(zd))
+        self.surface.setVisible(True)
+        self._refresh_overlay(gx, gy)
+        self._refresh_markers()
+        self._frame = self._label_frame()
+        self.axes.update(*self.data_ranges(), frame=self._frame)
+        self.update()
+
+    def _label_frame(self) -> tuple[int, int, tuple[int, int]]:
+        """Edges facing the camera for the x1/x2 ticks, and the left-most side corner for the output axis."""
+        cam = self.cameraPosition()
+        sy = 1 if cam.y() >= 0 else -1
+        sx = 1 if cam.x() >= 0 else -1
+        m = self.projectionMatrix((0, 0, 100, 100), (0, 0, 100, 100)) * self.viewMatrix()
+        corners = [(sx, -sy), (-sx, sy)]
+        corner = min(corners, key=lambda c: m.map(QtGui.QVector3D(c[0], c[1], 0.0)).x())
+        return sy, sx, corner
+
+    def paintGL(self) -> None:
+        if self._z is not None and self._label_frame() != self._frame:  # the camera moved to another side
+            self._frame = self._label_frame()
+            self.axes.update(*self.data_ranges(), frame=self._frame)
+        super().paintGL()
+
+    def _surface_colors(self, zd: np.ndarray) -> np.ndarray:
+        if self._region_colors is not None:
+            return np.ascontiguousarray(self._region_colors, dtype=np.float32)
+        return np.ascontiguousarray(colorize(zd / H, self._cmap))
+
+    def _refresh_overlay(self, gx: np.ndarray, gy: np.ndarray) -> None:
+        on = self._overlay is not None
+        self.overlay_mesh.setVisible(on and self._overlay_mode == "translucent")
+        self.overlay_lines.setVisible(on and self._overlay_mode == "wireframe")
+        if not on:
+            return
+        oz = np.nan_to_num(self._mz(self._overlay), nan=0.0)
+        if self._overlay_mode == "translucent":
+            self.overlay_mesh.setData(x=gx, y=gy, z=oz)
+            return
+        step = max(1, len(gx) // 24)
+        rows, cols = list(range(0, len(gx), step)), list(range(0, len(gy), step))
+        segs = []
+        for i in rows:  # lines along x2 at fixed x1
+            p = np.column_stack([np.full(len(gy), gx[i]), gy, oz[i]])
+            segs.append(np.repeat(p, 2, axis=0)[1:-1])
+        for j in cols:
+            p = np.column_stack([gx, np.full(len(gx), gy[j]), oz[:, j]])
+            segs.append(np.repeat(p, 2, axis=0)[1:-1])
+        self.overlay_lines.setData(pos=np.concatenate(segs).astype(np.float32), color=self._overlay_color)
+
+    def _refresh_markers(self) -> None:
+        if self._pts is not None:
+            pts, color, size = self._pts
+            self.scatter.setData(pos=self._map(pts), color=color, size=size)
+        self.scatter.setVisible(self._pts is not None and len(self._pts[0]) > 0)
+        if self._paths is not None:
+            paths, color = self._paths
+            segs = [np.repeat(self._map(p), 2, axis=0)[1:-1] for p in paths if len(p) >= 2]
+            if segs:
+                self.path_lines.setData(pos=np.concatenate(segs), color=color)
+        self.path_lines.setVisible(self._paths is not None and any(len(p) >= 2 for p in self._paths[0]))
+        if self._marker is not None:
+            m = self._map(self._marker)
+            m[0, 2] += 0.02  # sit on the surface, not in it
+            self.marker.setData(pos=m, color=(1.0, 0.15, 0.1, 1.0), size=18)
+            self.marker_stem.setData(pos=np.array([[m[0, 0], m[0, 1], 0.0], m[0]], dtype=np.float32),
+                                     color=(1.0, 0.15, 0.1, 0.9))
+        self.marker.setVisible(self._marker is not None)
+        self.marker_stem.setVisible(self._marker is not None)
+
+    def set_colormap(self, name: str) -> None:
+        colorize(np.zeros(1), name)  # validates the name
+        self._cmap = name
+        self._refresh()
+
+    def colormap(self) -> str:
+        return self._cmap
+
+    def set_background(self, name: str) -> None:
+        if name not in BACKGROUNDS:
+            raise ValueError(f"unknown background {name!r}; allowed: {', '.join(BACKGROUNDS)}")
+        self._bg = name
+        bg, fg = BACKGROUNDS[name]
+        self.setBackgroundColor(bg)
+        self.axes.set_color(fg)
+        self._overlay_color = (1.0, 1.0, 1.0, 0.55) if name == "dark" else (0.1, 0.1, 0.15, 0.55)
+        self.overlay_mesh.setColor((1.0, 1.0, 1.0, 0.28) if name == "dark" else (0.2, 0.2, 0.3, 0.25))
+        self._refresh()
+
+    def background(self) -> str:
+        return self._bg
+
+    def set_axes_visible(self, on: bool) -> None:
+        self.axes.set_visible(bool(on))
+        self.update()
+
+    def set_points(self, pts: np.ndarray | None, color=(1, 1, 1, 1), size: float = 6) -> None:
+        self._pts = None if pts is None else (np.asarray(pts, dtype=np.float64).reshape(-1, 3), color, size)
+        self._refresh_markers()
+        self.update()
+
+    def set_paths(self, paths: list[np.ndarray] | None, color=(1.0, 0.55, 0.1, 1.0)) -> None:
+        self._paths = None if paths is None else ([np.asarray(p, dtype=np.float64).reshape(-1, 3) for p in paths],
+                                                  color)
+        self._refresh_markers()
+        self.update()
+
+    def set_marker(self, p: np.ndarray | None) -> None:
+        self._marker = None if p is None else np.asarray(p, dtype=np.float64).reshape(3)
+        self._refresh_markers()
+        self.update()
+
+    def set_overlay(self, z: np.ndarray | None, mode: str = "wireframe") -> None:
+        if mode not in ("wireframe", "translucent"):
+            raise ValueError(f"unknown overlay mode {mode!r}; allowed: wireframe, translucent")
+        if z is not None and self._z is not None and np.shape(z) != self._z.shape:
+            raise ValueError(f"overlay has shape {np.shape(z)}, expected {self._z.shape}")
+        self._overlay = None if z is None else np.asarray(z, dtype=np.float64)
+        self._overlay_mode = mode
+        self._refresh()
+
+    def set_region_colors(self, colors: np.ndarray | None) -> None:
+        if colors is not None and self._z is not None and np.shape(colors) != (*self._z.shape, 4):
+            raise ValueError(f"region colours have shape {np.shape(colors)}, expected {(*self._z.shape, 4)}")
+        self._region_colors = None if colors is None else np.asarray(colors, dtype=np.float32)
+        self._refresh()
+
+    def set_camera(self, elevation: float, azimuth: float, distance: float | None = None) -> None:
+        kw = {"elevation": float(elevation), "azimuth": float(azimuth)}
+        if distance is not None and distance > 0:
+            kw["distance"] = float(distance)
+        self.setCameraPosition(pos=QtGui.QVector3D(0, 0, H * 0.35), **kw)
+
+    def camera(self) -> tuple[float, float, float]:
+        return float(self.opts["elevation"]), float(self.opts["azimuth"]), float(self.opts["distance"])
+
+    def reset_camera(self) -> None:
+        self.opts["fov"] = 45
+        self.set_camera(*HOME)
+
+    # ---- export ---------------------------------------------------------------------------------------
+    def render_image(self, width: int, height: int) -> np.ndarray:
+        """(height, width, 4) RGBA uint8 of the current view, rendered at 2x and averaged down (smooth edges)."""
+        width, height = int(width), int(height)
+        if width < 1 or height < 1:
+            raise ValueError(f"image size {width}x{height} must be positive")
+        ss = 2 if max(width, height) * 2 <= 8192 else 1
+        W, Hh = width * ss, height * ss
+        self.makeCurrent()
+        fmt = QOpenGLFramebufferObjectFormat()
+        fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
+        fbo = QOpenGLFramebufferObject(W, Hh, fmt)
+        labels = self.axes.labels
+        hidden = [item for item in labels if item.visible()]
+        sized = [(it, it.size) for it in (self.scatter, self.marker)]
+        widths = [(it, it.width) for it in (self.path_lines, self.marker_stem, self.overlay_lines, self.axes.box)]
+        try:
+            for item in hidden:
+                item.setVisible(False)
+            for it, s in sized:
+                it.size = s * ss
+            for it, w in widths:
+                it.width = w * ss
+            fbo.bind()
+            GL.glViewport(0, 0, W, Hh)
+            self.paint(region=(0, 0, W, Hh), viewport=(0, 0, W, Hh))
+            buf = GL.glReadPixels(0, 0, W, Hh, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+        finally:
+            fbo.release()
+            for item in hidden:
+                item.setVisible(True)
+            for it, s in sized:
+                it.size = s
+            for it, w in widths:
+                it.width = w
+            self.doneCurrent()
+        img = np.frombuffer(buf, dtype=np.uint8).reshape(Hh, W, 4)[::-1].copy()
+        img[..., 3] = 255
+        img = self._paint_labels(img, ss)
+        if ss > 1:
+            img = img.reshape(height, ss, width, ss, 4).mean(axis=(1, 3)).round().astype(np.uint8)
+        return np.ascontiguousarray(img)
+
+    def _paint_labels(self, img: np.ndarray, ss: int) -> np.ndarray:
+        texts = self.axes.texts()
+        if not texts:
+            return img
+        Hh, W = img.shape[:2]
+        qimg = QtGui.QImage(img.tobytes(), W, Hh, 4 * W, QtGui.QImage.Format.Format_RGBA8888).copy()
+        mvp = QtGui.QMatrix4x4()
+        mvp.viewport(0, Hh, W, -Hh)
+        mvp = mvp * self.projectionMatrix((0, 0, W, Hh), (0, 0, W, Hh)) * self.viewMatrix()
+        painter = QtGui.QPainter(qimg)
+        painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
+        painter.setPen(QtGui.QColor(*self.axes.color))
+        scale = max(0.6, Hh / ss / 600.0) * ss  # legible at any export size
+        for pos, text, kind in texts:
+            font = self.axes._font(kind, scale)
+            painter.setFont(font)
+            p = mvp.map(QtGui.QVector3D(*map(float, pos))).toPointF()
+            rect = QtGui.QFontMetricsF(font).tightBoundingRect(text)
+            painter.drawText(QtCore.QPointF(p.x() - rect.width() / 2, p.y() + rect.height() / 2), text)
+        painter.end()
+        out = np.frombuffer(qimg.constBits(), dtype=np.uint8, count=Hh * qimg.bytesPerLine())
+        return out.reshape(Hh, qimg.bytesPerLine())[:, :4 * W].reshape(Hh, W, 4).copy()

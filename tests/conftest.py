@@ -1,0 +1,14 @@
+"""Shared test setup: GL contexts must be shared before the QApplication exists (pyqtgraph caches shaders per
+context), and Qt warnings fail UI tests (pytest-qt's qt_log_level_fail in tests/ui)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+
+try:
+    from PySide6.QtCore import QCoreApplication, Qt
+
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+except ImportError:  # engine tests run without Qt
+    pass

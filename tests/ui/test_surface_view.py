@@ -1,0 +1,102 @@
+"""The GL surface view renders real pixels under Xvfb + Mesa, and they follow the data."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnlab.ui.surface_view import HOME, SurfaceView
+
+
+@pytest.fixture
+def view(qtbot):
+    v = SurfaceView()
+    v.resize(400, 300)
+    qtbot.addWidget(v)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def _bowl(n: int = 40):
+    xs = np.linspace(-2.0, 2.0, n)
+    ys = np.linspace(-1.0, 3.0, n)
+    X, Y = np.meshgrid(xs, ys, indexing="ij")
+    return xs, ys, (X**2 + (Y - 1) ** 2).astype(np.float32)
+
+
+def test_render_is_not_blank_and_has_the_requested_size(view):
+    xs, ys, z = _bowl()
+    view.set_surface(xs, ys, z)
+    img = view.render_image(320, 240)
+    assert img.shape == (240, 320, 4) and img.dtype == np.uint8
+    bg = np.array([22, 24, 30])
+    differs = np.abs(img[..., :3].astype(int) - bg).sum(axis=2) > 30
+    assert differs.mean() > 0.05  # the surface covers a good part of the frame
+    assert len(np.unique(img[..., :3].reshape(-1, 3), axis=0)) > 50  # shaded, colour-mapped
+
+
+def test_pixels_change_when_the_surface_changes(view):
+    xs, ys, z = _bowl()
+    view.set_surface(xs, ys, z)
+    a = view.render_image(200, 150).astype(int)
+    view.set_surface(xs, ys, -z)
+    b = view.render_image(200, 150).astype(int)
+    assert np.abs(a - b).sum(axis=2).mean() > 5
+
+
+def test_colormap_and_background_change_pixels(view):
+    xs, ys, z = _bowl()
+    view.set_surface(xs, ys, z)
+    a = view.render_image(160, 120).astype(int)
+    view.set_colormap("inferno")
+    b = view.render_image(160, 120).astype(int)
+    assert np.abs(a - b).mean() > 3
+    view.set_background("white")
+    c = view.render_image(160, 120)
+    assert (c[0, 0, :3] > 240).all()  # a corner shows the white background
+    with pytest.raises(ValueError, match="colormap"):
+        view.set_colormap("jet")
+
+
+def test_marker_points_paths_and_overlay_accept_data_coordinates(view):
+    xs, ys, z = _bowl(30)
+    view.set_surface(xs, ys, z)
+    view.set_axes_visible(False)
+    base = view.render_image(160, 120).astype(int)
+    view.set_marker(np.array([0.0, 1.0, 0.0]))
+    view.set_points(np.array([[-2.0, -1.0, 8.0], [2.0, 3.0, 8.0]]))
+    view.set_paths([np.array([[-2.0, -1.0, 8.0], [0.0, 1.0, 0.0]])])
+    view.set_overlay(z * 0.5, mode="wireframe")
+    marked = view.render_image(160, 120).astype(int)
+    assert np.abs(marked - base).sum(axis=2).max() > 100
+    view.set_overlay(None)
+    view.set_marker(None)
+    view.set_points(None)
+    view.set_paths(None)
+    back = view.render_image(160, 120).astype(int)
+    assert np.abs(back - base).mean() < 1.0
+
+
+def test_region_colors_replace_the_colormap(view):
+    xs, ys, z = _bowl(20)
+    view.set_surface(xs, ys, z)
+    a = view.render_image(160, 120).astype(int)
+    colors = np.zeros((20, 20, 4), dtype=np.float32)
+    colors[..., 0] = 1.0
+    colors[..., 3] = 1.0
+    view.set_region_colors(colors)
+    b = view.render_image(160, 120).astype(int)
+    assert (b[..., 0] - b[..., 1]).max() > 150  # strongly red somewhere
+    assert np.abs(a - b).mean() > 3
+    with pytest.raises(ValueError):
+        view.set_region_colors(np.zeros((3, 3, 4)))
+
+
+def test_camera_round_trip_and_flat_surface(view):
+    view.set_camera(60.0, 10.0, 6.0)
+    assert view.camera() == (60.0, 10.0, 6.0)
+    view.reset_camera()
+    assert view.camera() == HOME
+    xs = np.linspace(0, 1, 10)
+    view.set_surface(xs, xs, np.zeros((10, 10), dtype=np.float32))  # degenerate range must not divide by 0
+    assert view.render_image(64, 48).shape == (48, 64, 4)
