@@ -287,8 +287,10 @@ def scene_from_dict(data: dict, source: str = "") -> Scene:
         else:
             raise SceneError(f"{key} is not a known section or field; allowed: format_version, {', '.join(TOP_FIELDS)}, {', '.join(SECTIONS)}")
     scene = Scene(source=source, **kwargs)
-    if scene.target.rescale is False and scene.target.name not in ("none", "expression", "csv"):
-        scene.domain()  # a target that has no n-D form fails here, naming it
+    if scene.target.name not in ("none", "expression", "csv"):
+        from nnlab.engine.targets import natural_domain
+
+        natural_domain(scene.target.name, scene.network.input_dim)  # a 2-D-only target fails here, naming it
     if scene.network.input_dim != 2 and scene.target.name in ("expression", "csv"):
         raise SceneError(f"[target] name = {scene.target.name!r} is not allowed with input_dim = {scene.network.input_dim}; expected input_dim = 2")
     return scene
