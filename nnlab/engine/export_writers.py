@@ -1,0 +1,205 @@
+"""Writing frames to GIF, MP4, a folder of PNG frames or one PNG, atomically, as generators yielding progress.
+
+Every writer renders frames on demand through `frame_at(i) -> (H, W, 4) uint8 RGBA`, writes under a temporary name
+in the target folder and renames at the very end; closing the generator early (Cancel) or an error removes the
+temporary output and leaves any earlier file of the same name untouched.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Generator
+
+import numpy as np
+
+FrameFn = Callable[[int], np.ndarray]
+GIF_SAMPLE_FRAMES = 12  # frames the global GIF palette is quantized from
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """stage: prepare | train | optimize | render | write; done of total (total 0: unknown)."""
+
+    stage: str
+    done: int
+    total: int
+    message: str = ""
+
+
+def _rgb(frame: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[..., :3])
+
+
+def _temp_beside(path: Path, suffix: str = ".part") -> str:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    return tmp
+
+
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _publish(tmp: str, path: Path, mode: int = 0o666) -> None:
+    """Give the temporary output the permissions a plain open() would, then rename it over `path`."""
+    os.chmod(tmp, mode & ~_umask())
+    os.replace(tmp, path)
+
+
+def _unlink(p: str | None) -> None:
+    if p:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def global_palette(frames: list[np.ndarray]):
+    """A 256-colour Pillow palette image quantized once from sample frames (median cut, no dithering)."""
+    from PIL import Image
+
+    step = max(1, int(np.sqrt(sum(f.shape[0] * f.shape[1] for f in frames) / 4e5)))
+    sample = np.concatenate([_rgb(f)[::step, ::step].reshape(-1, 3) for f in frames])
+    side = int(np.ceil(np.sqrt(len(sample))))
+    pad = np.repeat(sample[:1], side * side - len(sample), axis=0)
+    img = Image.fromarray(np.concatenate([sample, pad]).reshape(side, side, 3), "RGB")
+    return img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def write_gif(path: Path, frame_at: FrameFn, n: int, fps: float, loop: bool) -> Generator[ExportProgress, None, Path]:
+    """GIF with ONE global palette from a sample of frames; each frame mapped to it without dithering."""
+    from PIL import Image
+
+    sample_idx = sorted({round(k * (n - 1) / max(1, GIF_SAMPLE_FRAMES - 1)) for k in range(min(n, GIF_SAMPLE_FRAMES))})
+    cache: dict[int, np.ndarray] = {}
+    for k, i in enumerate(sample_idx):
+        cache[i] = _rgb(frame_at(i))
+        yield ExportProgress("render", k + 1, n, "sampling the palette")
+    palette = global_palette(list(cache.values()))
+    images = []
+    done = len(cache)
+    for i in range(n):
+        rgb = cache.pop(i, None)
+        if rgb is None:
+            rgb = _rgb(frame_at(i))
+            done += 1
+        images.append(Image.fromarray(rgb, "RGB").quantize(palette=palette, dither=Image.Dither.NONE))
+        yield ExportProgress("render", done, n, f"frame {i + 1}/{n}")
+    yield ExportProgress("write", n, n, "writing GIF")
+    tmp = _temp_beside(path)
+    try:
+        extra = {"loop": 0} if loop else {}
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps),
+                       optimize=False, disposal=1, **extra)
+        _publish(tmp, path)
+        tmp = None
+    finally:
+        _unlink(tmp)
+    return path
+
+
+def write_mp4(path: Path, frame_at: FrameFn, n: int, fps: float) -> Generator[ExportProgress, None, Path]:
+    """H.264 MP4 (yuv420p, so odd sizes are padded by one pixel) through imageio-ffmpeg."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise ValueError("MP4 export needs imageio-ffmpeg: pip install 'nnlab[video]'") from None
+    tmp = _temp_beside(path, ".part.mp4")
+    writer = None
+    try:
+        for i in range(n):
+            rgb = _rgb(frame_at(i))
+            h, w = rgb.shape[:2]
+            if h % 2 or w % 2:
+                rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            if writer is None:
+                writer = imageio_ffmpeg.write_frames(
+                    tmp, (rgb.shape[1], rgb.shape[0]), fps=fps, codec="libx264", pix_fmt_in="rgb24",
+                    pix_fmt_out="yuv420p", quality=8, macro_block_size=1, ffmpeg_log_level="error",
+                    output_params=["-f", "mp4", "-threads", "1", "-fflags", "+bitexact", "-flags", "+bitexact"])
+                writer.send(None)
+            writer.send(rgb)
+            yield ExportProgress("render", i + 1, n, f"frame {i + 1}/{n}")
+        yield ExportProgress("write", n, n, "finishing MP4")
+        writer.close()
+        writer = None
+        _publish(tmp, path)
+        tmp = None
+    finally:
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - the encoder is being abandoned
+                pass
+        _unlink(tmp)
+    return path
+
+
+def _png_bytes(frame: np.ndarray) -> bytes:
+    from PIL import Image
+
+    arr = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8))
+    mode = "RGBA" if arr[..., 3].min() < 255 else "RGB"
+    buf = io.BytesIO()
+    Image.fromarray(arr if mode == "RGBA" else arr[..., :3].copy(), mode).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def write_png_frames(path: Path, frame_at: FrameFn, n: int) -> Generator[ExportProgress, None, Path]:
+    """frame_00000.png ... in a folder; the folder is built beside the target and swapped in at the end."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"cannot write PNG frames to {path}: it exists and is not a folder")
+    tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    old = None
+    try:
+        for i in range(n):
+            Path(tmp, f"frame_{i:05d}.png").write_bytes(_png_bytes(frame_at(i)))
+            yield ExportProgress("render", i + 1, n, f"frame {i + 1}/{n}")
+        if path.exists():
+            old = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent)
+            os.replace(path, Path(old, "d"))
+        try:
+            _publish(tmp, path, 0o777)
+        except OSError:
+            if old:
+                os.replace(Path(old, "d"), path)
+            raise
+        tmp = None
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def write_animation(path: str | os.PathLike, fmt: str, frame_at: FrameFn, n: int, fps: float = 30.0,
+                    loop: bool = True) -> Generator[ExportProgress, None, Path]:
+    """Write n frames in `fmt` (gif, mp4, png-frames, png = frame 0 only); returns the final path."""
+    p = Path(path)
+    if n < 1:
+        raise ValueError("an export needs at least one frame")
+    if fmt == "gif":
+        return (yield from write_gif(p, frame_at, n, fps, loop))
+    if fmt == "mp4":
+        return (yield from write_mp4(p, frame_at, n, fps))
+    if fmt == "png-frames":
+        return (yield from write_png_frames(p, frame_at, n))
+    if fmt == "png":
+        data = _png_bytes(frame_at(0))
+        yield ExportProgress("write", 1, 1, "writing PNG")
+        tmp = _temp_beside(p)
+        try:
+            Path(tmp).write_bytes(data)
+            _publish(tmp, p)
+            tmp = None
+        finally:
+            _unlink(tmp)
+        return p
+    raise ValueError(f"unknown format {fmt!r}")

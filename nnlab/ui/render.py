@@ -1,0 +1,140 @@
+"""Offscreen rendering of export frames with the app's own GL view (SurfaceView), one hidden view per panel.
+
+`GLPanelRenderer(plan)` is the `make_renderer` that nnlab.engine.export.run_export expects: it turns one panel of
+one frame into (h, w, 4) RGBA pixels. Must run on the GUI thread (the GL context lives there).
+"""
+from __future__ import annotations
+
+import numpy as np
+from OpenGL import GL
+from PySide6 import QtCore, QtWidgets
+from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat
+
+from nnlab.engine.export import Frame, Panel, Plan
+from nnlab.ui.surface_view import BACKGROUNDS as VIEW_BACKGROUNDS, SurfaceView
+
+POINT_COLOR = (0.97, 0.97, 0.97, 0.9)
+PATH_COLOR = (1.0, 0.45, 0.05, 1.0)
+
+
+class ExportView(SurfaceView):
+    """SurfaceView whose render_image supersamples 2x and averages down on the GL side (a linear blit to half
+    size = 2x2 box filter), so only the output size is read back and no numpy reduction is needed: smooth edges
+    at ~25 ms per 800x600 frame on llvmpipe (MSAA is slower there)."""
+
+    samples = 0
+    supersample = 2
+
+    def render_image(self, width: int, height: int) -> np.ndarray:
+        width, height = int(width), int(height)
+        if width < 1 or height < 1:
+            raise ValueError(f"image size {width}x{height} must be positive")
+        self.makeCurrent()
+        fmt = QOpenGLFramebufferObjectFormat()
+        fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
+        ss = self.supersample
+        fmt.setSamples(self.samples)
+        ms = QOpenGLFramebufferObject(width * ss, height * ss, fmt)
+        out = QOpenGLFramebufferObject(width, height)
+        shown = [item for item in self.axes.labels if item.visible()]
+        sized = [(it, it.size) for it in (self.scatter, self.marker)]
+        widths = [(it, it.width) for it in (self.path_lines, self.marker_stem, self.overlay_lines, self.axes.box)]
+        try:
+            for item in shown:
+                item.setVisible(False)
+            for it, v in sized:
+                it.size = v * ss
+            for it, v in widths:
+                it.width = v * ss
+            ms.bind()
+            GL.glViewport(0, 0, width * ss, height * ss)
+            self.paint(region=(0, 0, width * ss, height * ss), viewport=(0, 0, width * ss, height * ss))
+            ms.release()
+            QOpenGLFramebufferObject.blitFramebuffer(out, QtCore.QRect(0, 0, width, height), ms,
+                                                     QtCore.QRect(0, 0, width * ss, height * ss),
+                                                     GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR)
+            out.bind()
+            buf = GL.glReadPixels(0, 0, width, height, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+            out.release()
+        finally:
+            for item in shown:
+                item.setVisible(True)
+            for it, v in sized:
+                it.size = v
+            for it, v in widths:
+                it.width = v
+            self.doneCurrent()
+        img = np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 4)[::-1].copy()
+        img[..., 3] = 255
+        return np.ascontiguousarray(self._paint_labels(img, 1))
+
+
+class GLPanelRenderer:
+    """Hidden SurfaceViews that render plan panels; surfaces and overlays are re-uploaded only when they change."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.options = plan.options
+        self._views: dict[int, SurfaceView] = {}
+        self._shown: dict[int, tuple] = {}
+
+    def view(self, slot: int, width: int = 400, height: int = 300) -> SurfaceView:
+        v = self._views.get(slot)
+        if v is None:
+            o = self.options
+            v = ExportView()
+            v.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+            v.resize(max(16, width), max(16, height))
+            v.show()  # creates the GL context; never mapped on screen
+            QtWidgets.QApplication.processEvents()
+            v.set_background("dark" if o.background == "dark" else "white")
+            v.set_colormap(o.colormap)
+            v.set_axes_visible(o.axes)
+            v.reset_camera()
+            self._views[slot] = v
+        return v
+
+    def __call__(self, slot: int, panel: Panel, frame: Frame, width: int, height: int) -> np.ndarray:
+        v = self.view(slot, width, height)
+        shown = self._shown.get(slot, (None, None))
+        if shown[0] is not panel.z:
+            v.set_surface(panel.xs, panel.ys, panel.z)
+        if shown[1] is not panel:
+            self._overlays(v, panel)
+        self._shown[slot] = (panel.z, panel)
+        v.set_camera(frame.elevation, frame.azimuth, frame.distance if frame.distance > 0 else None)
+        if self.options.background == "transparent":
+            return transparent_image(v, width, height)
+        return v.render_image(width, height)
+
+    @staticmethod
+    def _overlays(v: SurfaceView, panel: Panel) -> None:
+        lift = 0.01 * float(np.ptp(panel.z)) if panel.z.size else 0.0  # keep points out of the surface
+        if panel.points is not None and len(panel.points):
+            v.set_points(panel.points + [0.0, 0.0, lift], color=POINT_COLOR, size=5)
+        else:
+            v.set_points(None)
+        v.set_paths([p + [0.0, 0.0, lift] for p in panel.paths] if panel.paths else None, color=PATH_COLOR)
+        v.set_marker(panel.marker)
+
+    def close(self) -> None:
+        for v in self._views.values():
+            v.close()
+            v.deleteLater()
+        self._views.clear()
+        self._shown.clear()
+
+
+def transparent_image(v: SurfaceView, width: int, height: int) -> np.ndarray:
+    """RGBA with a transparent background: rendered over white and over black, alpha from the difference."""
+    white = v.render_image(width, height).astype(np.int32)
+    v.setBackgroundColor((0, 0, 0, 255))
+    try:
+        black = v.render_image(width, height).astype(np.int32)
+    finally:
+        v.setBackgroundColor(VIEW_BACKGROUNDS[v.background()][0])
+    alpha = np.clip(255 - (white[..., :3] - black[..., :3]).max(axis=2), 0, 255)
+    rgb = np.where(alpha[..., None] > 0, black[..., :3] * 255 // np.maximum(alpha, 1)[..., None], 0)
+    out = np.empty((height, width, 4), dtype=np.uint8)
+    out[..., :3] = np.clip(rgb, 0, 255)
+    out[..., 3] = alpha
+    return out
