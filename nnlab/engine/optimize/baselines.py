@@ -1,0 +1,181 @@
+"""Baselines: random uniform sampling, Latin hypercube sampling and a dense grid (exact up to resolution in 2-D).
+
+Also the small pieces every heuristic shares: the incumbent tracker, the heartbeat clock and the sample schemes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Generator
+
+import numpy as np
+
+from nnlab.engine.network import NetSnapshot
+from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, PointsVisited, better, finish
+
+HEARTBEAT = 0.1  # seconds between yields at most (cancellation happens at yields)
+SCHEMES = ("lhs", "uniform")
+
+
+class Best:
+    """The incumbent of a run; values offered are network outputs (forward pass at x)."""
+
+    def __init__(self, net: NetSnapshot, sense: str, t0: float) -> None:
+        self.net, self.sense, self.t0 = net, sense, t0
+        self.x: np.ndarray | None = None
+        self.value: float | None = None
+
+    def offer(self, x: np.ndarray, value: float | None = None) -> Incumbent | None:
+        """Keep x if it beats the incumbent; then return the Incumbent event to yield."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        v = float(self.net.forward(x)) if value is None else float(value)
+        if not better(v, self.value, self.sense):
+            return None
+        self.x, self.value = x.copy(), v
+        return Incumbent(v, x.copy(), time.perf_counter() - self.t0)
+
+    def offer_batch(self, X: np.ndarray, values: np.ndarray) -> Incumbent | None:
+        i = int(np.argmax(values) if self.sense == "max" else np.argmin(values))
+        return self.offer(X[i], float(values[i]))
+
+    def within(self, v: float, rho: float) -> bool:
+        """Is v within a factor rho of the incumbent (v >= rho * best for a positive maximum, sign-safe)?"""
+        if self.value is None:
+            return True
+        slack = (1.0 - rho) * abs(self.value)
+        return v >= self.value - slack if self.sense == "max" else v <= self.value + slack
+
+
+class Clock:
+    """Deadline and heartbeat: `due()` says when a progress event should be yielded to allow cancellation."""
+
+    def __init__(self, time_limit: float) -> None:
+        self.t0 = time.perf_counter()
+        self.deadline = self.t0 + time_limit
+        self._last = self.t0
+
+    def over(self) -> bool:
+        return time.perf_counter() >= self.deadline
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.perf_counter())
+
+    def due(self) -> bool:
+        now = time.perf_counter()
+        if now - self._last >= HEARTBEAT:
+            self._last = now
+            return True
+        return False
+
+    def beat(self, best: Best, stage: str) -> BoundProgress:
+        self._last = time.perf_counter()
+        return BoundProgress(None, best.value, self._last - self.t0, stage)
+
+
+def sample_points(scheme: str, n: int, lower: np.ndarray, upper: np.ndarray, seed: int) -> np.ndarray:
+    """n points in the box: 'uniform' or 'lhs' (scipy's scrambled Latin hypercube), deterministic given seed."""
+    d = lower.size
+    if scheme == "uniform":
+        u = np.random.default_rng(seed).random((n, d))
+    elif scheme == "lhs":
+        from scipy.stats import qmc
+
+        u = qmc.LatinHypercube(d=d, rng=np.random.default_rng(seed)).random(n)
+    else:
+        raise ValueError(f"sampling scheme {scheme!r} is not allowed; expected one of {', '.join(SCHEMES)}")
+    return lower + u * (upper - lower)
+
+
+def check_positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"parameter {name!r} must be > 0, got {value!r}")
+
+
+def _evaluate(net: NetSnapshot, X: np.ndarray, best: Best, clock: Clock,
+              batch: int, max_drawn: int | None = None) -> Generator[Event, None, str]:
+    """Evaluate points in batches; yields PointsVisited and Incumbent; returns the status."""
+    stride = 1 if max_drawn is None else max(1, -(-len(X) // max_drawn))
+    for i in range(0, len(X), batch):
+        if i and clock.over():
+            return "time_limit"
+        chunk = X[i:i + batch]
+        vals = net.forward(chunk)
+        shown = np.arange(i, i + len(chunk))
+        shown = shown[shown % stride == 0] - i
+        if shown.size:
+            yield PointsVisited(chunk[shown].copy(), vals[shown].copy())
+        inc = best.offer_batch(chunk, vals)
+        if inc:
+            yield inc
+    return "feasible"
+
+
+def batch_for(net: NetSnapshot) -> int:
+    """Points per forward batch, so that one batch takes a few ms."""
+    return int(np.clip(20_000_000 // max(1, net.n_params), 256, 65536))
+
+
+@dataclass(frozen=True)
+class RandomParams:
+    samples: int = 10000
+
+
+@METHODS.register("random", label="Random sampling", params=RandomParams, flags=("heuristic", "any_dim", "baseline"),
+                  description="Uniform random points in the box; the best network value found.")
+def random_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: RandomParams,
+                  time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
+    check_positive("samples", params.samples)
+    clock = Clock(time_limit)
+    best = Best(net, sense, clock.t0)
+    X = sample_points("uniform", params.samples, lower, upper, seed)
+    status = yield from _evaluate(net, X, best, clock, batch_for(net))
+    return finish(net, "random", sense, best.x, status, clock.t0, extra={"samples": params.samples})
+
+
+@dataclass(frozen=True)
+class LhsParams:
+    samples: int = 10000
+
+
+@METHODS.register("lhs", label="Latin hypercube sampling", params=LhsParams, flags=("heuristic", "any_dim", "baseline"),
+                  description="Latin hypercube points in the box (scipy.stats.qmc); the best network value found.")
+def lhs_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: LhsParams,
+               time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
+    check_positive("samples", params.samples)
+    clock = Clock(time_limit)
+    best = Best(net, sense, clock.t0)
+    X = sample_points("lhs", params.samples, lower, upper, seed)
+    status = yield from _evaluate(net, X, best, clock, batch_for(net))
+    return finish(net, "lhs", sense, best.x, status, clock.t0, extra={"samples": params.samples})
+
+
+@dataclass(frozen=True)
+class GridParams:
+    resolution: int = 501
+    max_points: int = 4_000_000
+
+
+def grid_axes_for(lower: np.ndarray, upper: np.ndarray, params: GridParams) -> list[np.ndarray]:
+    """Per-axis grid coordinates; a ValueError when resolution ** n0 exceeds max_points."""
+    check_positive("resolution", params.resolution)
+    n0 = lower.size
+    total = float(params.resolution) ** n0
+    if total > params.max_points:
+        raise ValueError(f"a grid of {params.resolution}^{n0} = {total:.3g} points exceeds max_points "
+                         f"{params.max_points}; lower the resolution or use another method")
+    return [np.linspace(lower[i], upper[i], params.resolution) for i in range(n0)]
+
+
+@METHODS.register("grid", label="Dense grid", params=GridParams, flags=("heuristic", "2d", "baseline"),
+                  description="Every point of a regular grid (resolution per axis); exact up to resolution for "
+                              "2-input nets. Other dimensions only while resolution^n stays within max_points.")
+def grid_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: GridParams,
+                time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
+    axes = grid_axes_for(lower, upper, params)
+    clock = Clock(time_limit)
+    best = Best(net, sense, clock.t0)
+    mesh = np.meshgrid(*axes, indexing="ij")
+    X = np.stack([m.ravel() for m in mesh], axis=1)
+    status = yield from _evaluate(net, X, best, clock, batch_for(net),
+                                  max_drawn=10_000)
+    return finish(net, "grid", sense, best.x, status, clock.t0, extra={"points": len(X)})

@@ -1,0 +1,350 @@
+"""The heuristics' LP building blocks, driven through highspy directly (no cvxpy compile step per LP).
+
+- Region LP: the activation pattern a fixes a linear region; max/min P^K x + q^K over
+  (2a^k - 1) * (P^k x + q^k) >= 0 and the box (ALGORITHMS.md). One Highs object is reused for every pattern.
+- Big-M model (Fischetti & Jo) with interval bounds: its LP relaxation (z in [0, 1]) for relax-and-walk, with
+  neurons fixed by column bounds on z, and the small MILP of enhanced sampling (a few z integral, the rest fixed).
+Measured on a 10-200-200-1 net (bench/heuristics.py): ~1 ms per region LP here against ~5-6 ms for the same LP
+built through cvxpy + HiGHS.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from nnlab.engine.network import NetSnapshot
+
+_BANNER_SILENCED = False
+
+
+def new_highs() -> Any:
+    """A silent highspy.Highs; HiGHS prints its banner to fd 1 on the first construction, which would pollute
+    `nnlab optimize --json` stdout, so that first construction runs with fd 1 pointed at /dev/null."""
+    global _BANNER_SILENCED
+    import highspy
+
+    if _BANNER_SILENCED:
+        h = highspy.Highs()
+    else:
+        import sys
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _BANNER_SILENCED = True
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    return h
+
+
+def flat_pattern(pattern: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Per-layer bool vectors from net.pattern(x) of one point ((1, n_k) or (n_k,) arrays)."""
+    return [np.asarray(a, dtype=bool).reshape(-1) for a in pattern]
+
+
+def pattern_key(pattern: Sequence[np.ndarray]) -> bytes:
+    """A hashable key of a pattern (for 'already seen' sets)."""
+    return np.packbits(np.concatenate([np.asarray(a, dtype=bool).reshape(-1) for a in pattern])).tobytes()
+
+
+def compose_region(net: NetSnapshot, pattern: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(A, r, c, d): the region is A x >= r (rows scaled to unit norm), the network there is c x + d."""
+    pat = flat_pattern(pattern)
+    if len(pat) != len(net.widths) or any(a.size != n for a, n in zip(pat, net.widths)):
+        raise ValueError(f"the pattern's layer sizes {[a.size for a in pat]} do not match the network's {list(net.widths)}")
+    P, q = net.weights[0], net.biases[0]
+    rows, rhs = [], []
+    for k, a in enumerate(pat):
+        s = np.where(a, 1.0, -1.0)
+        rows.append(s[:, None] * P)
+        rhs.append(-s * q)
+        P = net.weights[k + 1] @ (a[:, None] * P)
+        q = net.weights[k + 1] @ (a * q) + net.biases[k + 1]
+    A = np.vstack(rows) if rows else np.zeros((0, net.input_dim))
+    r = np.concatenate(rhs) if rhs else np.zeros(0)
+    norms = np.linalg.norm(A, axis=1)
+    zero = norms <= 1e-300
+    norms[zero] = 1.0
+    A, r = A / norms[:, None], r / norms
+    return A, r, P[0].copy(), float(q[0])
+
+
+def _set_sense(h: Any, sense: str) -> None:
+    import highspy
+
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize)
+
+
+class RegionLP:
+    """Solves region LPs of one network over one box, reusing a single Highs object (presolve off: tiny LPs)."""
+
+    def __init__(self, net: NetSnapshot, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.net = net
+        self.lower = np.asarray(lower, dtype=np.float64)
+        self.upper = np.asarray(upper, dtype=np.float64)
+        self._h = new_highs()
+        self._h.setOptionValue("presolve", "off")
+        self.n_solved = 0
+
+    def solve(self, pattern: Sequence[np.ndarray], sense: str = "max") -> tuple[np.ndarray, float] | None:
+        """(x*, LP value) of the region's best point, or None when the region is empty (infeasible pattern)."""
+        import highspy
+
+        A, r, c, d = compose_region(self.net, pattern)
+        # Rows with no x-dependence are constants: keep none of them, but an unmet one empties the region.
+        const = ~np.any(A != 0.0, axis=1)
+        if np.any(r[const] > 1e-12):
+            return None
+        A, r = A[~const], r[~const]
+        m, n = A.shape
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, m
+        lp.col_cost_ = c
+        lp.col_lower_, lp.col_upper_ = self.lower, self.upper
+        lp.row_lower_, lp.row_upper_ = r, np.full(m, highspy.kHighsInf)
+        mat = lp.a_matrix_
+        mat.format_ = highspy.MatrixFormat.kRowwise
+        mat.num_col_, mat.num_row_ = n, m
+        mat.start_ = np.arange(0, m * n + 1, n, dtype=np.int32)
+        mat.index_ = np.tile(np.arange(n, dtype=np.int32), m)
+        mat.value_ = A.ravel()
+        lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
+        h = self._h
+        h.passModel(lp)
+        h.run()
+        self.n_solved += 1
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.clip(np.asarray(h.getSolution().col_value, dtype=np.float64), self.lower, self.upper)
+        return x, float(c @ x + d)
+
+
+def solve_region_lp(net: NetSnapshot, pattern: Sequence[np.ndarray], lower: np.ndarray, upper: np.ndarray,
+                    sense: str = "max") -> tuple[np.ndarray, float] | None:
+    """One region LP: (x*, value) or None if the pattern's region is empty. Loops should keep a RegionLP."""
+    return RegionLP(net, lower, upper).solve(pattern, sense)
+
+
+@dataclass(frozen=True, eq=False)
+class RelaxSolution:
+    """A solution of the big-M model: input x and per-layer z (1 for stably active, 0 for stably inactive)."""
+
+    x: np.ndarray
+    z: list[np.ndarray]
+    objective: float
+
+
+class BigM:
+    """Big-M model over the box with interval bounds; z of unstable neurons in [0, 1] unless fixed or integral.
+
+    Columns: x (n0), h^k (n_k) per hidden layer, z (unstable neurons). Rows per unstable neuron:
+    h - W h_prev >= b, h - U z <= 0, h - W h_prev - L z <= b - L; stably active: h - W h_prev = b.
+    """
+
+    def __init__(self, net: NetSnapshot, lower: np.ndarray, upper: np.ndarray,
+                 bounds: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+        import highspy
+        from nnlab.engine.optimize.bounds import interval_bounds
+
+        self.net = net
+        lo, hi = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+        bounds = bounds or interval_bounds(net, lo, hi)
+        n0, widths = net.input_dim, net.widths
+        inf = highspy.kHighsInf
+        offs = np.cumsum([n0, *widths])  # h^k columns start at offs[k-1]
+        self.unstable = [(L < 0) & (U > 0) for L, U in bounds]
+        self.active = [L >= 0 for L, _ in bounds]
+        nz = int(sum(u.sum() for u in self.unstable))
+        ncol = int(offs[-1]) + nz
+        self.zcol: list[np.ndarray] = []  # per layer: z column of each neuron (-1 when stable)
+        col_lo, col_hi = [lo], [hi]
+        rows_i: list[np.ndarray] = []
+        rows_j: list[np.ndarray] = []
+        rows_v: list[np.ndarray] = []
+        rlo: list[float] = []
+        rhi: list[float] = []
+        nrow = 0
+        zc = int(offs[-1])
+        for k, (W, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
+            L, U = bounds[k]
+            prev0 = 0 if k == 0 else int(offs[k - 1])
+            hcol0 = int(offs[k])
+            col_lo.append(np.zeros(widths[k]))
+            col_hi.append(np.where(U > 0, U, 0.0))
+            zcols = np.full(widths[k], -1)
+            for j in range(widths[k]):
+                if U[j] <= 0:
+                    continue
+                nzw = np.flatnonzero(W[j])
+                hj = hcol0 + j
+
+                def add(cols: list, vals: list, lo_: float, hi_: float) -> None:
+                    nonlocal nrow
+                    rows_i.append(np.full(len(cols), nrow))
+                    rows_j.append(np.asarray(cols, dtype=np.int64))
+                    rows_v.append(np.asarray(vals, dtype=np.float64))
+                    rlo.append(lo_)
+                    rhi.append(hi_)
+                    nrow += 1
+
+                cols = [hj, *(prev0 + nzw)]
+                vals = [1.0, *(-W[j, nzw])]
+                if L[j] >= 0:
+                    add(cols, vals, b[j], b[j])
+                    continue
+                zcols[j] = zc
+                add(cols, vals, b[j], inf)
+                add([hj, zc], [1.0, -U[j]], -inf, 0.0)
+                add(cols + [zc], vals + [-L[j]], -inf, b[j] - L[j])
+                zc += 1
+            self.zcol.append(zcols)
+        col_lo.append(np.zeros(nz))
+        col_hi.append(np.ones(nz))
+        cost = np.zeros(ncol)
+        cost[int(offs[-2]) if widths else 0:int(offs[-1])] = net.weights[-1][0]
+        self.offset = float(net.biases[-1][0])
+        self.n0, self.ncol, self.nz, self._offs = n0, ncol, nz, offs
+        from scipy.sparse import csr_matrix
+
+        if nrow:
+            M = csr_matrix((np.concatenate(rows_v), (np.concatenate(rows_i), np.concatenate(rows_j))), shape=(nrow, ncol))
+        else:
+            M = csr_matrix((0, ncol))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = ncol, nrow
+        lp.col_cost_ = cost
+        lp.col_lower_, lp.col_upper_ = np.concatenate(col_lo), np.concatenate(col_hi)
+        lp.row_lower_, lp.row_upper_ = np.asarray(rlo, dtype=np.float64), np.asarray(rhi, dtype=np.float64)
+        mat = lp.a_matrix_
+        mat.format_ = highspy.MatrixFormat.kRowwise
+        mat.num_col_, mat.num_row_ = ncol, nrow
+        mat.start_, mat.index_, mat.value_ = M.indptr.astype(np.int32), M.indices.astype(np.int32), M.data
+        self._h = new_highs()
+        self._h.passModel(lp)
+        self._zall = np.arange(int(offs[-1]), ncol, dtype=np.int32)
+
+    def _fix(self, fixed: dict[tuple[int, int], int]) -> None:
+        lo, hi = np.zeros(self.nz), np.ones(self.nz)
+        for (k, j), v in fixed.items():
+            c = self.zcol[k][j]
+            if c >= 0:
+                lo[c - self._zall[0]] = hi[c - self._zall[0]] = float(v)
+        if self.nz:
+            self._h.changeColsBounds(self.nz, self._zall, lo, hi)
+
+    def _read(self) -> RelaxSolution | None:
+        import highspy
+
+        h = self._h
+        st = h.getModelStatus()
+        ok = st == highspy.HighsModelStatus.kOptimal or (
+            h.getInfo().primal_solution_status == 2 and st != highspy.HighsModelStatus.kInfeasible)
+        if not ok:
+            return None
+        col = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        z = []
+        for k, zc in enumerate(self.zcol):
+            zk = np.where(self.active[k], 1.0, 0.0)
+            m = zc >= 0
+            zk[m] = col[zc[m]]
+            z.append(zk)
+        return RelaxSolution(col[:self.n0].copy(), z, float(h.getInfo().objective_function_value) + self.offset)
+
+    def relax(self, sense: str, fixed: dict[tuple[int, int], int] | None = None) -> RelaxSolution | None:
+        """LP relaxation with z_kj fixed to 0/1 for the (k, j) in `fixed` (stable neurons ignored); None if infeasible.
+
+        Successive calls change only column bounds, so HiGHS hot-starts from the previous basis."""
+        self._fix(fixed or {})
+        _set_sense(self._h, sense)
+        self._h.run()
+        return self._read()
+
+
+def solve_free_milp(net: NetSnapshot, pattern: Sequence[np.ndarray], free: Sequence[np.ndarray], lower: np.ndarray,
+                    upper: np.ndarray, sense: str, time_limit: float, h: Any = None) -> tuple[np.ndarray, float] | None:
+    """Enhanced sampling's MILP: neurons fixed to `pattern` except the `free` ones (bool per layer), which get a
+    binary each. Fixed neurons are eliminated as in the region LP, so the model has only x, one output y and one z
+    per free neuron; big-M constants come from interval arithmetic on that small model (tighter than global bounds).
+    Returns (x, network value at x) of the best solution found within the time limit, or None."""
+    import highspy
+
+    pat = flat_pattern(pattern)
+    fr = [np.asarray(f, dtype=bool).reshape(-1) for f in free]
+    lo, hi = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    n0, nf = net.input_dim, int(sum(f.sum() for f in fr))
+    nv = n0 + nf  # v = [x, y_free]; z columns follow
+    vlo, vhi = np.concatenate([lo, np.zeros(nf)]), np.concatenate([hi, np.zeros(nf)])
+    H, c = np.hstack([np.eye(n0), np.zeros((n0, nf))]), np.zeros(n0)
+    rows: list[np.ndarray] = []
+    rlo: list[float] = []
+    rhi: list[float] = []
+    zlo, zhi = np.zeros(nf), np.ones(nf)
+    inf, f_at = highspy.kHighsInf, 0
+    for k, (W, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
+        G, gq = W @ H, W @ c + b
+        a, f = pat[k], fr[k]
+        for j in np.flatnonzero(~f):
+            s = 1.0 if a[j] else -1.0
+            row = np.concatenate([s * G[j], np.zeros(nf)])
+            if np.any(row != 0.0):
+                rows.append(row), rlo.append(-s * gq[j]), rhi.append(inf)
+            elif -s * gq[j] > 1e-12:
+                return None
+        Gp, Gn = np.maximum(G, 0.0), np.minimum(G, 0.0)
+        Lk, Uk = Gp @ vlo + Gn @ vhi + gq, Gp @ vhi + Gn @ vlo + gq
+        Hn, cn = a[:, None] * G, a * gq
+        for j in np.flatnonzero(f):
+            yc, zc = n0 + f_at, nv + f_at
+            L, U = float(Lk[j]), float(Uk[j])
+            vhi[yc] = max(U, 0.0)
+            zlo[f_at] = 1.0 if L >= 0 else 0.0
+            zhi[f_at] = 0.0 if U <= 0 else 1.0
+            base = np.concatenate([-G[j], np.zeros(nf)])
+            base[yc] += 1.0
+            rows.append(base), rlo.append(gq[j]), rhi.append(inf)           # y >= g
+            r2 = np.zeros(nv + nf)
+            r2[yc], r2[zc] = 1.0, -U
+            rows.append(r2), rlo.append(-inf), rhi.append(0.0)              # y <= U z
+            r3 = base.copy()
+            r3[zc] = -L
+            rows.append(r3), rlo.append(-inf), rhi.append(gq[j] - L)        # y <= g - L (1 - z)
+            Hn[j], cn[j] = 0.0, 0.0
+            Hn[j, yc] = 1.0
+            f_at += 1
+        H, c = Hn, cn
+    cost = np.concatenate([(net.weights[-1] @ H)[0], np.zeros(nf)])
+    d = float((net.weights[-1] @ c + net.biases[-1])[0])
+    A = np.vstack(rows) if rows else np.zeros((0, nv + nf))
+    m, n = A.shape
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = cost
+    lp.col_lower_, lp.col_upper_ = np.concatenate([vlo, zlo]), np.concatenate([vhi, zhi])
+    lp.row_lower_, lp.row_upper_ = np.asarray(rlo, dtype=np.float64), np.asarray(rhi, dtype=np.float64)
+    lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
+    lp.integrality_ = [highspy.HighsVarType.kContinuous] * nv + [highspy.HighsVarType.kInteger] * nf
+    mat = lp.a_matrix_
+    mat.format_ = highspy.MatrixFormat.kRowwise
+    mat.num_col_, mat.num_row_ = n, m
+    mat.start_ = np.arange(0, m * n + 1, n, dtype=np.int32)
+    mat.index_ = np.tile(np.arange(n, dtype=np.int32), m)
+    mat.value_ = A.ravel()
+    h = h if h is not None else new_highs()
+    h.setOptionValue("time_limit", max(float(time_limit), 1e-3))
+    h.passModel(lp)
+    h.run()
+    st = h.getModelStatus()
+    if st == highspy.HighsModelStatus.kInfeasible or h.getInfo().primal_solution_status != 2:
+        return None
+    x = np.clip(np.asarray(h.getSolution().col_value[:n0], dtype=np.float64), lo, hi)
+    return x, float(net.forward(x))

@@ -1,0 +1,122 @@
+"""Sampling (Perakis & Tsiourvas 2022): sample points, solve the region LP of each one's activation pattern, keep
+the best. Enhanced: when a region's value is within rho of the best, free the neurons that are ~0 at its LP vertex
+as binaries (the rest fixed), solve that small MILP, and repeat from its solution while it improves."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generator, Iterator
+
+import numpy as np
+
+from nnlab.engine.network import NetSnapshot
+from nnlab.engine.optimize.base import METHODS, Event, OptResult, PointsVisited, better, finish
+from nnlab.engine.optimize.baselines import SCHEMES, Best, Clock, check_positive, sample_points
+from nnlab.engine.optimize.regionlp import RegionLP, new_highs, pattern_key, solve_free_milp
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    samples: int = 1000
+    scheme: str = "lhs"
+    enhanced: bool = False
+    rho: float = 2 / 3
+    tol: float = 1e-6
+    max_free: int = 12
+    milp_seconds: float = 0.2
+    max_rounds: int = 20
+
+
+def near_zero(net: NetSnapshot, x: np.ndarray, tol: float, max_free: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(pattern, free) at x: neurons with |g| <= tol * max(1, max |g| of the layer), at most max_free of them
+    (the smallest relative |g| first)."""
+    gs = [g[0] for g in net.preactivations(x[None])]
+    rel = [np.abs(g) / max(1.0, float(np.max(np.abs(g)))) if g.size else np.abs(g) for g in gs]
+    free = [r <= tol for r in rel]
+    allrel = np.concatenate([r[f] for r, f in zip(rel, free)]) if free else np.zeros(0)
+    if allrel.size > max_free:
+        cut = np.sort(allrel)[max_free - 1]
+        budget = max_free
+        for k, (r, f) in enumerate(zip(rel, free)):
+            keep = f & (r <= cut)
+            idx = np.flatnonzero(keep)[:budget]
+            free[k] = np.zeros_like(f)
+            free[k][idx] = True
+            budget -= idx.size
+    return [g > 0 for g in gs], free
+
+
+def enhance(net: NetSnapshot, x: np.ndarray, v: float, lower: np.ndarray, upper: np.ndarray, sense: str,
+            params: SamplingParams, clock: Clock, highs: object) -> Iterator[tuple[np.ndarray, float]]:
+    """The improving chain of MILP solutions from the vertex x (value v), one at a time; stops when one does not
+    improve strictly, when no neuron is near zero, or at the deadline."""
+    for _ in range(params.max_rounds):
+        if clock.over():
+            break
+        pat, free = near_zero(net, x, params.tol, params.max_free)
+        if not any(f.any() for f in free):
+            break
+        r = solve_free_milp(net, pat, free, lower, upper, sense, min(params.milp_seconds, clock.remaining()), highs)
+        if r is None or not better(r[1], v + (1e-9 * max(1.0, abs(v)) * (1 if sense == "max" else -1)), sense):
+            break
+        x, v = r
+        yield x, v
+
+
+@METHODS.register("sampling", label="Sampling (Perakis & Tsiourvas)", params=SamplingParams,
+                  flags=("heuristic", "any_dim"),
+                  description="Uniform or Latin-hypercube samples; the region LP of each sample's activation pattern; "
+                              "the best vertex. Enhanced: near-zero neurons of promising vertices freed as binaries in "
+                              "a small MILP (HiGHS), repeated while it improves.")
+def sampling(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: SamplingParams,
+             time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
+    check_positive("samples", params.samples)
+    if params.scheme not in SCHEMES:
+        raise ValueError(f"sampling scheme {params.scheme!r} is not allowed; expected one of {', '.join(SCHEMES)}")
+    if not 0.0 <= params.rho <= 1.0:
+        raise ValueError(f"parameter 'rho' must lie in [0, 1], got {params.rho!r}")
+    clock = Clock(time_limit)
+    best = Best(net, sense, clock.t0)
+    X = sample_points(params.scheme, params.samples, lower, upper, seed)
+    lp = RegionLP(net, lower, upper)
+    milp_highs = new_highs() if params.enhanced else None
+    seen: set[bytes] = set()
+    status, n_milp, batch = "feasible", 0, 64
+    for start in range(0, len(X), batch):
+        chunk = X[start:start + batch]
+        vals = net.forward(chunk)
+        pats = net.pattern(chunk)
+        yield PointsVisited(chunk.copy(), vals.copy())
+        inc = best.offer_batch(chunk, vals)
+        if inc:
+            yield inc
+        for i in range(len(chunk)):
+            if clock.over():
+                status = "time_limit"
+                break
+            if clock.due():
+                yield clock.beat(best, f"region LP {start + i}/{len(X)}")
+            pat = [p[i] for p in pats]
+            key = pattern_key(pat)
+            if key in seen:
+                continue
+            seen.add(key)
+            r = lp.solve(pat, sense)
+            if r is None:
+                continue
+            xs = r[0]
+            v = float(net.forward(xs))
+            inc = best.offer(xs, v)
+            if inc:
+                yield inc
+            if params.enhanced and best.within(v, params.rho):
+                n_milp += 1
+                for xm, vm in enhance(net, xs, v, lower, upper, sense, params, clock, milp_highs):
+                    inc = best.offer(xm, vm)
+                    if inc:
+                        yield inc
+                    if clock.due():
+                        yield clock.beat(best, "enhanced MILP")
+        if status == "time_limit":
+            break
+    return finish(net, "sampling", sense, best.x, status, clock.t0,
+                  extra={"regions": len(seen), "lps": lp.n_solved, "enhanced_starts": n_milp})
