@@ -70,7 +70,9 @@ def start_xvfb(timeout: float = 10.0) -> subprocess.Popen:
         raise UsageError("no display to render on: install Xvfb (apt-get install xvfb) or set DISPLAY")
     r, w = os.pipe()
     try:
-        proc = subprocess.Popen([exe, "-displayfd", str(w), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        # -terminate: the server also ends when its last client (us) disconnects, even if we die hard
+        proc = subprocess.Popen([exe, "-displayfd", str(w), "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
+                                 "-terminate"],
                                 pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
     finally:
@@ -159,7 +161,9 @@ def run(args: argparse.Namespace) -> int:
     opts = options_from_args(args, scene)
     check_output(args.out)
     xvfb = ensure_display()
+    app = None
     try:
+        app = qt_app() if xvfb is not None else None
         qt_app()
         from nnlab.ui.render import GLPanelRenderer
 
@@ -183,4 +187,7 @@ def run(args: argparse.Namespace) -> int:
               f"{time.perf_counter() - t0:.1f} s)")
         return 0
     finally:
+        if app is not None:  # disconnect from our Xvfb before stopping it (else Qt dies with an X I/O error)
+            app.processEvents()
+            app.shutdown()
         stop_xvfb(xvfb)

@@ -261,14 +261,16 @@ def _plan_optimizer(scene: Scene, opts: ExportOptions) -> Generator[ExportProgre
             ev = next(gen)
             pts, paths, best = steps[-1]
             if isinstance(ev, PointsVisited) and len(ev.points):
-                pts = pts + [np.column_stack([ev.points[:, :2], ev.values])]
+                rows = np.column_stack([ev.points[:, :2], ev.values])
+                for chunk in np.array_split(rows, min(len(rows), 16)):  # a big batch still appears gradually
+                    pts = pts + [chunk]
+                    steps.append((pts, paths, best))
             elif isinstance(ev, WalkPath) and len(ev.path):
-                paths = paths + [np.column_stack([ev.path[:, :2], ev.values])]
+                steps.append((pts, paths + [np.column_stack([ev.path[:, :2], ev.values])], best))
             elif isinstance(ev, Incumbent):
-                best = np.array([ev.x[0], ev.x[1], ev.value], dtype=np.float64)
+                steps.append((pts, paths, np.array([ev.x[0], ev.x[1], ev.value], dtype=np.float64)))
             else:
                 continue
-            steps.append((pts, paths, best))
             yield ExportProgress("optimize", len(steps), 0, f"{method}: {len(steps)} steps")
     except StopIteration as stop:
         result = stop.value
@@ -281,7 +283,7 @@ def _plan_optimizer(scene: Scene, opts: ExportOptions) -> Generator[ExportProgre
     cache: dict[int, Panel] = {}
 
     def at(i: int) -> tuple[tuple[Panel, ...], str]:
-        s = len(steps) - 1 if i >= reveal else min(len(steps) - 1, math.ceil((i + 1) * (len(steps) - 1) / reveal))
+        s = len(steps) - 1 if i >= reveal else round(i * (len(steps) - 1) / max(1, reveal - 1))
         done = i >= reveal
         key = -1 if done else s
         if key not in cache:

@@ -61,15 +61,48 @@ def _unlink(p: str | None) -> None:
 
 
 def global_palette(frames: list[np.ndarray]):
-    """A 256-colour Pillow palette image quantized once from sample frames (median cut, no dithering)."""
+    """A 256-colour Pillow palette image quantized once from sample frames (median cut, no dithering).
+
+    Colours covering over 1% of the sample (the background, text) are kept exactly, so white stays white.
+    """
     from PIL import Image
 
     step = max(1, int(np.sqrt(sum(f.shape[0] * f.shape[1] for f in frames) / 4e5)))
     sample = np.concatenate([_rgb(f)[::step, ::step].reshape(-1, 3) for f in frames])
+    packed = (sample[:, 0].astype(np.uint32) << 16) | (sample[:, 1].astype(np.uint32) << 8) | sample[:, 2]
+    values, counts = np.unique(packed, return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:8]
+    exact = [int(values[k]) for k in order if counts[k] > 0.01 * len(sample)]
     side = int(np.ceil(np.sqrt(len(sample))))
     pad = np.repeat(sample[:1], side * side - len(sample), axis=0)
     img = Image.fromarray(np.concatenate([sample, pad]).reshape(side, side, 3), "RGB")
-    return img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    quant = img.quantize(colors=256 - len(exact), method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    used = len(quant.getcolors(256) or []) or 256 - len(exact)
+    pal = quant.getpalette()[:3 * used]
+    for c in exact:
+        pal += [(c >> 16) & 255, (c >> 8) & 255, c & 255]
+    pal += pal[:3] * (256 - len(pal) // 3)
+    out = Image.new("P", (1, 1))
+    out.putpalette(pal)
+    return out, [(c, used + k) for k, c in enumerate(exact)]
+
+
+def to_palette(rgb: np.ndarray, palette) -> "Image.Image":
+    """Map a frame to the global palette without dithering; the exact colours keep their exact entries
+    (Pillow's mapping goes through a coarse colour cache and would turn white into 252)."""
+    from PIL import Image
+
+    pal_img, exact = palette
+    im = Image.fromarray(rgb, "RGB").quantize(palette=pal_img, dither=Image.Dither.NONE)
+    if not exact:
+        return im
+    idx = np.array(im)
+    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    for c, k in exact:
+        idx[packed == c] = k
+    out = Image.fromarray(idx, "P")
+    out.putpalette(pal_img.getpalette())
+    return out
 
 
 def write_gif(path: Path, frame_at: FrameFn, n: int, fps: float, loop: bool) -> Generator[ExportProgress, None, Path]:
@@ -89,7 +122,7 @@ def write_gif(path: Path, frame_at: FrameFn, n: int, fps: float, loop: bool) -> 
         if rgb is None:
             rgb = _rgb(frame_at(i))
             done += 1
-        images.append(Image.fromarray(rgb, "RGB").quantize(palette=palette, dither=Image.Dither.NONE))
+        images.append(to_palette(rgb, palette))
         yield ExportProgress("render", done, n, f"frame {i + 1}/{n}")
     yield ExportProgress("write", n, n, "writing GIF")
     tmp = _temp_beside(path)

@@ -1,0 +1,219 @@
+"""Export engine without Qt: plans, frame layout, and the GIF/MP4/PNG writers (with a numpy stand-in renderer)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from nnlab.engine.export import (
+    ExportError, ExportOptions, Plan, bands, build_plan, check_output, format_for_path, frame_image, options_for,
+    run_export, scene_surface,
+)
+from nnlab.engine.export_writers import write_animation
+from nnlab.engine.network import initial_snapshot
+from nnlab.engine.scene import InitSpec, NetworkSpec, OptimizerSpec, Scene, TargetSpec, TrainSpec
+from nnlab.engine.surface import evaluate_network
+
+SMALL = Scene(title="small", network=NetworkSpec(hidden=(16, 16)), init=InitSpec(seed=3))
+
+
+def fake_renderer(plan: Plan):
+    """Panel pixels from z (red), the camera angle (a black bar's position) and the overlays (blue)."""
+    def render(slot, panel, frame, w, h):
+        z = panel.z
+        zn = (z - z.min()) / (np.ptp(z) + 1e-12)
+        img = np.empty((h, w, 4), np.uint8)
+        img[..., 0] = (zn[np.arange(h) * z.shape[0] // h][:, np.arange(w) * z.shape[1] // w] * 255).astype(np.uint8)
+        img[..., 1] = 90
+        img[..., 2] = 0 if panel.points is None else min(255, 40 + len(panel.points))
+        img[..., 3] = 255
+        x0 = int(frame.azimuth / 360 * (w - 4))
+        img[:, x0:x0 + 4, :3] = 0
+        return img
+    return render
+
+
+def drain(gen):
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def frames_of(n=12, w=64, h=48):
+    """Distinct synthetic RGBA frames: a white background with a moving coloured disc."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = []
+    for i in range(n):
+        img = np.full((h, w, 4), 255, np.uint8)
+        cx = 8 + i * (w - 16) / max(1, n - 1)
+        disc = (xx - cx) ** 2 + (yy - h / 2) ** 2 < (h / 4) ** 2
+        img[disc, :3] = (30 + 15 * i, 120, 200 - 10 * i)
+        out.append(img)
+    return out
+
+
+def test_orbit_plan_turns_once_around_the_same_surface():
+    opts = options_for(SMALL, kind="orbit", frames=8, width=96, height=72)
+    plan = drain(build_plan(SMALL, opts))
+    assert len(plan.frames) == 8
+    az = [f.azimuth for f in plan.frames]
+    steps = np.diff(np.unwrap(np.radians(az)))
+    assert np.allclose(np.degrees(steps), 45.0)  # 360 / 8, and the loop closes without a repeated frame
+    assert all(f.panels[0].z is plan.frames[0].panels[0].z for f in plan.frames)
+    net = initial_snapshot(SMALL.network, SMALL.init)
+    lo, hi = SMALL.domain()
+    assert np.array_equal(plan.frames[0].panels[0].z, evaluate_network(net, lo, hi, SMALL.camera.resolution))
+
+
+def test_gallery_plan_cycles_seeds_with_captions():
+    opts = options_for(SMALL, kind="gallery", frames=9, seeds=3, width=96, height=72)
+    plan = drain(build_plan(SMALL, opts))
+    zs = [f.panels[0].z for f in plan.frames]
+    assert zs[0] is zs[2] and zs[3] is zs[5] and zs[6] is zs[8]
+    assert not np.allclose(zs[0], zs[3]) and not np.allclose(zs[3], zs[6])
+    assert [f.caption.endswith(f"seed {s}") for f, s in zip(plan.frames[::3], (3, 4, 5))] == [True] * 3
+    other = initial_snapshot(SMALL.network, InitSpec(seed=4))
+    assert np.array_equal(zs[3], scene_surface(SMALL, other).z)
+
+
+def test_training_plan_morphs_from_initial_to_trained():
+    sc = SMALL.replace(target=TargetSpec(name="himmelblau"), train=TrainSpec(enabled=True, epochs=12, samples=200),
+                       network=NetworkSpec(hidden=(16, 16), lower=(-5.0, -5.0), upper=(5.0, 5.0)))
+    sc = sc.replace("camera", resolution=24)
+    plan = drain(build_plan(sc, options_for(sc, kind="training", frames=10, width=96, height=72)))
+    first, last = plan.frames[0].panels[0].z, plan.frames[-1].panels[0].z
+    assert np.array_equal(first, scene_surface(sc, initial_snapshot(sc.network, sc.init)).z)
+    assert not np.allclose(first, last)
+    assert "epoch 0/12" in plan.frames[0].caption and "epoch 12/12" in plan.frames[-1].caption
+    assert "loss" in plan.frames[-1].caption
+
+
+def test_optimizer_plan_reveals_points_and_ends_on_the_optimum():
+    sc = SMALL.replace(optimizer=OptimizerSpec(method="random", params={"samples": 600}, seed=2))
+    plan = drain(build_plan(sc, options_for(sc, kind="optimizer", frames=12, width=96, height=72)))
+    counts = [0 if f.panels[0].points is None else len(f.panels[0].points) for f in plan.frames]
+    assert counts == sorted(counts) and counts[-1] > counts[0]
+    last = plan.frames[-1].panels[0]
+    net = initial_snapshot(sc.network, sc.init)
+    assert last.marker is not None and np.isclose(last.marker[2], net.forward(last.marker[:2]))
+    assert np.isclose(last.marker[2], last.points[:, 2].max())  # max sense: the best sampled point
+    assert "random" in plan.frames[-1].caption
+
+
+def test_options_and_paths_are_checked(tmp_path):
+    with pytest.raises(ExportError, match="unknown kind 'spin'"):
+        ExportOptions(kind="spin")
+    with pytest.raises(ExportError, match="transparent"):
+        ExportOptions(fmt="gif", background="transparent")
+    with pytest.raises(ExportError, match="colormap"):
+        ExportOptions(colormap="rainbow")
+    with pytest.raises(ExportError, match="does not exist"):
+        check_output(tmp_path / "missing" / "a.gif")
+    assert format_for_path("a.GIF") == "gif" and format_for_path("x.mp4") == "mp4"
+    assert format_for_path(str(tmp_path) + "/frames/") == "png-frames" and format_for_path("s.png") == "png"
+    with pytest.raises(ExportError, match="format"):
+        format_for_path("movie.avi")
+    with pytest.raises(ExportError, match="second scene"):
+        drain(build_plan(SMALL, options_for(SMALL, kind="compare", frames=2)))
+
+
+def test_caption_band_keeps_the_panel_pixels_intact():
+    opts = options_for(SMALL, kind="orbit", frames=4, width=120, height=90, caption="Xavier, seed 3")
+    plan = drain(build_plan(SMALL, opts))
+    top, bottom = bands(plan)
+    assert top == 0 and bottom > 0
+    render = fake_renderer(plan)
+    img = frame_image(plan, 1, render)
+    panel = render(0, plan.frames[1].panels[0], plan.frames[1], 120, 90 - bottom)
+    assert img.shape == (90, 120, 4)
+    assert np.array_equal(img[:90 - bottom], panel)
+    band = img[90 - bottom:, :, :3]
+    assert (band < 128).any() and (band == 255).all(axis=2).mean() > 0.7  # dark text on the white band
+
+
+def test_gif_roundtrip_one_palette_exact_background_and_deterministic(tmp_path):
+    frames = frames_of()
+    a, b = tmp_path / "a.gif", tmp_path / "b.gif"
+    for p in (a, b):
+        drain(write_animation(p, "gif", lambda i: frames[i], len(frames), fps=20, loop=True))
+    assert a.read_bytes() == b.read_bytes()
+    back = iio.imread(a, index=None)
+    assert back.shape == (12, 48, 64, 3)
+    assert (back[:, 0, 0] == 255).all()  # white stays exactly white
+    assert not np.array_equal(back[0], back[-1])
+    assert np.abs(back.astype(int) - np.stack(frames)[..., :3]).max() <= 12
+    assert iio.immeta(a, index=0).get("loop") == 0
+    assert oct(a.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert sorted(os.listdir(tmp_path)) == ["a.gif", "b.gif"]
+
+
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+@pytest.mark.parametrize("fmt", ["gif", "mp4", "png-frames", "png"])
+def test_cancel_keeps_the_earlier_output(tmp_path, fmt):
+    frames = frames_of()
+    out = tmp_path / ("out" if fmt == "png-frames" else f"out.{ 'png' if fmt == 'png' else fmt}")
+    drain(write_animation(out, fmt, lambda i: frames[i], 4))
+    before = sorted(out.iterdir()) if out.is_dir() else out.read_bytes()
+    gen = write_animation(out, fmt, lambda i: frames[-1 - i], len(frames))
+    next(gen)  # one frame (or the encoded still) is done, the file is not written yet
+    gen.close()
+    after = sorted(out.iterdir()) if out.is_dir() else out.read_bytes()
+    assert after == before
+    assert sorted(os.listdir(tmp_path)) == [out.name]  # no temporary left behind
+
+
+def test_failed_render_keeps_the_earlier_file(tmp_path):
+    frames = frames_of()
+    out = tmp_path / "x.gif"
+    drain(write_animation(out, "gif", lambda i: frames[i], 3))
+    old = out.read_bytes()
+
+    def broken(i):
+        if i == 5:
+            raise RuntimeError("GL failed")
+        return frames[i]
+    with pytest.raises(RuntimeError):
+        drain(write_animation(out, "gif", broken, 12))
+    assert out.read_bytes() == old and os.listdir(tmp_path) == ["x.gif"]
+
+
+def test_mp4_png_frames_and_transparent_still(tmp_path):
+    frames = frames_of(n=6, w=65, h=47)  # odd sizes are padded for H.264
+    drain(write_animation(tmp_path / "m.mp4", "mp4", lambda i: frames[i], 6, fps=12))
+    video = iio.imread(tmp_path / "m.mp4", index=None, plugin="FFMPEG")
+    assert video.shape[0] == 6 and video.shape[1:3] == (48, 66)
+    assert np.abs(video[0].astype(int) - video[-1].astype(int)).mean() > 2
+    drain(write_animation(tmp_path / "f", "png-frames", lambda i: frames[i], 6))
+    names = sorted(os.listdir(tmp_path / "f"))
+    assert names == [f"frame_{i:05d}.png" for i in range(6)]
+    clear = frames[0].copy()
+    clear[..., 3] = 0
+    clear[10:20, 10:20, 3] = 255
+    drain(write_animation(tmp_path / "s.png", "png", lambda i: clear, 1))
+    still = iio.imread(tmp_path / "s.png")
+    assert still.shape == (47, 65, 4) and still[0, 0, 3] == 0 and still[15, 15, 3] == 255
+
+
+def test_run_export_with_a_stand_in_renderer(tmp_path):
+    opts = options_for(SMALL, kind="gallery", frames=6, seeds=2, width=80, height=60, fmt="gif")
+    closed = []
+
+    def make(plan):
+        r = fake_renderer(plan)
+        r.close = lambda: closed.append(True)
+        return r
+    out = drain(run_export(SMALL, opts, tmp_path / "g.gif", make))
+    assert out == tmp_path / "g.gif" and closed == [True]
+    back = iio.imread(out, index=None)
+    assert back.shape == (6, 60, 80, 3)
+    assert not np.array_equal(back[0], back[3])
