@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from nnlab.cli import UsageError
+from nnlab.engine.export import ExportError as UsageError  # a ValueError: one line, exit 2
 
 PRESETS = Path(__file__).resolve().parents[2] / "resources" / "scenes"
 
