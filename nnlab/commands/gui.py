@@ -1,13 +1,21 @@
-"""`nnlab gui`: placeholder until its issue lands."""
+"""`nnlab gui [SCENE] [--quit-after S] [--screenshot PNG] [--theme dark|light]`: open the desktop app."""
 from __future__ import annotations
 
 import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("gui", help="(not yet available)")
-    p.add_argument("rest", nargs="*")
+    p = sub.add_parser("gui", help="open the desktop app (default command)")
+    p.add_argument("scene", nargs="?", help="scene file (.toml); default: resources/scenes/default.toml")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after this long (smoke tests)")
+    p.add_argument("--screenshot", metavar="PNG",
+                   help="save a screenshot of the window once training is done (or at --quit-after), then quit")
+    p.add_argument("--theme", choices=("dark", "light"), help="colour theme (default: the last one used)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise ValueError("'nnlab gui' is not available yet")
+    if args.quit_after is not None and not args.quit_after >= 0:
+        raise ValueError(f"--quit-after {args.quit_after} must be >= 0 seconds")
+    from nnlab.ui.app import run_gui
+
+    return run_gui(args.scene, args.quit_after, args.screenshot, args.theme)

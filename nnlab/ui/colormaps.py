@@ -46,3 +46,18 @@ def pg_colormap(name: str):
 
     lut = lookup_table(name, 64)
     return pg.ColorMap(np.linspace(0.0, 1.0, len(lut)), (lut * 255).astype(np.uint8))
+
+
+def region_colors(ids: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """(…, 4) RGBA: one pastel colour per activation-pattern id, the same id always the same colour."""
+    ids = np.asarray(ids, dtype=np.uint64)
+    mixed = (ids ^ (ids >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
+    hue = ((mixed >> np.uint64(40)).astype(np.float64) / float(1 << 24)) % 1.0
+    sat = 0.45 + 0.3 * (((mixed >> np.uint64(8)) & np.uint64(255)).astype(np.float64) / 255.0)
+    val = 0.95 - 0.2 * (((mixed >> np.uint64(20)) & np.uint64(255)).astype(np.float64) / 255.0)
+    h6 = hue * 6.0
+    k = lambda n: (n + h6) % 6.0  # noqa: E731
+    f = lambda n: val - val * sat * np.clip(np.minimum(k(n), 4.0 - k(n)), 0.0, 1.0)  # noqa: E731
+    out = np.empty((*ids.shape, 4), dtype=np.float32)
+    out[..., 0], out[..., 1], out[..., 2], out[..., 3] = f(5.0), f(3.0), f(1.0), alpha
+    return out

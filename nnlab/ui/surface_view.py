@@ -54,6 +54,8 @@ _LIT = shaders.ShaderProgram("nnlab_lit", [
 class SurfaceView(gl.GLViewWidget):
     """GL view of z[i, j] = f(xs[i], ys[j]) with optional points, paths, optimum marker, target overlay."""
 
+    camera_changed = QtCore.Signal()  # emitted when a repaint shows a new camera (for linked views)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._xs = np.linspace(0, 1, 2)
@@ -68,6 +70,7 @@ class SurfaceView(gl.GLViewWidget):
         self._paths: tuple[list[np.ndarray], tuple] | None = None
         self._marker: np.ndarray | None = None
         self._frame: tuple = ()
+        self._last_cam: tuple = ()
         self.surface = gl.GLSurfacePlotItem(smooth=True, computeNormals=True, shader=_LIT, glOptions="opaque")
         self.surface.setVisible(False)  # an empty mesh cannot be drawn
         self.addItem(self.surface)
@@ -153,6 +156,10 @@ class SurfaceView(gl.GLViewWidget):
             self._frame = self._label_frame()
             self.axes.update(*self.data_ranges(), frame=self._frame)
         super().paintGL()
+        cam = self.camera()
+        if cam != self._last_cam:
+            self._last_cam = cam
+            self.camera_changed.emit()
 
     def _surface_colors(self, zd: np.ndarray) -> np.ndarray:
         if self._region_colors is not None:
@@ -221,6 +228,11 @@ class SurfaceView(gl.GLViewWidget):
 
     def background(self) -> str:
         return self._bg
+
+    def set_label_size(self, points: float) -> None:
+        """Tick label size in points (bigger in lecture mode)."""
+        self.axes.font.setPointSizeF(float(points))
+        self._refresh()
 
     def set_axes_visible(self, on: bool) -> None:
         self.axes.set_visible(bool(on))

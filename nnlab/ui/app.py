@@ -1,0 +1,66 @@
+"""Start the Qt application and the main window (`nnlab gui`)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+
+def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
+    """The QApplication, with shared GL contexts (pyqtgraph caches shaders per context; several views need it)."""
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        QtCore.QCoreApplication.setAttribute(QtCore.Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+        app = QtWidgets.QApplication(argv if argv is not None else sys.argv[:1])
+        app.setApplicationName("nnlab")
+        app.setOrganizationName("nnlab")
+    return app
+
+
+def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot: str | None = None,
+            theme: str | None = None) -> int:
+    """Open the window on a scene; with `screenshot`, save the window once idle (or at `quit_after`) and quit."""
+    from nnlab.engine.scene import load_scene
+    from nnlab.ui.presets import default_scene_path
+
+    path = Path(scene_path) if scene_path else default_scene_path()
+    scene = load_scene(path)  # SceneError (a ValueError) -> one line, exit 2, before any window opens
+    app = make_app()
+    from nnlab.ui.main_window import MainWindow
+    from nnlab.ui.theme import apply_theme
+    from nnlab.ui.window_actions import settings
+
+    theme = theme or str(settings().value("theme", "dark"))
+    theme = theme if theme in ("dark", "light") else "dark"
+    win = MainWindow(theme=theme)
+    apply_theme(app, theme, win.actions_.point_size)
+    win.set_background_for_theme()
+    win.show()
+    if not win.load_scene_file(path):
+        win.close()
+        raise ValueError(f"cannot open {path}")
+    del scene
+    state = {"done": False}
+
+    def shoot() -> None:
+        if state["done"]:
+            return
+        state["done"] = True
+        win.actions_.save_window_png(screenshot)
+        win.close()
+
+    if screenshot:
+        def poll() -> None:
+            busy = win.train_panel.slot.busy or win.compare_slot.busy or win.optimize_panel.slot.busy
+            if not busy:
+                QtCore.QTimer.singleShot(600, shoot)  # let the last frame paint
+            else:
+                QtCore.QTimer.singleShot(200, poll)
+
+        QtCore.QTimer.singleShot(500, poll)
+    if quit_after is not None:
+        QtCore.QTimer.singleShot(int(quit_after * 1000), shoot if screenshot else win.close)
+    app.setQuitOnLastWindowClosed(True)
+    code = app.exec()
+    return int(code)

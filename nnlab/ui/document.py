@@ -1,0 +1,184 @@
+"""The open scene and its current network: the one model every panel and view listens to.
+
+All maths is delegated to the engine (initial_snapshot, surface.evaluate_network, targets, train.make_dataset);
+a rejected change emits `error` and leaves the scene as it was.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore
+
+from nnlab.engine.network import NetSnapshot, initial_snapshot
+from nnlab.engine.scene import Scene, SceneError, load_scene, save_scene
+from nnlab.engine.surface import evaluate_fn, evaluate_network, grid_axes
+
+
+class Document(QtCore.QObject):
+    scene_changed = QtCore.Signal()      # any field of the scene
+    network_changed = QtCore.Signal()    # a new network (new init, new architecture, trained, loaded)
+    surface_changed = QtCore.Signal()    # new surface values (also during training)
+    target_changed = QtCore.Signal()     # the target or its domain changed
+    error = QtCore.Signal(str)
+    message = QtCore.Signal(str)
+
+    def __init__(self, scene: Scene | None = None, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.scene = scene or Scene()
+        self.path: str = ""
+        self.initial: NetSnapshot = initial_snapshot(self.scene.network, self.scene.init)
+        self.net: NetSnapshot = self.initial
+        self.trained = False
+        self.xs, self.ys = grid_axes(*self._box(), self.scene.camera.resolution)
+        self.z = np.zeros((len(self.xs), len(self.ys)), dtype=np.float32)
+        self._target_cache: tuple | None = None
+        self._samples_cache: tuple | None = None
+        self._recompute()
+
+    # ---- loading and saving -------------------------------------------------------------------------------
+    def load(self, path: str | Path) -> bool:
+        """Open a scene file; on error the current scene stays and `error` says why."""
+        try:
+            scene = load_scene(path)
+            self.set_scene(scene)
+        except (SceneError, ValueError, OSError) as e:
+            self.error.emit(str(e))
+            return False
+        self.path = str(path)
+        self.message.emit(f"Opened {Path(path).name}: {scene.title}")
+        return True
+
+    def save(self, path: str | Path) -> bool:
+        try:
+            save_scene(self.scene, path)
+        except (OSError, ValueError) as e:
+            self.error.emit(f"cannot save {path}: {e}")
+            return False
+        self.path = str(path)
+        self.message.emit(f"Saved {Path(path).name}")
+        return True
+
+    def set_scene(self, scene: Scene) -> None:
+        """Replace the whole scene (raises on a network the scene cannot build; the caller reports it)."""
+        initial = initial_snapshot(scene.network, scene.init)
+        scene.domain()  # raises for a target without a form in this dimension
+        self.scene, self.initial, self.net, self.trained = scene, initial, initial, False
+        self._target_cache = self._samples_cache = None
+        self._recompute()
+        self.scene_changed.emit()
+        self.target_changed.emit()
+        self.network_changed.emit()
+
+    # ---- edits --------------------------------------------------------------------------------------------
+    def update(self, section: str | None, **changes) -> bool:
+        """Change fields (`update("init", seed=2)`); re-draws the network when the architecture or init changed."""
+        try:
+            scene = self.scene.replace(section, **changes)
+            if section in ("network", "target"):
+                scene.domain()
+            rebuild = section in ("network", "init")
+            initial = initial_snapshot(scene.network, scene.init) if rebuild else self.initial
+        except (SceneError, ValueError) as e:
+            self.error.emit(str(e))
+            return False
+        old = self.scene
+        self.scene = scene
+        if section in ("network", "target"):
+            self._target_cache = self._samples_cache = None
+        if section == "train" and any(k in changes for k in ("samples", "sampling", "noise", "seed")):
+            self._samples_cache = None
+        if rebuild:
+            self.initial, self.net, self.trained = initial, initial, False
+        if rebuild or old.domain() != scene.domain() or old.camera.resolution != scene.camera.resolution:
+            self._recompute()
+        self.scene_changed.emit()
+        if section in ("network", "target"):
+            self.target_changed.emit()
+        if rebuild:
+            self.network_changed.emit()
+        return True
+
+    def set_network(self, net: NetSnapshot, trained: bool = True) -> None:
+        """A new network of the same architecture (after training or loading weights)."""
+        self.net, self.trained = net, trained
+        self._recompute()
+        self.network_changed.emit()
+
+    def reset_network(self) -> None:
+        """Back to the scene's seeded initial weights."""
+        self.set_network(self.initial, trained=False)
+
+    def show_surface(self, z: np.ndarray) -> None:
+        """Surface values computed elsewhere (training progress) on the current grid."""
+        if z.shape == self.z.shape:
+            self.z = np.asarray(z, dtype=np.float32)
+            self.surface_changed.emit()
+
+    # ---- derived data -------------------------------------------------------------------------------------
+    def _box(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        lo, hi = self.scene.domain()
+        return lo[:2], hi[:2]
+
+    def domain(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return self.scene.domain()
+
+    def _recompute(self) -> None:
+        lo, hi = self._box()
+        n = self.scene.camera.resolution
+        self.xs, self.ys = grid_axes(lo, hi, n)
+        if self.net.input_dim == 2:
+            self.z = evaluate_network(self.net, lo, hi, n)
+        else:
+            self.z = np.zeros((n, n), dtype=np.float32)
+            self.message.emit(f"the surface shows 2-input networks; this one has {self.net.input_dim} inputs")
+        self.surface_changed.emit()
+
+    def target_grid(self) -> np.ndarray | None:
+        """The training target on the surface grid, or None (no target, CSV data, or an error)."""
+        t = self.scene.target
+        if t.name in ("none", "csv") or self.scene.network.input_dim != 2:
+            return None
+        key = (t, self.scene.network, self.scene.camera.resolution)
+        if self._target_cache is None or self._target_cache[0] != key:
+            from nnlab.engine.targets import target_function
+
+            lo, hi = self._box()
+            try:
+                z = evaluate_fn(target_function(self.scene), lo, hi, self.scene.camera.resolution)
+            except ValueError as e:
+                self.error.emit(str(e))
+                return None
+            self._target_cache = (key, z)
+        return self._target_cache[1]
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The training samples (X, y), or None when there is no target."""
+        if self.scene.target.name == "none":
+            return None
+        key = (self.scene.target, self.scene.train, self.scene.network)
+        if self._samples_cache is None or self._samples_cache[0] != key:
+            from nnlab.engine.train import make_dataset
+
+            try:
+                data = make_dataset(self.scene)
+            except (ValueError, OSError) as e:
+                self.error.emit(str(e))
+                return None
+            self._samples_cache = (key, data)
+        return self._samples_cache[1]
+
+    def region_ids(self) -> np.ndarray | None:
+        """Per-grid-vertex activation-pattern fingerprints (n, n) uint64 of a ReLU net, for region colouring."""
+        if self.net.activation not in ("relu", "leaky_relu") or self.net.input_dim != 2:
+            return None
+        from nnlab.engine.surface import grid_points
+
+        lo, hi = self._box()
+        n = self.scene.camera.resolution
+        bits = np.concatenate(self.net.pattern(grid_points(lo, hi, n)), axis=1)
+        packed = np.packbits(bits, axis=1)
+        h = np.zeros(len(packed), dtype=np.uint64)
+        for k in range(packed.shape[1]):  # FNV-style mix of the pattern bytes: stable ids across frames
+            h = (h ^ packed[:, k].astype(np.uint64)) * np.uint64(1099511628211)
+        return h.reshape(n, n)

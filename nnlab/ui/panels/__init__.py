@@ -1,0 +1,1 @@
+"""Side panels (docks); each edits the shared Document and listens to it."""

@@ -1,0 +1,94 @@
+"""Network panel: input box, hidden layers (add/remove), activation."""
+from __future__ import annotations
+
+from PySide6 import QtWidgets
+
+from nnlab.engine.scene import ACTIVATIONS
+from nnlab.ui.document import Document
+from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
+
+MAX_LAYERS = 12
+
+
+class NetworkPanel(QtWidgets.QWidget):
+    def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        lay = QtWidgets.QFormLayout(self)
+        self.natural = QtWidgets.QCheckBox("target's natural domain")
+        self.natural.setToolTip("Unchecked: the box below; checked: the target's own domain ([0,1]² without a target)")
+        lay.addRow("Domain", self.natural)
+        self.box = [spin_float(-1e6, 1e6, v, 3, 0.5) for v in (0.0, 1.0, 0.0, 1.0)]
+        for label, (a, b) in (("x1 from/to", self.box[:2]), ("x2 from/to", self.box[2:])):
+            row = QtWidgets.QHBoxLayout()
+            row.addWidget(a)
+            row.addWidget(b)
+            lay.addRow(label, row)
+        self.layers_box = QtWidgets.QVBoxLayout()
+        self.layer_spins: list[QtWidgets.QSpinBox] = []
+        lay.addRow("Hidden widths", self.layers_box)
+        btns = QtWidgets.QHBoxLayout()
+        self.add_btn = QtWidgets.QPushButton("+ layer")
+        self.del_btn = QtWidgets.QPushButton("− layer")
+        btns.addWidget(self.add_btn)
+        btns.addWidget(self.del_btn)
+        lay.addRow("", btns)
+        self.activation = combo([(a, a) for a in ACTIVATIONS])
+        lay.addRow("Activation", self.activation)
+        self.summary = QtWidgets.QLabel()
+        lay.addRow(self.summary)
+
+        self.natural.toggled.connect(self._apply_box)
+        for s in self.box:
+            s.valueChanged.connect(self._apply_box)
+        self.add_btn.clicked.connect(self.add_layer)
+        self.del_btn.clicked.connect(self.remove_layer)
+        self.activation.currentIndexChanged.connect(
+            lambda: self.doc.update("network", activation=self.activation.currentData()))
+        doc.scene_changed.connect(self.sync)
+        doc.network_changed.connect(self.sync)
+        self.sync()
+
+    def sync(self) -> None:
+        net = self.doc.scene.network
+        set_quiet(self.natural, net.lower is None)
+        lo, hi = self.doc.scene.domain()
+        for s, v in zip(self.box, (lo[0], hi[0], lo[1], hi[1]) if len(lo) >= 2 else (0, 1, 0, 1)):
+            set_quiet(s, v)
+            s.setEnabled(net.lower is not None)
+        while len(self.layer_spins) < len(net.hidden):
+            s = spin_int(1, 4096, 1)
+            s.valueChanged.connect(self._apply_layers)
+            self.layer_spins.append(s)
+            self.layers_box.addWidget(s)
+        while len(self.layer_spins) > len(net.hidden):
+            s = self.layer_spins.pop()
+            s.setParent(None)
+            s.deleteLater()
+        for s, w in zip(self.layer_spins, net.hidden):
+            set_quiet(s, w)
+        set_quiet(self.activation, net.activation)
+        self.del_btn.setEnabled(len(net.hidden) > 1)
+        self.add_btn.setEnabled(len(net.hidden) < MAX_LAYERS)
+        widths = "-".join(str(w) for w in (net.input_dim, *net.hidden, 1))
+        self.summary.setText(f"{widths}  ·  {self.doc.net.n_params:,} parameters")
+
+    def _apply_box(self) -> None:
+        if self.natural.isChecked():
+            self.doc.update("network", lower=None, upper=None)
+        else:
+            v = [s.value() for s in self.box]
+            self.doc.update("network", lower=(v[0], v[2]), upper=(v[1], v[3]))
+        self.sync()
+
+    def _apply_layers(self) -> None:
+        self.doc.update("network", hidden=tuple(s.value() for s in self.layer_spins))
+
+    def add_layer(self) -> None:
+        h = self.doc.scene.network.hidden
+        self.doc.update("network", hidden=(*h, h[-1]))
+
+    def remove_layer(self) -> None:
+        h = self.doc.scene.network.hidden
+        if len(h) > 1:
+            self.doc.update("network", hidden=h[:-1])

@@ -1,0 +1,303 @@
+"""Target & training panel: target (registry, expression validated as you type, CSV), data and optimizer settings,
+Train / Pause / Step / Stop / Reset, and a live plot of the loss and validation R². Training runs on a worker."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from nnlab.ui.document import Document
+from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
+from nnlab.ui.thumbs import heat_pixmap
+from nnlab.ui.worker import TaskSlot
+
+
+def _targets() -> list[tuple[str, str]]:
+    items = [("none", "none (untrained)")]
+    try:
+        from nnlab.engine.targets import TARGETS
+
+        items += [(e.name, e.label) for e in TARGETS]
+    except ImportError:
+        pass
+    return items + [("expression", "custom expression"), ("csv", "CSV data")]
+
+
+class TrainPanel(QtWidgets.QWidget):
+    trained = QtCore.Signal(object)  # TrainResult
+
+    def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.slot = TaskSlot(self)
+        self._stepping = False
+        self._last_epoch = -1
+        lay = QtWidgets.QVBoxLayout(self)
+        form = QtWidgets.QFormLayout()
+        lay.addLayout(form)
+        self.target = combo(_targets())
+        form.addRow("Target", self.target)
+        self.preview = QtWidgets.QLabel()
+        self.preview.setFixedSize(96, 96)
+        self.about = QtWidgets.QLabel()
+        self.about.setWordWrap(True)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.preview)
+        row.addWidget(self.about, 1)
+        form.addRow(row)
+        self.expr = QtWidgets.QLineEdit()
+        self.expr.setPlaceholderText("e.g. sin(3*x) * cos(2*y)")
+        self.expr_msg = QtWidgets.QLabel()
+        self.expr_msg.setWordWrap(True)
+        self.expr_msg.setStyleSheet("color: #e0564a")
+        form.addRow("f(x, y) =", self.expr)
+        form.addRow(self.expr_msg)
+        self.csv_btn = QtWidgets.QPushButton("Import CSV…")
+        form.addRow("", self.csv_btn)
+        self.samples = spin_int(4, 10_000_000, 2000)
+        self.sampling = combo([(s, s) for s in ("uniform", "lhs", "grid")])
+        self.noise = spin_float(0.0, 1e6, 0.0, 4, 0.01)
+        self.optimizer = combo([(s, s) for s in ("adam", "sgd", "lbfgs")])
+        self.lr = spin_float(1e-6, 10.0, 0.01, 6, 0.001)
+        self.epochs = spin_int(1, 1_000_000, 300)
+        self.batch = spin_int(1, 10_000_000, 256)
+        for label, w in (("Samples", self.samples), ("Sampling", self.sampling), ("Noise σ", self.noise),
+                         ("Optimizer", self.optimizer), ("Learning rate", self.lr), ("Epochs", self.epochs),
+                         ("Batch", self.batch)):
+            form.addRow(label, w)
+        btns = QtWidgets.QHBoxLayout()
+        self.train_btn = QtWidgets.QPushButton("Train")
+        self.pause_btn = QtWidgets.QPushButton("Pause")
+        self.step_btn = QtWidgets.QPushButton("Step")
+        self.stop_btn = QtWidgets.QPushButton("Stop")
+        self.reset_btn = QtWidgets.QPushButton("Reset")
+        for b in (self.train_btn, self.pause_btn, self.step_btn, self.stop_btn, self.reset_btn):
+            btns.addWidget(b)
+        lay.addLayout(btns)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setFormat("epoch %v / %m")
+        lay.addWidget(self.progress)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setMinimumHeight(170)
+        self.loss_plot = self.plots.addPlot(row=0, col=0)
+        self.loss_plot.setLogMode(y=True)
+        self.loss_plot.setLabel("left", "loss")
+        self.r2_plot = self.plots.addPlot(row=1, col=0)
+        self.r2_plot.setLabel("left", "val R²")
+        self.r2_plot.setLabel("bottom", "epoch")
+        self.r2_plot.setXLink(self.loss_plot)
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#f0a030", width=2))
+        self.r2_curve = self.r2_plot.plot(pen=pg.mkPen("#4aa3df", width=2))
+        lay.addWidget(self.plots, 1)
+        self.history: list[tuple[int, float, float]] = []
+
+        self.target.currentIndexChanged.connect(self._target_chosen)
+        self.expr.textChanged.connect(self._check_expr)
+        self.expr.returnPressed.connect(self._apply_expr)
+        self.expr.editingFinished.connect(self._apply_expr)
+        self.csv_btn.clicked.connect(self._import_csv)
+        for w, key in ((self.samples, "samples"), (self.noise, "noise"), (self.lr, "lr"), (self.epochs, "epochs"),
+                       (self.batch, "batch_size")):
+            w.valueChanged.connect(lambda v, key=key: self.doc.update("train", **{key: v}))
+        for w, key in ((self.sampling, "sampling"), (self.optimizer, "optimizer")):
+            w.currentIndexChanged.connect(lambda _i, w=w, key=key: self.doc.update("train", **{key: w.currentData()}))
+        self.train_btn.clicked.connect(self.train_or_resume)
+        self.pause_btn.clicked.connect(self.pause)
+        self.step_btn.clicked.connect(self.step)
+        self.stop_btn.clicked.connect(self.stop)
+        self.reset_btn.clicked.connect(self.reset)
+        self.slot.busy_changed.connect(lambda _b: self._buttons())
+        doc.scene_changed.connect(self.sync)
+        doc.target_changed.connect(self._preview)
+        doc.target_changed.connect(self.cancel)
+        doc.network_changed.connect(self._on_new_network)
+        self.sync()
+        self._preview()
+
+    # ---- scene <-> widgets --------------------------------------------------------------------------------
+    def sync(self) -> None:
+        s = self.doc.scene
+        set_quiet(self.target, s.target.name)
+        set_quiet(self.expr, s.target.expression)
+        self.expr.setEnabled(s.target.name == "expression")
+        for w, v in ((self.samples, s.train.samples), (self.noise, s.train.noise), (self.lr, s.train.lr),
+                     (self.epochs, s.train.epochs), (self.batch, s.train.batch_size),
+                     (self.sampling, s.train.sampling), (self.optimizer, s.train.optimizer)):
+            set_quiet(w, v)
+        self._buttons()
+
+    def _preview(self) -> None:
+        name = self.doc.scene.target.name
+        z = self.doc.target_grid()
+        if z is None:
+            self.preview.clear()
+        else:
+            self.preview.setPixmap(heat_pixmap(z, 96, self.doc.scene.camera.colormap))
+        desc = {"none": "No target: the network stays as initialized.", "expression": "Your formula in x and y.",
+                "csv": f"Samples from {self.doc.scene.target.csv or 'a CSV file'} (columns x1, x2, y)."}.get(name)
+        if desc is None:
+            from nnlab.engine.targets import TARGETS
+
+            e = TARGETS.get(name)
+            desc = f"{e.label}: {e.description}" if e.description else e.label
+        lo, hi = self.doc.scene.domain()
+        self.about.setText(f"{desc}\nDomain [{lo[0]:g}, {hi[0]:g}] × [{lo[1]:g}, {hi[1]:g}]")
+
+    def _target_chosen(self) -> None:
+        name = self.target.currentData()
+        if name == "expression":
+            text = self.expr.text().strip() or "sin(3*x) * cos(2*y)"
+            set_quiet(self.expr, text)
+            self.doc.update("target", name="expression", expression=text)
+        elif name == "csv":
+            if not self._import_csv():
+                self.sync()
+        else:
+            self.doc.update("target", name=name)
+
+    def _check_expr(self, text: str) -> None:
+        from nnlab.engine.expression import check_expression
+
+        msg = check_expression(text) if text.strip() else "type an expression in x and y"
+        self.expr_msg.setText(msg or "")
+        self.expr.setStyleSheet("" if msg is None else "border: 2px solid #e0564a")
+
+    def _apply_expr(self) -> None:
+        from nnlab.engine.expression import check_expression
+
+        text = self.expr.text().strip()
+        if self.target.currentData() != "expression" or not text or check_expression(text) is not None:
+            return
+        if text != self.doc.scene.target.expression:
+            self.doc.update("target", name="expression", expression=text)
+
+    def _import_csv(self) -> bool:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import samples", "", "CSV files (*.csv);;All files (*)")
+        if not path:
+            return False
+        return self.load_csv(path)
+
+    def load_csv(self, path: str) -> bool:
+        from nnlab.engine.csvdata import load_csv_samples
+
+        try:
+            load_csv_samples(path)
+        except (ValueError, OSError) as e:
+            self.doc.error.emit(str(e))
+            return False
+        return self.doc.update("target", name="csv", csv=path)
+
+    # ---- training -----------------------------------------------------------------------------------------
+    def _buttons(self) -> None:
+        w = self.slot.worker
+        has_target = self.doc.scene.target.name != "none"
+        self.train_btn.setEnabled(has_target and (w is None or w.paused))
+        self.train_btn.setText("Resume" if w is not None and w.paused else "Train")
+        self.pause_btn.setEnabled(w is not None and not w.paused)
+        self.step_btn.setEnabled(has_target)
+        self.stop_btn.setEnabled(w is not None)
+
+    def train_or_resume(self) -> None:
+        w = self.slot.worker
+        if w is not None:
+            w.resume()
+            self._stepping = False
+        else:
+            self.start()
+        self._buttons()
+
+    def toggle(self) -> None:
+        """T key: train, pause, resume."""
+        w = self.slot.worker
+        if w is not None and not w.paused:
+            self.pause()
+        else:
+            self.train_or_resume()
+
+    def start(self, paused: bool = False) -> bool:
+        from nnlab.engine.train import TrainError, train
+
+        if self.doc.scene.target.name == "none":
+            self.doc.error.emit("choose a target before training")
+            return False
+        scene, start = self.doc.scene, self.doc.net
+        self.history = []
+        self._last_epoch = -1
+        self.progress.setRange(0, scene.train.epochs)
+        self.progress.setValue(0)
+
+        def on_yield(ev: object) -> None:
+            if isinstance(ev, TrainError):
+                self.doc.error.emit(f"training: {ev.message} ({ev.hint})")
+                return
+            self._progress(ev)
+
+        self.slot.start(lambda: train(scene, start), on_yield, self._finished,
+                        lambda e: self.doc.error.emit(f"training failed: {e}"), self._buttons, paused=paused)
+        self.doc.message.emit(f"Training {scene.train.epochs} epochs…")
+        return True
+
+    def _progress(self, ev) -> None:
+        if ev.surface is not None:
+            self.doc.show_surface(ev.surface)
+        if ev.epoch != self._last_epoch:
+            self._last_epoch = ev.epoch
+            self.history.append((ev.epoch, ev.train_loss, ev.val_r2 if ev.val_r2 is not None else math.nan))
+            h = np.array(self.history, dtype=np.float64)
+            self.loss_curve.setData(h[:, 0], np.maximum(h[:, 1], 1e-12))
+            self.r2_curve.setData(h[:, 0], np.clip(np.nan_to_num(h[:, 2], nan=0.0), -1.0, 1.0))
+            self.progress.setValue(ev.epoch)
+            r2 = "—" if ev.val_r2 is None else f"{ev.val_r2:.4f}"
+            self.progress.setFormat(f"epoch %v / %m   loss {ev.train_loss:.4g}   R² {r2}")
+            self._stepping = False
+        elif self._stepping and self.slot.worker is not None:
+            self.slot.worker.step()  # a heartbeat, not a new epoch: let the step finish
+
+    def _finished(self, result) -> None:
+        self.doc.set_network(result.snapshot, trained=True)
+        r2 = "—" if result.val_r2 is None else f"{result.val_r2:.4f}"
+        self.doc.message.emit(f"Training {result.status}: {result.epochs_run} epochs, loss {result.train_loss:.4g}, "
+                              f"val R² {r2}, {result.seconds:.1f} s")
+        self.trained.emit(result)
+
+    def _on_new_network(self) -> None:
+        if not self.doc.trained and self.slot.busy:
+            self.cancel()  # a new init or architecture: the running job trains a network that is gone
+
+    def pause(self) -> None:
+        if self.slot.worker is not None:
+            self.slot.worker.pause()
+        self._buttons()
+
+    def step(self) -> None:
+        """One more epoch, then pause (starts a paused run if none is going)."""
+        self._stepping = True
+        if self.slot.worker is None:
+            if self.start(paused=True):
+                self.slot.worker.step()
+        else:
+            self.slot.worker.pause()
+            self.slot.worker.step()
+        self._buttons()
+
+    def stop(self) -> None:
+        """End training now, keeping the weights reached so far."""
+        w = self.slot.worker
+        if w is not None:
+            w.finish_early(True)
+            w.resume()
+
+    def cancel(self) -> None:
+        """Drop the running job without using its result."""
+        self.slot.cancel()
+        self._buttons()
+
+    def reset(self) -> None:
+        self.cancel()
+        self.history = []
+        self.loss_curve.setData([], [])
+        self.r2_curve.setData([], [])
+        self.progress.setValue(0)
+        self.doc.reset_network()
