@@ -144,7 +144,8 @@ def iter_lp_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, deadl
                    ) -> Generator[tuple[int, int, int], None, list[tuple[np.ndarray, np.ndarray]]]:
     """LP-tightened [L, U] per hidden layer, yielding (layer, neuron, LPs solved) as it goes.
 
-    Layer 1 is exact by interval arithmetic; for each later unstable neuron, U = max and L = min of g over the LP
+    Layer 1 is exact by interval arithmetic; for each later neuron not stably inactive, U = max (and, if L < 0,
+    L = min) of g over the LP
     relaxation of the layers before (HiGHS, one model kept and warm-started; only the objective changes). A value is
     loosened by 1e-7 relative for solver tolerance and never exceeds the interval bound. Past `deadline`
     (perf_counter seconds) the remaining neurons keep their interval bounds.
@@ -164,7 +165,7 @@ def iter_lp_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, deadl
                 wp, wn = np.maximum(w, 0.0), np.minimum(w, 0.0)
                 L, U = wp @ pl + wn @ pu + b, wp @ pu + wn @ pl + b
                 L, U = L.copy(), U.copy()
-                for j in np.flatnonzero((L < 0) & (U > 0)):
+                for j in np.flatnonzero(U > 0):  # active ones too: a tighter U helps the next layers
                     if deadline is not None and time.perf_counter() > deadline:
                         break
                     cols, costs = model.affine_objective(w[j])
@@ -172,7 +173,7 @@ def iter_lp_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, deadl
                     n_lp += 1
                     if u is not None:
                         U[j] = min(U[j], u + b[j] + 1e-7 * (1.0 + abs(u + b[j])))
-                    if U[j] > 0:
+                    if U[j] > 0 and L[j] < 0:
                         lv = model.optimize_linear(cols, costs, "min")
                         n_lp += 1
                         if lv is not None:

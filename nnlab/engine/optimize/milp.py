@@ -125,18 +125,30 @@ def _solve_highs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p
             if now - last > 0.25:
                 last = now
                 yield BoundProgress(info["dual"], state["value"], now - t0, "MILP")
-    finally:
+    finally:  # on gen.close() too: the interrupt callbacks stop HiGHS within milliseconds
         stop.set()
         worker.join()
+    stop.clear()
     status = h.getModelStatus()
     hinfo = h.getInfo()
     x_best = None
-    if hinfo.primal_solution_status == 2:  # kSolutionStatusFeasible: HiGHS has a feasible point
-        x_best = np.clip(np.array(h.getSolution().col_value[: lo.size], dtype=np.float64), lo, hi)
     if zc.size:
         bound = float(hinfo.mip_dual_bound)
     else:
         bound = float(hinfo.objective_function_value) if status == hs.HighsModelStatus.kOptimal else None
+    if hinfo.primal_solution_status == 2:  # kSolutionStatusFeasible: HiGHS has a feasible point
+        cv = np.array(h.getSolution().col_value, dtype=np.float64)
+        x_best = np.clip(cv[: lo.size], lo, hi)
+        if zc.size:  # polish: the LP of the solution's region, to its vertex
+            zv = np.round(cv[zc])
+            h.changeColsIntegrality(zc.size, zc, np.full(zc.size, hs.HighsVarType.kContinuous.value, np.uint8))
+            h.changeColsBounds(zc.size, zc, zv, zv)
+            h.setOptionValue("time_limit", 5.0)
+            h.run()
+            if h.getModelStatus() == hs.HighsModelStatus.kOptimal:
+                xp = np.clip(np.array(h.getSolution().col_value[: lo.size], dtype=np.float64), lo, hi)
+                if not better(float(net.forward(x_best)), float(net.forward(xp)), sense):
+                    x_best = xp
     if bound is not None and not np.isfinite(bound):
         bound = None
     name = {hs.HighsModelStatus.kOptimal: "optimal", hs.HighsModelStatus.kTimeLimit: "time_limit",

@@ -1,0 +1,58 @@
+"""Pre-activation bounds: interval arithmetic and LP tightening are valid over the box, and LP is never looser."""
+import numpy as np
+import pytest
+
+from nnlab.engine.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.optimize.bounds import interval_bounds, iter_lp_bounds, lp_bounds
+from nnlab.engine.scene import InitSpec, NetworkSpec
+
+
+def sampled_preacts(net, lo, hi, n=20000, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(lo, hi, size=(n, lo.size))
+    corners = np.where(rng.random((256, lo.size)) < 0.5, lo, hi)
+    return net.preactivations(np.vstack([x, corners]))
+
+
+@pytest.mark.parametrize("n0,hidden,scheme", [(2, (30, 30, 30), "torch_default"), (5, (40, 40), "torch_default"),
+                                              (3, (25, 25), "xavier_uniform")])
+def test_lp_bounds_valid_and_within_interval(n0, hidden, scheme):
+    net = initial_snapshot(NetworkSpec(n0, hidden), InitSpec(scheme=scheme, seed=3))
+    lo, hi = -np.ones(n0), 2 * np.ones(n0)
+    ib, lb = interval_bounds(net, lo, hi), lp_bounds(net, lo, hi)
+    assert len(lb) == len(hidden)
+    np.testing.assert_allclose(lb[0][0], ib[0][0])  # layer 1: interval is exact
+    np.testing.assert_allclose(lb[0][1], ib[0][1])
+    for (L, U), (Li, Ui), g in zip(lb, ib, sampled_preacts(net, lo, hi)):
+        assert np.all(L >= Li - 1e-12) and np.all(U <= Ui + 1e-12)
+        assert np.all(g >= L[None] - 1e-9) and np.all(g <= U[None] + 1e-9)
+    if scheme == "torch_default":  # LP bounds are strictly tighter somewhere past layer 1
+        assert sum(np.sum(U < Ui - 1e-6) + np.sum(L > Li + 1e-6) for (L, U), (Li, Ui) in zip(lb[1:], ib[1:])) > 0
+
+
+def test_hand_made_bounds():
+    """h = relu(x1), relu(-x1) on [-1, 2]; g2 = h1 + h2 - 0.5 = |x1| - 0.5 in [-0.5, 1.5]; intervals say 2.5."""
+    net = snapshot_from_layers([(np.array([[1.0], [-1.0]]), np.zeros(2)), (np.array([[1.0, 1.0]]), np.array([-0.5])),
+                                (np.array([[1.0]]), np.zeros(1))])
+    lo, hi = np.array([-1.0]), np.array([2.0])
+    (L1, U1), (L2, U2) = interval_bounds(net, lo, hi)
+    np.testing.assert_allclose(L1, [-1, -2])
+    np.testing.assert_allclose(U1, [2, 1])
+    assert (L2[0], U2[0]) == (-0.5, 2.5)
+    (_, _), (L2, U2) = lp_bounds(net, lo, hi)
+    # the LP relaxation: h1 <= (2/3)(x1 + 1), h2 <= (1/3)(2 - x1), h1 >= x1, h2 >= -x1 -> h1 + h2 in [0, 2]
+    assert U2[0] == pytest.approx(1.5, abs=1e-6) and U2[0] >= 1.5
+    assert L2[0] == pytest.approx(-0.5, abs=1e-6) and L2[0] <= -0.5
+
+
+def test_deadline_keeps_interval_bounds_and_close_works():
+    net = initial_snapshot(NetworkSpec(4, (30, 30)), InitSpec(scheme="torch_default", seed=1))
+    lo, hi = np.zeros(4), np.ones(4)
+    ib = interval_bounds(net, lo, hi)
+    lb = lp_bounds(net, lo, hi, time_limit=-1.0)  # deadline already passed
+    for (L, U), (Li, Ui) in zip(lb, ib):
+        np.testing.assert_array_equal(L, Li)
+        np.testing.assert_array_equal(U, Ui)
+    gen = iter_lp_bounds(net, lo, hi)
+    next(gen)
+    gen.close()

@@ -1,0 +1,146 @@
+"""Exact MILP and the `exact` dispatcher: known optima, agreement with the regions, time limit, cancellation."""
+import threading
+
+import numpy as np
+import pytest
+
+from nnlab.engine.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.optimize import run_method, run_to_result
+from nnlab.engine.optimize.base import BoundProgress, Incumbent
+from nnlab.engine.scene import InitSpec, NetworkSpec
+
+BOX = (np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+TIGHT = {"mip_gap": 1e-9}
+
+
+def bump(n0=2):
+    """1 - sum |x_i - c_i| with c = (0.3, -0.2, 0.1, ...): max 1 at c (interior); min at the farthest corner."""
+    c = np.array([0.3, -0.2, 0.1, 0.4, -0.35][:n0])
+    W = np.vstack([np.eye(n0), -np.eye(n0)])
+    return snapshot_from_layers([(W, np.concatenate([-c, c])), (-np.ones((1, 2 * n0)), np.array([1.0]))]), c
+
+
+def linear():
+    """2 x1 - 3 x2 + 1 through always-active ReLUs (no binary at all): max 6 at (1, -1), min -4 at (-1, 1)."""
+    return snapshot_from_layers([(np.eye(2), np.array([10.0, 10.0])), (np.array([[2.0, -3.0]]), np.array([11.0]))])
+
+
+def two_layer_hand():
+    """relu(relu(x1) - relu(x1 - 0.5) - 0.25) (two hidden layers): max 0.25 for x1 >= 0.5, min 0."""
+    return snapshot_from_layers([(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([0.0, -0.5])),
+                                 (np.array([[1.0, -1.0]]), np.array([-0.25])),
+                                 (np.array([[1.0]]), np.array([0.0]))])
+
+
+def tdnet(seed, n0=2, hidden=(8, 8)):
+    return initial_snapshot(NetworkSpec(n0, hidden), InitSpec(scheme="torch_default", seed=seed))
+
+
+def check(net, r, lo, hi):
+    assert r.x is not None and np.all(r.x >= lo) and np.all(r.x <= hi)
+    assert r.value == pytest.approx(float(net.forward(r.x)), rel=1e-6, abs=1e-12)
+    assert r.verified_value == r.value
+
+
+@pytest.mark.parametrize("bounds", ["lp", "interval"])
+@pytest.mark.parametrize("sense", ["max", "min"])
+def test_known_optima(bounds, sense):
+    cases = [(bump()[0], {"max": 1.0, "min": -1.5}), (linear(), {"max": 6.0, "min": -4.0}),
+             (two_layer_hand(), {"max": 0.25, "min": 0.0})]
+    for net, want in cases:
+        for ws in (True, False):
+            r = run_to_result(run_method("milp", net, *BOX, sense, 30, 0,
+                                         {"bounds": bounds, "warm_start": ws, **TIGHT}))
+            assert r.status == "optimal" and r.method == "milp"
+            assert r.value == pytest.approx(want[sense], abs=1e-7)
+            assert r.bound == pytest.approx(want[sense], abs=1e-6)
+            check(net, r, *BOX)
+
+
+def test_interior_maximum_in_five_dimensions():
+    net, c = bump(5)
+    lo, hi = -np.ones(5), np.ones(5)
+    r = run_to_result(run_method("milp", net, lo, hi, "max", 30, 0, {"warm_start": False, **TIGHT}))
+    assert r.status == "optimal" and r.value == pytest.approx(1.0, abs=1e-7)
+    np.testing.assert_allclose(r.x, c, atol=1e-6)
+    r = run_to_result(run_method("exact", net, lo, hi, "min", 30))
+    assert r.extra["via"] == "milp" and r.method == "exact"
+    assert r.value == pytest.approx(1 - np.sum(1 + np.abs(c)), abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_milp_agrees_with_regions(seed):
+    net = tdnet(seed, hidden=(10, 10))
+    lo, hi = np.array([-1.0, 0.0]), np.array([2.0, 1.0])
+    for sense in ("max", "min"):
+        rg = run_to_result(run_method("regions", net, lo, hi, sense))
+        rm = run_to_result(run_method("milp", net, lo, hi, sense, 30, seed, TIGHT))
+        ex = run_to_result(run_method("exact", net, lo, hi, sense))
+        assert rm.status == rg.status == ex.status == "optimal"
+        assert ex.extra["via"] == "regions" and ex.value == rg.value
+        assert rm.value == pytest.approx(rg.value, rel=1e-6, abs=1e-9)
+        sgn = 1 if sense == "max" else -1
+        assert sgn * (rm.bound - rg.value) >= -1e-6
+        for r in (rg, rm, ex):
+            check(net, r, lo, hi)
+
+
+def test_cvxpy_path_with_another_solver():
+    net = tdnet(5, hidden=(6, 6))
+    lo, hi = np.zeros(2), np.ones(2)
+    rs = run_to_result(run_method("milp", net, lo, hi, "max", 30, 0, {"solver": "SCIPY", **TIGHT}))
+    rg = run_to_result(run_method("regions", net, lo, hi, "max"))
+    assert rs.status == "optimal" and rs.extra["solver"] == "SCIPY"
+    assert rs.value == pytest.approx(rg.value, rel=1e-6, abs=1e-9)
+    check(net, rs, lo, hi)
+
+
+def test_zero_area_box_goes_to_the_milp():
+    net, _ = bump()
+    lo, hi = np.array([0.0, -1.0]), np.array([0.0, 1.0])
+    r = run_to_result(run_method("exact", net, lo, hi, "max"))
+    assert r.extra["via"] == "milp" and r.status == "optimal"
+    assert r.value == pytest.approx(0.7, abs=1e-7) and r.x[0] == 0.0
+
+
+def test_time_limit_returns_incumbent():
+    net = initial_snapshot(NetworkSpec(10, (200, 200)), InitSpec(scheme="torch_default", seed=1))
+    lo, hi = np.zeros(10), np.ones(10)
+    evs = []
+    gen = run_method("milp", net, lo, hi, "max", 1.0, 0, {"bounds": "interval"})
+    try:
+        while True:
+            evs.append(next(gen))
+    except StopIteration as stop:
+        r = stop.value
+    assert r.status == "time_limit"
+    check(net, r, lo, hi)
+    incs = [e for e in evs if isinstance(e, Incumbent)]
+    assert incs and incs[-1].value == pytest.approx(r.value)
+    if r.bound is not None:
+        assert r.bound >= r.value and r.gap is not None
+
+
+def test_cancellation_stops_highs():
+    net = initial_snapshot(NetworkSpec(2, (60, 60)), InitSpec(scheme="xavier_uniform", seed=1))
+    gen = run_method("milp", net, np.zeros(2), np.ones(2), "max", 120.0, 0, {"bounds": "interval"})
+    for ev in gen:
+        if isinstance(ev, BoundProgress) and ev.stage == "MILP":
+            break
+    assert any(t.name == "nnlab-highs" for t in threading.enumerate())
+    gen.close()
+    assert not any(t.name == "nnlab-highs" for t in threading.enumerate())
+
+
+def test_invalid_parameters_and_boxes():
+    net, _ = bump()
+    with pytest.raises(ValueError, match="bounds"):
+        run_to_result(run_method("milp", net, *BOX, params={"bounds": "magic"}))
+    with pytest.raises(ValueError, match="not installed"):
+        run_to_result(run_method("milp", net, *BOX, params={"solver": "NO_SUCH_SOLVER"}))
+    with pytest.raises(ValueError, match="lower <= upper"):
+        run_to_result(run_method("milp", net, [0.0, 1.0], [1.0, 0.0]))
+    with pytest.raises(ValueError, match="bounds"):
+        run_to_result(run_method("exact", net, [0.0], [1.0]))
+    with pytest.raises(ValueError, match="no parameter"):
+        run_to_result(run_method("exact", net, *BOX, params={"gap": 0.1}))
