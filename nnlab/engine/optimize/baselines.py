@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Generator
+from typing import Generator, Iterator
 
 import numpy as np
 
@@ -72,18 +72,29 @@ class Clock:
         return BoundProgress(None, best.value, self._last - self.t0, stage)
 
 
-def sample_points(scheme: str, n: int, lower: np.ndarray, upper: np.ndarray, seed: int) -> np.ndarray:
-    """n points in the box: 'uniform' or 'lhs' (scipy's scrambled Latin hypercube), deterministic given seed."""
+MAX_LHS_VALUES = 50_000_000  # Latin hypercube samples are drawn at once: n * n0 values in memory
+
+
+def iter_points(scheme: str, n: int, lower: np.ndarray, upper: np.ndarray, seed: int,
+                batch: int) -> Iterator[np.ndarray]:
+    """n points in the box in batches: 'uniform' (drawn batch by batch, so any n fits in memory) or 'lhs'
+    (scipy's scrambled Latin hypercube, drawn at once); deterministic given seed."""
     d = lower.size
     if scheme == "uniform":
-        u = np.random.default_rng(seed).random((n, d))
+        rng = np.random.default_rng(seed)
+        for i in range(0, n, batch):
+            yield lower + rng.random((min(batch, n - i), d)) * (upper - lower)
     elif scheme == "lhs":
+        if n * d > MAX_LHS_VALUES:
+            raise ValueError(f"{n} Latin hypercube samples in {d} dimensions exceed {MAX_LHS_VALUES} values; "
+                             "use fewer samples or the uniform scheme")
         from scipy.stats import qmc
 
         u = qmc.LatinHypercube(d=d, rng=np.random.default_rng(seed)).random(n)
+        for i in range(0, n, batch):
+            yield lower + u[i:i + batch] * (upper - lower)
     else:
         raise ValueError(f"sampling scheme {scheme!r} is not allowed; expected one of {', '.join(SCHEMES)}")
-    return lower + u * (upper - lower)
 
 
 def check_positive(name: str, value: float) -> None:
@@ -91,18 +102,17 @@ def check_positive(name: str, value: float) -> None:
         raise ValueError(f"parameter {name!r} must be > 0, got {value!r}")
 
 
-def _evaluate(net: NetSnapshot, X: np.ndarray, best: Best, clock: Clock,
-              batch: int, max_drawn: int | None = None) -> Generator[Event, None, str]:
-    """Evaluate points in batches; yields PointsVisited and Incumbent; returns the status."""
-    stride = 1 if max_drawn is None else max(1, -(-len(X) // max_drawn))
-    for i in range(0, len(X), batch):
+def _evaluate(net: NetSnapshot, chunks: Iterator[np.ndarray], best: Best, clock: Clock,
+              draw_every: int = 1) -> Generator[Event, None, str]:
+    """Evaluate batches of points; yields PointsVisited (every draw_every-th point) and Incumbent; returns the status."""
+    seen = 0
+    for i, chunk in enumerate(chunks):
         if i and clock.over():
             return "time_limit"
-        chunk = X[i:i + batch]
         vals = net.forward(chunk)
-        shown = np.arange(i, i + len(chunk))
-        shown = shown[shown % stride == 0] - i
-        if shown.size:
+        shown = (np.arange(seen, seen + len(chunk)) % draw_every) == 0
+        seen += len(chunk)
+        if shown.any():
             yield PointsVisited(chunk[shown].copy(), vals[shown].copy())
         inc = best.offer_batch(chunk, vals)
         if inc:
@@ -127,8 +137,8 @@ def random_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense:
     check_positive("samples", params.samples)
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
-    X = sample_points("uniform", params.samples, lower, upper, seed)
-    status = yield from _evaluate(net, X, best, clock, batch_for(net))
+    chunks = iter_points("uniform", params.samples, lower, upper, seed, batch_for(net))
+    status = yield from _evaluate(net, chunks, best, clock)
     return finish(net, "random", sense, best.x, status, clock.t0, extra={"samples": params.samples})
 
 
@@ -144,8 +154,8 @@ def lhs_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: st
     check_positive("samples", params.samples)
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
-    X = sample_points("lhs", params.samples, lower, upper, seed)
-    status = yield from _evaluate(net, X, best, clock, batch_for(net))
+    chunks = iter_points("lhs", params.samples, lower, upper, seed, batch_for(net))
+    status = yield from _evaluate(net, chunks, best, clock)
     return finish(net, "lhs", sense, best.x, status, clock.t0, extra={"samples": params.samples})
 
 
@@ -174,8 +184,13 @@ def grid_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: s
     axes = grid_axes_for(lower, upper, params)
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
-    mesh = np.meshgrid(*axes, indexing="ij")
-    X = np.stack([m.ravel() for m in mesh], axis=1)
-    status = yield from _evaluate(net, X, best, clock, batch_for(net),
-                                  max_drawn=10_000)
-    return finish(net, "grid", sense, best.x, status, clock.t0, extra={"points": len(X)})
+    total = params.resolution ** lower.size
+    batch = batch_for(net)
+
+    def chunks() -> Iterator[np.ndarray]:
+        for i in range(0, total, batch):
+            idx = np.unravel_index(np.arange(i, min(i + batch, total)), [params.resolution] * lower.size)
+            yield np.stack([axes[k][idx[k]] for k in range(lower.size)], axis=1)
+
+    status = yield from _evaluate(net, chunks(), best, clock, draw_every=max(1, -(-total // 10_000)))
+    return finish(net, "grid", sense, best.x, status, clock.t0, extra={"points": total})

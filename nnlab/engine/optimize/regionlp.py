@@ -54,6 +54,8 @@ def flat_pattern(pattern: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 def pattern_key(pattern: Sequence[np.ndarray]) -> bytes:
     """A hashable key of a pattern (for 'already seen' sets)."""
+    if not len(pattern):
+        return b""
     return np.packbits(np.concatenate([np.asarray(a, dtype=bool).reshape(-1) for a in pattern])).tobytes()
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, Event, OptResult, PointsVisited, better, finish
-from nnlab.engine.optimize.baselines import SCHEMES, Best, Clock, check_positive, sample_points
+from nnlab.engine.optimize.baselines import SCHEMES, Best, Clock, check_positive, iter_points
 from nnlab.engine.optimize.regionlp import RegionLP, new_highs, pattern_key, solve_free_milp
 
 
@@ -76,13 +76,12 @@ def sampling(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
         raise ValueError(f"parameter 'rho' must lie in [0, 1], got {params.rho!r}")
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
-    X = sample_points(params.scheme, params.samples, lower, upper, seed)
     lp = RegionLP(net, lower, upper)
     milp_highs = new_highs() if params.enhanced else None
     seen: set[bytes] = set()
     status, n_milp, batch = "feasible", 0, 64
-    for start in range(0, len(X), batch):
-        chunk = X[start:start + batch]
+    start = 0
+    for chunk in iter_points(params.scheme, params.samples, lower, upper, seed, batch):
         vals = net.forward(chunk)
         pats = net.pattern(chunk)
         yield PointsVisited(chunk.copy(), vals.copy())
@@ -94,7 +93,7 @@ def sampling(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
                 status = "time_limit"
                 break
             if clock.due():
-                yield clock.beat(best, f"region LP {start + i}/{len(X)}")
+                yield clock.beat(best, f"region LP {start + i}/{params.samples}")
             pat = [p[i] for p in pats]
             key = pattern_key(pat)
             if key in seen:
@@ -118,5 +117,6 @@ def sampling(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
                         yield clock.beat(best, "enhanced MILP")
         if status == "time_limit":
             break
+        start += len(chunk)
     return finish(net, "sampling", sense, best.x, status, clock.t0,
                   extra={"regions": len(seen), "lps": lp.n_solved, "enhanced_starts": n_milp})
