@@ -1,0 +1,63 @@
+"""`nnlab gui` as a user starts it: main.py in a subprocess quits on a timer, writes a screenshot, and rejects a bad
+scene with one line and exit code 2; Ctrl+Q closes the window."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6 import QtCore, QtGui
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_main(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "xcb"), NNLAB_NO_RESTORE="1")
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (run under xvfb-run)")
+def test_main_py_smoke_runs_and_writes_a_screenshot(tmp_path):
+    shot = tmp_path / "win.png"
+    r = run_main("gui", str(ROOT / "resources/scenes/default.toml"), "--quit-after", "8", "--screenshot", str(shot))
+    assert r.returncode == 0, r.stderr
+    img = QtGui.QImage(str(shot))
+    assert img.width() >= 800 and img.height() >= 500
+    colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
+    assert len(colours) > 100
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (run under xvfb-run)")
+def test_quit_after_exits_zero():
+    r = run_main("resources/scenes/xavier.toml", "--quit-after", "1")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_invalid_scene_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[network]\nhidden = []\n")
+    r = run_main("gui", str(bad), "--quit-after", "1")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "hidden" in lines[0] and lines[0].startswith("nnlab gui: error:")
+    missing = run_main("gui", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_ctrl_q_closes_the_window(qtbot, monkeypatch):
+    monkeypatch.setenv("NNLAB_NO_RESTORE", "1")
+    from PySide6 import QtWidgets
+
+    from nnlab.ui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.windowHandle().requestActivate()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is w, timeout=5000)
+    qtbot.keyClick(w, QtCore.Qt.Key.Key_Q, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=3000)

@@ -1,0 +1,231 @@
+"""The real main window under Xvfb: init changes redraw the surface, training lowers the loss and morphs the
+surface, jobs cancel fast, presets load, scenes round-trip, screenshots are not blank, errors keep the scene."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui
+
+from nnlab.engine.scene import Scene, load_scene
+from nnlab.ui.presets import SCENES, list_presets
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NNLAB_NO_RESTORE", "1")
+    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
+    QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, str(tmp_path))
+    from nnlab.ui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.load_scene_file(SCENES / "default.toml")
+    yield w
+    w.close()
+    assert not any(s.busy for s in (w.train_panel.slot, w.optimize_panel.slot, w.compare_slot))
+
+
+def small_training_scene(epochs: int = 40) -> Scene:
+    s = Scene(title="small")
+    s = s.replace("network", hidden=(16, 16), lower=(-3.0, -3.0), upper=(3.0, 3.0))
+    s = s.replace("target", name="peaks")
+    s = s.replace("train", samples=400, epochs=epochs, batch_size=64, lr=0.01, surface_every=2)
+    return s.replace("camera", resolution=40)
+
+
+def test_title_and_initial_surface(win):
+    assert win.windowTitle() == "nnlab"
+    assert win.doc.net.widths == (100, 100)
+    assert win.view3d._z is not None and np.array_equal(win.view3d._z, win.doc.z)
+
+
+def test_seed_and_scheme_change_the_surface_and_the_same_seed_gives_it_back(win, qtbot):
+    z1 = win.doc.z.copy()
+    win.init_panel.seed.setValue(2)
+    z2 = win.doc.z.copy()
+    assert not np.allclose(z1, z2)
+    assert np.array_equal(win.view3d._z, z2)  # the view follows the document
+    from PySide6 import QtWidgets
+
+    win.windowHandle().requestActivate()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is win, timeout=5000)
+    win.view3d.setFocus()
+    qtbot.keyClick(win.view3d, QtCore.Qt.Key.Key_Space)  # lecture key: next seed
+    assert win.doc.scene.init.seed == 3
+    win.init_panel.seed.setValue(1)
+    assert np.array_equal(win.doc.z, z1)
+    i = win.init_panel.scheme.findData("he_normal")
+    win.init_panel.scheme.setCurrentIndex(i)
+    assert win.doc.scene.init.scheme == "he_normal"
+    assert not np.allclose(win.doc.z, z1)
+
+
+def test_architecture_edit_rebuilds_the_network(win):
+    win.network_panel.add_layer()
+    assert win.doc.net.widths == (100, 100, 100)
+    win.network_panel.layer_spins[0].setValue(7)
+    assert win.doc.net.widths == (7, 100, 100)
+    win.network_panel.remove_layer()
+    assert win.doc.net.widths == (7, 100)
+
+
+def test_training_lowers_the_loss_and_updates_the_surface(win, qtbot):
+    win.doc.set_scene(small_training_scene())
+    z0 = win.doc.z.copy()
+    with qtbot.waitSignal(win.train_panel.trained, timeout=60000) as done:
+        win.train_panel.train_btn.click()
+    result = done.args[0]
+    assert result.status == "done" and result.epochs_run == 40
+    losses = [h[1] for h in win.train_panel.history]
+    assert losses[-1] < 0.5 * losses[0]
+    assert win.doc.trained and not np.allclose(win.doc.z, z0)
+    assert np.array_equal(win.view3d._z, win.doc.z)
+    win.train_panel.reset_btn.click()
+    assert np.array_equal(win.doc.z, z0)  # Reset: back to the same initial weights
+
+
+def test_stop_keeps_the_partial_network_and_cancel_is_fast(win, qtbot):
+    win.doc.set_scene(small_training_scene(epochs=100000))
+    win.train_panel.train_btn.click()
+    qtbot.waitUntil(lambda: len(win.train_panel.history) >= 3, timeout=30000)
+    with qtbot.waitSignal(win.train_panel.trained, timeout=5000) as done:
+        win.train_panel.stop_btn.click()
+    assert done.args[0].status == "cancelled" and win.doc.trained
+    win.train_panel.train_btn.click()
+    qtbot.waitUntil(lambda: win.train_panel.slot.worker is not None and len(win.train_panel.history) >= 2,
+                    timeout=30000)
+    worker = win.train_panel.slot.worker
+    win.train_panel.cancel()
+    assert worker.wait(1000)  # the thread ends within 1 s
+
+
+def test_pause_and_step(win, qtbot):
+    win.doc.set_scene(small_training_scene(epochs=1000))
+    win.train_panel.step_btn.click()
+    qtbot.waitUntil(lambda: win.train_panel._last_epoch >= 1, timeout=30000)
+    qtbot.wait(300)
+    e = win.train_panel._last_epoch
+    assert win.train_panel.slot.worker.paused and e <= 2
+    win.train_panel.step_btn.click()
+    qtbot.waitUntil(lambda: win.train_panel._last_epoch == e + 1, timeout=10000)
+    win.train_panel.cancel()
+
+
+def test_every_preset_loads(win, qtbot):
+    presets = list_presets()
+    assert len(presets) == len(list(SCENES.glob("*.toml"))) >= 8
+    for p in presets:
+        assert win.load_scene_file(p.path), p.path
+        assert win.doc.scene.title == p.title
+        assert win.doc.z.shape == (win.doc.scene.camera.resolution,) * 2 and np.isfinite(win.doc.z).all()
+        win.train_panel.cancel()
+        win.compare_slot.cancel()
+    assert win.load_scene_file(SCENES / "default.toml")
+
+
+def test_bad_scene_file_keeps_the_current_scene(win, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[init]\nscheme = "nope"\n')
+    before = win.doc.scene
+    assert not win.load_scene_file(bad)
+    assert win.doc.scene is before
+    assert "nope" in win.error_label.text()
+
+
+def test_bad_expression_is_flagged_and_not_applied(win):
+    tp = win.train_panel
+    tp.target.setCurrentIndex(tp.target.findData("expression"))
+    assert win.doc.scene.target.name == "expression"
+    good = win.doc.scene.target.expression
+    tp.expr.setText("sin(3*x) +")
+    assert tp.expr_msg.text()
+    tp._apply_expr()
+    assert win.doc.scene.target.expression == good
+    tp.expr.setText("x*y")
+    assert tp.expr_msg.text() == ""
+    tp._apply_expr()
+    assert win.doc.scene.target.expression == "x*y"
+
+
+def test_save_and_load_round_trip(win, tmp_path):
+    win.init_panel.seed.setValue(5)
+    win.doc.update("init", scheme="lecun_normal")
+    win.doc.update("target", name="rastrigin")
+    path = tmp_path / "s.toml"
+    assert win.doc.save(path)
+    assert load_scene(path) == win.doc.scene
+    z = win.doc.z.copy()
+    win.init_panel.seed.setValue(6)
+    assert win.load_scene_file(path)
+    win.train_panel.cancel()
+    assert np.array_equal(win.doc.z, z)
+
+
+def test_screenshots_are_not_blank(win, tmp_path):
+    path = tmp_path / "view.png"
+    win.actions_.save_view_png(path, 320, 240)
+    img = QtGui.QImage(str(path))
+    assert (img.width(), img.height()) == (320, 240)
+    colours = {img.pixel(x, y) for x in range(0, 320, 4) for y in range(0, 240, 4)}
+    assert len(colours) > 40
+    win.set_mode("2d")
+    win.actions_.save_view_png(tmp_path / "heat.png", 300, 200)
+    heat = QtGui.QImage(str(tmp_path / "heat.png"))
+    assert heat.width() == 300 and len({heat.pixel(x, 100) for x in range(0, 300, 3)}) > 10
+    win.actions_.save_window_png(tmp_path / "win.png")
+    assert QtGui.QImage(str(tmp_path / "win.png")).width() >= 1000
+
+
+def test_overlays_and_region_colours(win):
+    win.doc.update("target", name="peaks")
+    win.actions_.show_target.trigger()
+    win.actions_.show_samples.trigger()
+    win.actions_.show_regions.trigger()
+    assert win.view3d._overlay is not None and win.view3d._overlay.shape == win.doc.z.shape
+    assert win.view3d._pts is not None and len(win.view3d._pts[0]) > 100
+    colours = win.view3d._region_colors
+    assert colours is not None and len(np.unique(colours.reshape(-1, 4), axis=0)) > 20
+
+
+def test_optimizer_run_fills_the_table_and_marks_the_optimum(win, qtbot):
+    op = win.optimize_panel
+    if "random" not in [e.name for e in op.entries]:
+        pytest.skip("no 'random' optimizer registered")
+    op.select("random")
+    op.time_limit.setValue(2.0)
+    marks: list = []
+    op.incumbent.connect(marks.append)
+    op.run_btn.click()
+    qtbot.waitUntil(lambda: op.table.rowCount() == 1 and not op.slot.busy, timeout=20000)
+    assert op.table.item(0, 0).text() == "random"
+    value = float(op.table.item(0, 2).text())
+    assert value >= float(np.max(win.doc.z)) - 0.05 * (np.ptp(win.doc.z) + 1e-9)
+    assert marks and marks[-1] is not None and win.view3d._marker is not None
+
+
+def test_neuron_thumbnail_shows_the_unit(win, qtbot):
+    win.docks["Neurons"].raise_()
+    win.neurons_panel.refresh()
+    assert sum(b.isVisible() for b in win.neurons_panel.buttons) == 48
+    win.neurons_panel.buttons[3].click()
+    assert win.unit == (0, 3)
+    assert not np.array_equal(win.view3d._z, win.doc.z)
+    win.neurons_panel.back.click()
+    assert np.array_equal(win.view3d._z, win.doc.z)
+
+
+def test_closing_during_training_exits_cleanly(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NNLAB_NO_RESTORE", "1")
+    from nnlab.ui.main_window import MainWindow
+
+    w = MainWindow(small_training_scene(epochs=100000))
+    qtbot.addWidget(w)
+    w.show()
+    w.train_panel.train_btn.click()
+    qtbot.waitUntil(lambda: len(w.train_panel.history) >= 2, timeout=30000)
+    worker = w.train_panel.slot.worker
+    w.close()
+    assert worker.isFinished()
