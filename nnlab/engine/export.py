@@ -192,7 +192,7 @@ def build_plan(scene: Scene, opts: ExportOptions) -> Generator[ExportProgress, N
     elif opts.kind == "compare":
         if not opts.compare:
             raise ExportError("the compare kind needs a second scene: set `compare` in the scene file or give --compare")
-        other = load_scene(scene.resolve_path(opts.compare) if not Path(opts.compare).is_absolute() else opts.compare)
+        other = load_scene(scene.resolve_path(opts.compare))
         pair = (scene_surface(scene), scene_surface(other))
         frames = plan_frames(opts, lambda i: (pair, ""))
     elif opts.kind == "training":
@@ -303,15 +303,19 @@ def _plan_optimizer(scene: Scene, opts: ExportOptions) -> Generator[ExportProgre
 
 
 def _font(size: int):
+    """DejaVu Sans when the system has it (crisper at small sizes), else Pillow's bundled font."""
     from PIL import ImageFont
 
-    return ImageFont.load_default(size=max(8, size))
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", max(8, size))
+    except OSError:
+        return ImageFont.load_default(size=max(8, size))
 
 
 def bands(plan: Plan) -> tuple[int, int]:
     """Heights of the top band (panel titles, compare only) and bottom band (captions), 0 when unused."""
     h = plan.options.height
-    band = max(12, round(h * 0.075))
+    band = max(12, round(h * 0.07))
     top = band if len(plan.frames[0].panels) > 1 and any(p.title for p in plan.frames[0].panels) else 0
     bottom = band if any(f.caption for f in plan.frames) else 0
     return top, bottom
@@ -335,7 +339,7 @@ def frame_image(plan: Plan, i: int, render: PanelRenderer) -> np.ndarray:
     if top or bottom:
         draw = ImageDraw.Draw(canvas)
         ink = (20, 20, 20, 255) if o.background != "dark" else (235, 235, 235, 255)
-        font = _font(round(max(top, bottom) * 0.62))
+        font = _font(round(max(top, bottom) * 0.55))
         if top:
             for j, panel in enumerate(fr.panels):
                 draw.text(((edges[j] + edges[j + 1]) / 2, top / 2), _fit(draw, panel.title, font, edges[j + 1] - edges[j]),
