@@ -292,9 +292,10 @@ def _plan_optimizer(scene: Scene, opts: ExportOptions) -> Generator[ExportProgre
                                  marker=opt if done else best)
         n_pts = sum(len(p) for p in steps[s][0])
         if done:
-            return (cache[key],), f"{method}: {o.sense} {result.value:.5g} at ({result.x[0]:.4g}, {result.x[1]:.4g})"
+            x0, x1 = result.x[0] + 0.0, result.x[1] + 0.0  # + 0.0: no "-0" in captions
+            return (cache[key],), f"{method}: {o.sense} {result.value + 0.0:.5g} at ({x0:.4g}, {x1:.4g})"
         best = steps[s][2]
-        return (cache[key],), _join(f"{method}: {n_pts} points", "" if best is None else f"best {best[2]:.5g}")
+        return (cache[key],), _join(f"{method}: {n_pts} points", "" if best is None else f"best {best[2] + 0.0:.5g}")
 
     return plan_frames(opts, at)
 
