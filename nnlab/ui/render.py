@@ -5,6 +5,9 @@ one frame into (h, w, 4) RGBA pixels. Must run on the GUI thread (the GL context
 """
 from __future__ import annotations
 
+import ctypes
+import sys
+
 import numpy as np
 from OpenGL import GL
 from PySide6 import QtCore, QtWidgets
@@ -12,6 +15,29 @@ from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectF
 
 from nnlab.engine.export import Frame, Panel, Plan
 from nnlab.ui.surface_view import BACKGROUNDS as VIEW_BACKGROUNDS, SurfaceView
+
+def guard_none_refcount() -> bool:
+    """PySide6 6.12.0 (abi3 wheel) on Python < 3.12 drops a reference to None on every call of a void C++ method
+    (QPainter.setPen, QMatrix4x4.viewport, ...; about 100 per rendered frame), so a long export aborted with
+    "none_dealloc: deallocating None". Like qt_compat's guard for True: probe, and if leaking give None a huge
+    reference count (what Python 3.12 does by making it immortal). True when applied (now or before)."""
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return False
+    if sys.getrefcount(None) > 1 << 39:
+        return True
+    from PySide6 import QtGui
+
+    m = QtGui.QMatrix4x4()
+    before = sys.getrefcount(None)
+    for _ in range(8):
+        m.viewport(0, 0, 1, 1)
+    if sys.getrefcount(None) >= before:
+        return False
+    ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
+    return True
+
+
+guard_none_refcount()
 
 POINT_COLOR = (0.97, 0.97, 0.97, 0.9)
 PATH_COLOR = (1.0, 0.45, 0.05, 1.0)
