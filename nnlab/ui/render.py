@@ -58,8 +58,8 @@ class ExportView(SurfaceView):
         self.makeCurrent()
         fmt = QOpenGLFramebufferObjectFormat()
         fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
-        ss = self.supersample
-        fmt.setSamples(self.samples)
+        ss = self.supersample if max(width, height) * self.supersample <= 8192 else 1
+        fmt.setSamples(self.samples if ss > 1 else max(self.samples, 4))  # big stills: multisampling instead
         ms = QOpenGLFramebufferObject(width * ss, height * ss, fmt)
         out = QOpenGLFramebufferObject(width, height)
         shown = [item for item in self.axes.labels if item.visible()]
