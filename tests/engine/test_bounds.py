@@ -56,3 +56,23 @@ def test_deadline_keeps_interval_bounds_and_close_works():
     gen = iter_lp_bounds(net, lo, hi)
     next(gen)
     gen.close()
+
+
+def test_cutoff_bounds_hold_where_the_output_beats_the_cutoff():
+    from nnlab.engine.optimize.bounds import iter_cutoff_bounds
+    from nnlab.engine.optimize.base import run_to_result
+
+    net = initial_snapshot(NetworkSpec(2, (20, 20)), InitSpec(scheme="torch_default", seed=2))
+    lo, hi = -np.ones(2), np.ones(2)
+    x = np.random.default_rng(1).uniform(lo, hi, size=(40000, 2))
+    f = net.forward(x)
+    cutoff = float(np.quantile(f, 0.9))
+    base = lp_bounds(net, lo, hi)
+    cb = run_to_result(iter_cutoff_bounds(net, lo, hi, base, "max", cutoff))
+    good = f >= cutoff
+    tighter = 0
+    for (L, U), (L0, U0), g in zip(cb, base, net.preactivations(x[good])):
+        assert np.all(L >= L0 - 1e-12) and np.all(U <= U0 + 1e-12)
+        assert np.all(g >= L - 1e-9) and np.all(g <= U + 1e-9)
+        tighter += int(np.sum(U < U0 - 1e-6) + np.sum(L > L0 + 1e-6))
+    assert tighter > 0

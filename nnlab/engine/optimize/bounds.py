@@ -61,6 +61,14 @@ class ReluModel:
         self.prev_idx = np.arange(n0)  # which entries of the previous layer's output those columns are
         self.z_cols: list[np.ndarray] = []
         self.layers: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # (h cols, idx, z cols, unst)
+        self.prev_of: list[tuple[np.ndarray, np.ndarray]] = []  # (columns, indices) of each layer's input
+
+    def add_cutoff(self, w: np.ndarray, b: float, sense: str, cutoff: float) -> None:
+        """Keep only points whose output w . h_last + b is at least (max) / at most (min) `cutoff`."""
+        inf = self.hs.kHighsInf
+        vals = np.asarray(w, float)[self.prev_idx]
+        lo_, hi_ = (cutoff - b, inf) if sense == "max" else (-inf, cutoff - b)
+        self.h.addRow(lo_, hi_, self.prev_cols.size, self.prev_cols.astype(np.int32), vals)
 
     @property
     def num_col(self) -> int:
@@ -70,9 +78,15 @@ class ReluModel:
         """(columns, costs) of w_row . h_prev, the pre-activation of a next-layer neuron minus its bias."""
         return self.prev_cols, np.asarray(w_row, float)[self.prev_idx]
 
-    def add_layer(self, w: np.ndarray, b: np.ndarray, L: np.ndarray, U: np.ndarray) -> None:
-        """Append a hidden layer with pre-activation bounds [L, U]."""
+    def add_layer(self, w: np.ndarray, b: np.ndarray, L: np.ndarray, U: np.ndarray, enforce_inactive: bool = False
+                  ) -> None:
+        """Append a hidden layer with pre-activation bounds [L, U].
+
+        With `enforce_inactive`, a dropped neuron keeps the row W h_prev + b <= 0: needed when [L, U] holds only on
+        part of the box (bounds under an objective cutoff), so that the model stays exact where it is feasible.
+        """
         inf = self.hs.kHighsInf
+        self.prev_of.append((self.prev_cols, self.prev_idx))
         act = L >= 0
         unst = (L < 0) & (U > 0)
         keep = np.flatnonzero(act | unst)
@@ -111,6 +125,14 @@ class ReluModel:
                 nnz += 2
                 rows_lo.append(-inf)
                 rows_hi.append(0.0)
+        if enforce_inactive:
+            for j in np.flatnonzero(U <= 0):
+                starts.append(nnz)
+                idx.extend(self.prev_cols)
+                vals.extend(np.asarray(w[j], float)[self.prev_idx])
+                nnz += m
+                rows_lo.append(-inf)
+                rows_hi.append(-b[j])
         if starts:
             self.h.addRows(len(starts), np.array(rows_lo, float), np.array(rows_hi, float), nnz,
                            np.array(starts, np.int32), np.array(idx, np.int32), np.array(vals, float))
@@ -182,6 +204,52 @@ def iter_lp_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, deadl
             out.append((L, U))
             if k < len(net.weights) - 2:
                 model.add_layer(w, b, L, U)
+    finally:
+        model.h.clear()
+    return out
+
+
+def iter_cutoff_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray,
+                       bounds: list[tuple[np.ndarray, np.ndarray]], sense: str, cutoff: float,
+                       deadline: float | None = None) -> Generator[tuple[int, int, int], None,
+                                                                   list[tuple[np.ndarray, np.ndarray]]]:
+    """One pass of bound tightening over the LP relaxation of the WHOLE network plus the objective cutoff.
+
+    Only points at least as good as `cutoff` (an incumbent's value, loosened by the caller) can be optimal, so each
+    unstable neuron is bounded over {relaxation, output >= cutoff} (max). The bounds hold on that set only: a MILP
+    built from them must use `enforce_inactive=True` (then it is exact wherever it is feasible, and every optimum
+    better than the cutoff is kept). If the relaxation is infeasible, no point beats the cutoff: the input is
+    returned unchanged.
+    """
+    lo = np.asarray(lower, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64)
+    model = ReluModel(lo, hi)
+    out = [(L.copy(), U.copy()) for L, U in bounds]
+    n_lp = 0
+    try:
+        for (w, b), (L, U) in zip(net.layers()[:-1], bounds):
+            model.add_layer(w, b, L, U, enforce_inactive=True)
+        model.add_cutoff(net.weights[-1][0], float(net.biases[-1][0]), sense, cutoff)
+        for k, (w, b) in enumerate(net.layers()[:-1]):
+            L, U = out[k]
+            cols, idx = model.prev_of[k]
+            for j in np.flatnonzero((L < 0) & (U > 0)):
+                if deadline is not None and time.perf_counter() > deadline:
+                    return out
+                costs = np.asarray(w[j], float)[idx]
+                u = model.optimize_linear(cols, costs, "max")
+                n_lp += 1
+                if u is None:
+                    if model.h.getModelStatus() == model.hs.HighsModelStatus.kInfeasible:
+                        return [(L0.copy(), U0.copy()) for L0, U0 in bounds]
+                    continue
+                U[j] = min(U[j], u + b[j] + 1e-7 * (1.0 + abs(u + b[j])))
+                if U[j] > 0:
+                    lv = model.optimize_linear(cols, costs, "min")
+                    n_lp += 1
+                    if lv is not None:
+                        L[j] = max(L[j], lv + b[j] - 1e-7 * (1.0 + abs(lv + b[j])))
+                yield k, int(j), n_lp
     finally:
         model.h.clear()
     return out

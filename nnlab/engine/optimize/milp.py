@@ -11,6 +11,7 @@ re-evaluated by the float64 forward pass; the reported bound is HiGHS's dual bou
 """
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -23,7 +24,8 @@ from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.base import (
     METHODS, BoundProgress, Event, Incumbent, OptResult, better, check_box, finish,
 )
-from nnlab.engine.optimize.bounds import ReluModel, interval_bounds, iter_lp_bounds
+from nnlab.engine.optimize.cuts import add_ideal_cuts
+from nnlab.engine.optimize.bounds import ReluModel, interval_bounds, iter_cutoff_bounds, iter_lp_bounds
 from nnlab.engine.optimize.warmstart import warm_start
 
 
@@ -34,6 +36,8 @@ class MilpParams:
     mip_gap: float = 1e-4
     warm_start: bool = True
     bound_time_fraction: float = 0.4  # share of the time limit LP tightening may use
+    cutoff_passes: int = 2  # passes of tightening under the incumbent's objective cutoff (0: off)
+    cut_rounds: int = 8  # rounds of ideal (Anderson et al.) cuts at the root (0: off)
     threads: int = 1
 
 
@@ -49,11 +53,8 @@ def _check_params(p: MilpParams) -> None:
             raise ValueError(f"solver {p.solver!r} is not installed for cvxpy; installed: {', '.join(cp.installed_solvers())}")
 
 
-def _bounds(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, p: MilpParams, t0: float, time_limit: float,
-            inc: float | None) -> Generator[Event, None, list[tuple[np.ndarray, np.ndarray]]]:
-    if p.bounds == "interval" or len(net.weights) < 3:
-        return interval_bounds(net, lo, hi)
-    gen = iter_lp_bounds(net, lo, hi, deadline=t0 + p.bound_time_fraction * time_limit)
+def _drain(gen: Generator, t0: float, inc: float | None, what: str) -> Generator[Event, None, object]:
+    """Run a bounds generator, turning its (layer, neuron, LPs) steps into a BoundProgress every 0.25 s."""
     last = time.perf_counter()
     try:
         while True:
@@ -63,24 +64,46 @@ def _bounds(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, p: MilpParams, t0:
                 return stop.value
             if time.perf_counter() - last > 0.25:
                 last = time.perf_counter()
-                yield BoundProgress(None, inc, last - t0, f"LP bounds: layer {k + 1}, neuron {j + 1} ({n_lp} LPs)")
+                yield BoundProgress(None, inc, last - t0, f"{what}: layer {k + 1}, neuron {j + 1} ({n_lp} LPs)")
     finally:
         gen.close()
 
 
+def _bounds(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p: MilpParams, t0: float,
+            time_limit: float, inc: float | None) -> Generator[Event, None, tuple[list, bool]]:
+    """(bounds, cut): interval or LP bounds, then passes under the incumbent's cutoff (cut = True if any ran)."""
+    deadline = t0 + p.bound_time_fraction * time_limit
+    if p.bounds == "interval":
+        return interval_bounds(net, lo, hi), False
+    bounds = interval_bounds(net, lo, hi)
+    if len(net.weights) >= 3:
+        bounds = yield from _drain(iter_lp_bounds(net, lo, hi, deadline), t0, inc, "LP bounds")
+    cut = False
+    if inc is not None:
+        cutoff = inc - 1e-6 * (1.0 + abs(inc)) if sense == "max" else inc + 1e-6 * (1.0 + abs(inc))
+        for _ in range(p.cutoff_passes):
+            if time.perf_counter() > deadline:
+                break
+            before = sum(int(((L < 0) & (U > 0)).sum()) for L, U in bounds)
+            bounds = yield from _drain(iter_cutoff_bounds(net, lo, hi, bounds, sense, cutoff, deadline), t0, inc,
+                                       "cutoff bounds")
+            cut = True
+            if sum(int(((L < 0) & (U > 0)).sum()) for L, U in bounds) == before:
+                break
+    return bounds, cut
+
+
 def _solve_highs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p: MilpParams,
-                 bounds: list[tuple[np.ndarray, np.ndarray]], x0: np.ndarray | None, t0: float, time_limit: float,
-                 seed: int, state: dict) -> Generator[Event, None, tuple[str, float | None, np.ndarray | None]]:
+                 bounds: list[tuple[np.ndarray, np.ndarray]], cut: bool, x0: np.ndarray | None, t0: float,
+                 time_limit: float, seed: int, state: dict) -> Generator[Event, None, tuple[str, float | None, np.ndarray | None]]:
     """Run HiGHS in a thread; yield progress and incumbents; return (status, bound, x of HiGHS's best)."""
     import highspy as hs
 
     model = ReluModel(lo, hi, p.threads)
     for (w, b), (L, U) in zip(net.layers()[:-1], bounds):
-        model.add_layer(w, b, L, U)
+        model.add_layer(w, b, L, U, enforce_inactive=cut)
     h = model.h
     zc = np.concatenate(model.z_cols).astype(np.int32) if model.z_cols else np.zeros(0, np.int32)
-    if zc.size:
-        h.changeColsIntegrality(zc.size, zc, np.full(zc.size, hs.HighsVarType.kInteger.value, np.uint8))
     cols, costs = model.affine_objective(net.weights[-1][0])
     n = model.num_col
     c = np.zeros(n)
@@ -88,6 +111,13 @@ def _solve_highs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p
     h.changeColsCost(n, np.arange(n, dtype=np.int32), c)
     h.changeObjectiveOffset(float(net.biases[-1][0]))
     h.changeObjectiveSense(hs.ObjSense.kMaximize if sense == "max" else hs.ObjSense.kMinimize)
+    if zc.size and p.cut_rounds > 0:
+        h.setOptionValue("time_limit", max(0.01, 0.5 * time_limit - (time.perf_counter() - t0)))
+        n_cuts, root = add_ideal_cuts(model, net, lo, hi, bounds, p.cut_rounds, t0 + 0.5 * time_limit)
+        state["cuts"] = n_cuts
+        yield BoundProgress(root, state["value"], time.perf_counter() - t0, f"root LP with {n_cuts} ideal cuts")
+    if zc.size:
+        h.changeColsIntegrality(zc.size, zc, np.full(zc.size, hs.HighsVarType.kInteger.value, np.uint8))
     h.setOptionValue("time_limit", max(0.01, time_limit - (time.perf_counter() - t0)))
     h.setOptionValue("mip_rel_gap", float(p.mip_gap))
     h.setOptionValue("random_seed", int(seed) % (2 ** 31))
@@ -213,13 +243,15 @@ def milp(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, par
         state["x"], state["value"] = x0, v0
         yield Incumbent(v0, x0.copy(), time.perf_counter() - t0)
     tb = time.perf_counter()
-    bounds = yield from _bounds(net, lo, hi, p, t0, time_limit, state["value"])
+    # the cvxpy formulation drops inactive neurons without a row, so it takes bounds valid on the whole box only
+    pb = p if p.solver.upper() == "HIGHS" else dataclasses.replace(p, cutoff_passes=0)
+    bounds, cut = yield from _bounds(net, lo, hi, sense, pb, t0, time_limit, state["value"])
     n_unstable = int(sum(((L < 0) & (U > 0)).sum() for L, U in bounds))
     yield BoundProgress(None, state["value"], time.perf_counter() - t0, f"bounds done: {n_unstable} unstable neurons")
     ts = time.perf_counter()
     if p.solver.upper() == "HIGHS":
-        status, bound, xs = yield from _solve_highs(net, lo, hi, sense, p, bounds, state["x"], t0, time_limit,
-                                                    seed, state)
+        status, bound, xs = yield from _solve_highs(net, lo, hi, sense, p, bounds, cut, state["x"], t0,
+                                                    time_limit, seed, state)
     else:
         status, bound, xs = _solve_cvxpy(net, lo, hi, sense, p, bounds, max(0.1, time_limit - (ts - t0)))
     if xs is not None and better(float(net.forward(xs)), state["value"], sense):
@@ -232,4 +264,6 @@ def milp(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, par
         status = "error"
     tend = time.perf_counter()
     return finish(net, "milp", sense, x, status, t0, bound=bound, seconds_bounds=ts - tb, seconds_solve=tend - ts,
-                  extra={"unstable": n_unstable, "bounds": p.bounds, "solver": p.solver.upper()})
+                  extra={"unstable": n_unstable, "bounds": p.bounds + ("+cutoff" if cut else ""),
+                         "cuts": state.get("cuts", 0),
+                         "solver": p.solver.upper()})
