@@ -148,3 +148,17 @@ def test_free_milp_with_every_neuron_free_is_the_global_optimum(sense):
     none_free = [np.zeros_like(a) for a in pat]
     _, v0 = solve_free_milp(net, pat, none_free, lo, hi, sense, time_limit=20)
     assert v0 == pytest.approx(solve_region_lp(net, pat, lo, hi, sense)[1], rel=1e-6, abs=1e-8)
+
+
+def test_relaxation_in_slices_reaches_the_same_optimum():
+    net = random_net(21, n0=4, hidden=(40, 40))
+    lo, hi = np.zeros(4), np.ones(4)
+    whole = BigM(net, lo, hi).relax("max")
+    it = BigM(net, lo, hi).relax_iter("max", chunk=1e-6)
+    while True:
+        try:
+            assert next(it) is None
+        except StopIteration as stop:
+            sliced = stop.value
+            break
+    assert sliced.objective == pytest.approx(whole.objective, rel=1e-7)

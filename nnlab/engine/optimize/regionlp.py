@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Generator, Sequence
 
 import numpy as np
 
@@ -160,6 +160,7 @@ class BigM:
 
         self.net = net
         lo, hi = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+        self.lower, self.upper = lo, hi
         bounds = bounds or interval_bounds(net, lo, hi)
         n0, widths = net.input_dim, net.widths
         inf = highspy.kHighsInf
@@ -232,6 +233,7 @@ class BigM:
         mat.num_col_, mat.num_row_ = ncol, nrow
         mat.start_, mat.index_, mat.value_ = M.indptr.astype(np.int32), M.indices.astype(np.int32), M.data
         self._h = new_highs()
+        self._h.setOptionValue("presolve", "off")  # keeps hot starts after bound changes cheap
         self._h.passModel(lp)
         self._zall = np.arange(int(offs[-1]), ncol, dtype=np.int32)
 
@@ -260,16 +262,40 @@ class BigM:
             m = zc >= 0
             zk[m] = col[zc[m]]
             z.append(zk)
-        return RelaxSolution(col[:self.n0].copy(), z, float(h.getInfo().objective_function_value) + self.offset)
+        return RelaxSolution(np.clip(col[:self.n0], self.lower, self.upper), z, float(h.getInfo().objective_function_value) + self.offset)
 
-    def relax(self, sense: str, fixed: dict[tuple[int, int], int] | None = None) -> RelaxSolution | None:
+    def relax_iter(self, sense: str, fixed: dict[tuple[int, int], int] | None = None,
+                   chunk: float = 0.15) -> Generator[None, None, RelaxSolution | None]:
         """LP relaxation with z_kj fixed to 0/1 for the (k, j) in `fixed` (stable neurons ignored); None if infeasible.
 
-        Successive calls change only column bounds, so HiGHS hot-starts from the previous basis."""
+        HiGHS runs in slices of `chunk` seconds (it resumes from its basis), yielding None between slices, so a
+        caller can stay responsive on big nets (the first solve of a 10-500-500-1 relaxation takes seconds).
+        Successive calls change only column bounds, so HiGHS hot-starts from the previous basis.
+        """
+        import highspy
+
         self._fix(fixed or {})
         _set_sense(self._h, sense)
-        self._h.run()
+        h = self._h
+        try:
+            while True:
+                h.setOptionValue("time_limit", h.getRunTime() + chunk)
+                h.run()
+                if h.getModelStatus() != highspy.HighsModelStatus.kTimeLimit:
+                    break
+                yield None
+        finally:
+            h.setOptionValue("time_limit", highspy.kHighsInf)
         return self._read()
+
+    def relax(self, sense: str, fixed: dict[tuple[int, int], int] | None = None) -> RelaxSolution | None:
+        """relax_iter run to the end."""
+        it = self.relax_iter(sense, fixed)
+        while True:
+            try:
+                next(it)
+            except StopIteration as stop:
+                return stop.value
 
 
 def solve_free_milp(net: NetSnapshot, pattern: Sequence[np.ndarray], free: Sequence[np.ndarray], lower: np.ndarray,

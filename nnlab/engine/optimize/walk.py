@@ -14,7 +14,7 @@ import numpy as np
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, Event, OptResult, WalkPath, better, finish
 from nnlab.engine.optimize.baselines import Best, Clock, check_positive
-from nnlab.engine.optimize.regionlp import BigM, RegionLP, flat_pattern, pattern_key
+from nnlab.engine.optimize.regionlp import BigM, RegionLP, RelaxSolution, flat_pattern, pattern_key
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,21 @@ def walk_steps(net: NetSnapshot, lp: RegionLP, x0: np.ndarray, sense: str, eps: 
         out = (nxt < lo) | (nxt > hi)
         nxt[out] = xs[out]
         x = nxt
+
+
+def _relax(bm: BigM, sense: str, fixed: dict[tuple[int, int], int] | None, best: Best, clock: Clock,
+           stage: str) -> Generator[Event, None, RelaxSolution | None]:
+    """Solve the LP relaxation in slices, yielding heartbeats; None if infeasible or out of time."""
+    it = bm.relax_iter(sense, fixed)
+    while True:
+        try:
+            next(it)
+        except StopIteration as stop:
+            return stop.value
+        if clock.over():
+            it.close()
+            return None
+        yield clock.beat(best, stage)
 
 
 def _walk_events(net: NetSnapshot, lp: RegionLP, x0: np.ndarray, sense: str, params: WalkParams, best: Best,
@@ -93,8 +108,13 @@ def walk(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, par
     best = Best(net, sense, clock.t0)
     rng = np.random.default_rng(seed)
     lp = RegionLP(net, lower, upper)
+    inc = best.offer(0.5 * (lower + upper))  # an incumbent even if the first relaxation outlasts the time limit
+    if inc:
+        yield inc
     bm = BigM(net, lower, upper)
-    sol = bm.relax(sense)
+    sol = yield from _relax(bm, sense, None, best, clock, "LP relaxation")
+    if sol is None and clock.over():
+        return finish(net, "walk", sense, best.x, "time_limit", clock.t0, extra={"walks": 0})
     x0 = sol.x if sol is not None else 0.5 * (lower + upper)
     a0 = flat_pattern(net.pattern(x0[None]))
     weights = [np.abs(a.astype(float) - z) + params.beta for a, z in zip(a0, sol.z)] if sol else \
@@ -121,9 +141,9 @@ def walk(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, par
                 j = int(rng.choice(avail, p=p / p.sum()))
                 picked.add(j)
                 fixed[(k, j)] = 1 - int(a0[k][j])
-                rel = bm.relax(sense, fixed)
+                rel = yield from _relax(bm, sense, fixed, best, clock, f"restart {restart}, layer {k + 1}")
                 n_lp_relax += 1
-                if rel is None:  # this flip empties the relaxation: undo it and keep sampling
+                if rel is None:  # this flip empties the relaxation (or time ran out): undo it and keep sampling
                     del fixed[(k, j)]
                     continue
                 key = pattern_key(net.pattern(rel.x[None]))
