@@ -270,6 +270,7 @@ class BigM:
 
         HiGHS runs in slices of `chunk` seconds (it resumes from its basis), yielding None between slices, so a
         caller can stay responsive on big nets (the first solve of a 10-500-500-1 relaxation takes seconds).
+        A slice in which the simplex made no iteration doubles the slice length, so the loop always ends.
         Successive calls change only column bounds, so HiGHS hot-starts from the previous basis.
         """
         import highspy
@@ -283,6 +284,8 @@ class BigM:
                 h.run()
                 if h.getModelStatus() != highspy.HighsModelStatus.kTimeLimit:
                     break
+                if h.getInfo().simplex_iteration_count == 0:
+                    chunk *= 2.0  # the slice did not even cover HiGHS's setup: lengthen it, or it never ends
                 yield None
         finally:
             h.setOptionValue("time_limit", highspy.kHighsInf)
