@@ -10,5 +10,6 @@ try:
     from PySide6.QtCore import QCoreApplication, Qt
 
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    import nnlab.ui  # noqa: F401,E402  (guards PySide6 6.12.0's refcount bugs before any Qt call; see qt_compat)
 except ImportError:  # engine tests run without Qt
     pass

@@ -216,7 +216,9 @@ class MainWindow(QtWidgets.QMainWindow):
         s = other.scene
         if not (s.train.enabled and s.target.name != "none"):
             return
-        from nnlab.engine.train import TrainProgress, train
+        from nnlab.engine.train import TrainProgress
+
+        from nnlab.ui.jobs import train_job
 
         view = self.compare.views[1]
 
@@ -232,8 +234,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.compare.set_title(1, f"{s.title} — trained, val R² {res.val_r2:.3f}" if res.val_r2 is not None
                                    else s.title)
 
-        self.compare_slot.start(lambda: train(s, other.net), on_yield, on_return,
-                                lambda e: self.show_error(f"training the comparison scene failed: {e}"))
+        self.compare_slot.start(train_job(s, other.net), on_yield, on_return,
+                                lambda e: self.show_error(f"training the comparison scene failed: {e}"), process=True)
 
     # ---- scenes --------------------------------------------------------------------------------------------
     def load_scene_file(self, path: str | Path) -> bool:
@@ -293,7 +295,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def stop_all(self) -> bool:
         ok = True
         for slot in (self.train_panel.slot, self.optimize_panel.slot, self.compare_slot):
-            ok = slot.shutdown(5000) and ok
+            ok = slot.shutdown(1500) and ok  # process jobs that do not stop in time are terminated
         return ok
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:

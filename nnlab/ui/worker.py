@@ -123,9 +123,16 @@ class TaskSlot(QtCore.QObject):
 
     def start(self, factory: GenFactory, on_yield: Callable[[Any], None] | None = None,
               on_return: Callable[[Any], None] | None = None, on_error: Callable[[Exception], None] | None = None,
-              on_finish: Callable[[], None] | None = None, paused: bool = False) -> GeneratorWorker:
+              on_finish: Callable[[], None] | None = None, paused: bool = False,
+              process: bool = False) -> GeneratorWorker:
+        """Start a job; `process=True` runs it in a worker process (picklable factory), keeping the GUI's GIL free."""
         self.cancel()
-        w = GeneratorWorker(factory, paused=paused)
+        if process:
+            from nnlab.ui.process_worker import ProcessGeneratorWorker
+
+            w: GeneratorWorker = ProcessGeneratorWorker(factory, paused=paused)
+        else:
+            w = GeneratorWorker(factory, paused=paused)
         self.worker = w
         # handlers check that `w` is still the current job: a queued event posted before cancel() is dropped
         # (slots return None: PySide6 mishandles a bool returned from a lambda slot)
@@ -173,5 +180,9 @@ class TaskSlot(QtCore.QObject):
         self.cancel()
         ok = True
         for w in list(self._retired):
-            ok = w.wait(timeout_ms) and ok
+            if not w.wait(timeout_ms):
+                kill = getattr(w, "kill", None)
+                if kill is not None:  # a process job stuck between yields: terminate its process
+                    kill()
+                ok = w.wait(2000) and ok
         return ok

@@ -125,3 +125,27 @@ def test_empty_generator_returns(qtbot, n):
         w.start()
     assert ret.args == [("done", 0)]
     w.wait(1000)
+
+
+# ---- the same adapter with the generator in a worker process -------------------------------------------------
+# (job factories must be importable in the child, so these use standard-library iterators)
+def test_process_job_yields_returns_stops_and_reports_errors(qtbot):
+    import itertools
+    from functools import partial
+
+    slot = TaskSlot()
+    seen: list = []
+    result: list = []
+    slot.start(partial(iter, [3, 1, 4]), on_yield=seen.append, on_return=result.append, process=True)
+    qtbot.waitUntil(lambda: result == [None], timeout=30000)
+    assert seen == [3, 1, 4]
+    ticks: list = []
+    long = slot.start(partial(map, time.sleep, itertools.repeat(0.01)), on_yield=ticks.append, process=True)
+    qtbot.waitUntil(lambda: len(ticks) > 5, timeout=30000)
+    slot.cancel()
+    assert long.wait(1000)  # stopped within 1 s; the host process stays for the next job
+    errors: list = []
+    slot.start(partial(map, int, ["1", "x"]), on_error=errors.append, process=True)
+    qtbot.waitUntil(lambda: bool(errors), timeout=30000)
+    assert isinstance(errors[0], ValueError) and "'x'" in str(errors[0])
+    assert slot.shutdown(2000)

@@ -2,25 +2,15 @@
 methods one after another on the same network) and a results table. Events drive the markers in the view."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from nnlab.ui.document import Document
 from nnlab.ui.forms import DataclassForm, combo, spin_float, spin_int
+from nnlab.ui.jobs import MethodDone, race_job
 from nnlab.ui.worker import TaskSlot
 
 COLUMNS = ("method", "status", "value", "x", "bound", "gap", "seconds")
-
-
-@dataclass(frozen=True)
-class MethodDone:
-    """One method of a race finished (result) or failed (error)."""
-
-    method: str
-    result: object = None
-    error: str = ""
 
 
 def _methods():
@@ -130,28 +120,20 @@ class OptimizePanel(QtWidgets.QWidget):
         self.run(names)
 
     def run(self, names: list[str]) -> None:
-        from nnlab.engine.optimize.base import run_method
-
         net, (lo, hi) = self.doc.net, self.doc.scene.domain()
         sense, tl, seed = self.sense.currentData(), self.time_limit.value(), self.seed.value()
         params = {n: self.forms.widget(i).values() for i, n in enumerate(e.name for e in self.entries)}
-
-        def job():
-            for name in names:
-                try:
-                    result = yield from run_method(name, net, lo, hi, sense, tl, seed, params.get(name))
-                except ValueError as e:
-                    yield MethodDone(name, error=str(e))
-                    continue
-                yield MethodDone(name, result=result)
-
+        job = race_job(names, net, lo, hi, sense, tl, seed, params)
         self.clear_markers()
         self._best = None
         self._visited: list[np.ndarray] = []
         self._walks: list[np.ndarray] = []
         self.status.setText(f"Running {', '.join(names)}…")
-        self.slot.start(job, self._event, lambda _r: self.status.setText("Done"),
-                        lambda e: self.doc.error.emit(f"optimizer failed: {e}"))
+        self.slot.start(job, self._event, self._done, lambda e: self.doc.error.emit(f"optimizer failed: {e}"),
+                        process=True)
+
+    def _done(self, _result: object) -> None:
+        self.status.setText("Done")
 
     def _event(self, ev: object) -> None:
         from nnlab.engine.optimize.base import BoundProgress, Incumbent, PointsVisited, WalkPath

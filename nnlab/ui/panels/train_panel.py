@@ -14,6 +14,10 @@ from nnlab.ui.thumbs import heat_pixmap
 from nnlab.ui.worker import TaskSlot
 
 
+PROCESS_JOBS = True  # train in a worker process (the GUI keeps its GIL); False: on a thread
+FRAME_MS = 120  # at most ~8 screen refreshes a second while training
+
+
 def _targets() -> list[tuple[str, str]]:
     items = [("none", "none (untrained)")]
     try:
@@ -34,6 +38,10 @@ class TrainPanel(QtWidgets.QWidget):
         self.slot = TaskSlot(self)
         self._stepping = False
         self._last_epoch = -1
+        self._pending_surface = None
+        self._pending_event = None
+        self._frame = QtCore.QTimer(self, singleShot=True, interval=FRAME_MS)
+        self._frame.timeout.connect(self._flush)
         lay = QtWidgets.QVBoxLayout(self)
         form = QtWidgets.QFormLayout()
         lay.addLayout(form)
@@ -217,7 +225,9 @@ class TrainPanel(QtWidgets.QWidget):
             self.train_or_resume()
 
     def start(self, paused: bool = False) -> bool:
-        from nnlab.engine.train import TrainError, train
+        from nnlab.engine.train import TrainError
+
+        from nnlab.ui.jobs import train_job
 
         if self.doc.scene.target.name == "none":
             self.doc.error.emit("choose a target before training")
@@ -234,28 +244,44 @@ class TrainPanel(QtWidgets.QWidget):
                 return
             self._progress(ev)
 
-        self.slot.start(lambda: train(scene, start), on_yield, self._finished,
-                        lambda e: self.doc.error.emit(f"training failed: {e}"), self._buttons, paused=paused)
+        self.slot.start(train_job(scene, start), on_yield, self._finished,
+                        lambda e: self.doc.error.emit(f"training failed: {e}"), self._buttons, paused=paused,
+                        process=PROCESS_JOBS)
         self.doc.message.emit(f"Training {scene.train.epochs} epochs…")
         return True
 
     def _progress(self, ev) -> None:
+        """Record every epoch; the screen is refreshed at most every FRAME_MS (see _flush), which keeps the GUI
+        thread free: each refresh is a GIL hand-off with the training thread."""
         if ev.surface is not None:
-            self.doc.show_surface(ev.surface)
+            self._pending_surface = ev.surface
         if ev.epoch != self._last_epoch:
             self._last_epoch = ev.epoch
             self.history.append((ev.epoch, ev.train_loss, ev.val_r2 if ev.val_r2 is not None else math.nan))
-            h = np.array(self.history, dtype=np.float64)
-            self.loss_curve.setData(h[:, 0], np.maximum(h[:, 1], 1e-12))
-            self.r2_curve.setData(h[:, 0], np.clip(np.nan_to_num(h[:, 2], nan=0.0), -1.0, 1.0))
-            self.progress.setValue(ev.epoch)
-            r2 = "—" if ev.val_r2 is None else f"{ev.val_r2:.4f}"
-            self.progress.setFormat(f"epoch %v / %m   loss {ev.train_loss:.4g}   R² {r2}")
+            self._pending_event = ev
             self._stepping = False
         elif self._stepping and self.slot.worker is not None:
             self.slot.worker.step()  # a heartbeat, not a new epoch: let the step finish
+        if not self._frame.isActive():
+            self._frame.start()
+
+    def _flush(self) -> None:
+        if self._pending_surface is not None:
+            self.doc.show_surface(self._pending_surface)
+            self._pending_surface = None
+        ev, self._pending_event = self._pending_event, None
+        if ev is None:
+            return
+        h = np.array(self.history, dtype=np.float64)
+        self.loss_curve.setData(h[:, 0], np.maximum(h[:, 1], 1e-12))
+        self.r2_curve.setData(h[:, 0], np.clip(np.nan_to_num(h[:, 2], nan=0.0), -1.0, 1.0))
+        self.progress.setValue(ev.epoch)
+        r2 = "—" if ev.val_r2 is None else f"{ev.val_r2:.4f}"
+        self.progress.setFormat(f"epoch %v / %m   loss {ev.train_loss:.4g}   R² {r2}")
 
     def _finished(self, result) -> None:
+        self._frame.stop()
+        self._flush()
         self.doc.set_network(result.snapshot, trained=True)
         r2 = "—" if result.val_r2 is None else f"{result.val_r2:.4f}"
         self.doc.message.emit(f"Training {result.status}: {result.epochs_run} epochs, loss {result.train_loss:.4g}, "
@@ -292,6 +318,8 @@ class TrainPanel(QtWidgets.QWidget):
     def cancel(self) -> None:
         """Drop the running job without using its result."""
         self.slot.cancel()
+        self._frame.stop()
+        self._pending_surface = self._pending_event = None
         self._buttons()
 
     def reset(self) -> None:

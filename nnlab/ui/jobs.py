@@ -1,0 +1,43 @@
+"""Picklable job factories for worker processes (no Qt here): training and optimizer races."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Generator
+
+from nnlab.engine.network import NetSnapshot
+from nnlab.engine.scene import Scene
+
+
+@dataclass(frozen=True)
+class MethodDone:
+    """One method of a race finished (result) or could not run (error)."""
+
+    method: str
+    result: object = None
+    error: str = ""
+
+
+def race(names: list[str], net: NetSnapshot, lower: Any, upper: Any, sense: str, time_limit: float, seed: int,
+         params: dict[str, dict]) -> Generator[Any, Any, int]:
+    """Run methods one after another on the same network, passing their events through; returns how many ran."""
+    from nnlab.engine.optimize import run_method
+
+    for name in names:
+        try:
+            result = yield from run_method(name, net, lower, upper, sense, time_limit, seed, params.get(name))
+        except ValueError as e:
+            yield MethodDone(name, error=str(e))
+            continue
+        yield MethodDone(name, result=result)
+    return len(names)
+
+
+def race_job(*args: Any) -> partial:
+    return partial(race, *args)
+
+
+def train_job(scene: Scene, start: NetSnapshot | None) -> partial:
+    from nnlab.engine.train import train
+
+    return partial(train, scene, start)
