@@ -4,8 +4,9 @@ import pytest
 
 from nnlab.engine.network import initial_snapshot, snapshot_from_layers
 from nnlab.engine.optimize.regionlp import (
-    BigM, RegionLP, compose_region, flat_pattern, pattern_key, solve_free_milp, solve_region_lp,
+    BigM, RegionLP, compose_region, flat_pattern, pattern_key, solve_region_lp,
 )
+from nnlab.engine.optimize.sampling import solve_free_milp
 from nnlab.engine.scene import InitSpec, NetworkSpec
 
 

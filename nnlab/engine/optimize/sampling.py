@@ -4,14 +4,14 @@ as binaries (the rest fixed), solve that small MILP, and repeat from its solutio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generator, Iterator
+from typing import Generator, Iterator, Sequence
 
 import numpy as np
 
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, Event, OptResult, PointsVisited, better, finish
 from nnlab.engine.optimize.baselines import SCHEMES, Best, Clock, check_positive, iter_points
-from nnlab.engine.optimize.regionlp import RegionLP, new_highs, pattern_key, solve_free_milp
+from nnlab.engine.optimize.regionlp import RegionLP, flat_pattern, new_highs, pattern_key
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,86 @@ class SamplingParams:
     max_free: int = 12
     milp_seconds: float = 0.2
     max_rounds: int = 20
+
+
+def solve_free_milp(net: NetSnapshot, pattern: Sequence[np.ndarray], free: Sequence[np.ndarray], lower: np.ndarray,
+                    upper: np.ndarray, sense: str, time_limit: float) -> tuple[np.ndarray, float] | None:
+    """Enhanced sampling's MILP: neurons fixed to `pattern` except the `free` ones (bool per layer), which get a
+    binary each. Fixed neurons are eliminated as in the region LP, so the model has only x, one output y and one z
+    per free neuron; big-M constants come from interval arithmetic on that small model (tighter than global bounds).
+    Returns (x, network value at x) of the best solution found within the time limit, or None."""
+    import highspy
+
+    pat = flat_pattern(pattern)
+    fr = [np.asarray(f, dtype=bool).reshape(-1) for f in free]
+    lo, hi = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    n0, nf = net.input_dim, int(sum(f.sum() for f in fr))
+    nv = n0 + nf  # v = [x, y_free]; z columns follow
+    vlo, vhi = np.concatenate([lo, np.zeros(nf)]), np.concatenate([hi, np.zeros(nf)])
+    H, c = np.hstack([np.eye(n0), np.zeros((n0, nf))]), np.zeros(n0)
+    rows: list[np.ndarray] = []
+    rlo: list[float] = []
+    rhi: list[float] = []
+    zlo, zhi = np.zeros(nf), np.ones(nf)
+    inf, f_at = highspy.kHighsInf, 0
+    for k, (W, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
+        G, gq = W @ H, W @ c + b
+        a, f = pat[k], fr[k]
+        for j in np.flatnonzero(~f):
+            s = 1.0 if a[j] else -1.0
+            row = np.concatenate([s * G[j], np.zeros(nf)])
+            if np.any(row != 0.0):
+                rows.append(row), rlo.append(-s * gq[j]), rhi.append(inf)
+            elif -s * gq[j] > 1e-12:
+                return None
+        Gp, Gn = np.maximum(G, 0.0), np.minimum(G, 0.0)
+        Lk, Uk = Gp @ vlo + Gn @ vhi + gq, Gp @ vhi + Gn @ vlo + gq
+        Hn, cn = a[:, None] * G, a * gq
+        for j in np.flatnonzero(f):
+            yc, zc = n0 + f_at, nv + f_at
+            L, U = float(Lk[j]), float(Uk[j])
+            vhi[yc] = max(U, 0.0)
+            zlo[f_at] = 1.0 if L >= 0 else 0.0
+            zhi[f_at] = 0.0 if U <= 0 else 1.0
+            base = np.concatenate([-G[j], np.zeros(nf)])
+            base[yc] += 1.0
+            rows.append(base), rlo.append(gq[j]), rhi.append(inf)           # y >= g
+            r2 = np.zeros(nv + nf)
+            r2[yc], r2[zc] = 1.0, -U
+            rows.append(r2), rlo.append(-inf), rhi.append(0.0)              # y <= U z
+            r3 = base.copy()
+            r3[zc] = -L
+            rows.append(r3), rlo.append(-inf), rhi.append(gq[j] - L)        # y <= g - L (1 - z)
+            Hn[j], cn[j] = 0.0, 0.0
+            Hn[j, yc] = 1.0
+            f_at += 1
+        H, c = Hn, cn
+    cost = np.concatenate([(net.weights[-1] @ H)[0], np.zeros(nf)])
+    d = float((net.weights[-1] @ c + net.biases[-1])[0])
+    A = np.vstack(rows) if rows else np.zeros((0, nv + nf))
+    m, n = A.shape
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = cost
+    lp.col_lower_, lp.col_upper_ = np.concatenate([vlo, zlo]), np.concatenate([vhi, zhi])
+    lp.row_lower_, lp.row_upper_ = np.asarray(rlo, dtype=np.float64), np.asarray(rhi, dtype=np.float64)
+    lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
+    lp.integrality_ = [highspy.HighsVarType.kContinuous] * nv + [highspy.HighsVarType.kInteger] * nf
+    mat = lp.a_matrix_
+    mat.format_ = highspy.MatrixFormat.kRowwise
+    mat.num_col_, mat.num_row_ = n, m
+    mat.start_ = np.arange(0, m * n + 1, n, dtype=np.int32)
+    mat.index_ = np.tile(np.arange(n, dtype=np.int32), m)
+    mat.value_ = A.ravel()
+    h = new_highs()  # fresh (0.3 ms): HiGHS's clock and time limit semantics differ between LP and MIP on reuse
+    h.setOptionValue("time_limit", max(float(time_limit), 1e-3))
+    h.passModel(lp)
+    h.run()
+    st = h.getModelStatus()
+    if st == highspy.HighsModelStatus.kInfeasible or h.getInfo().primal_solution_status != 2:
+        return None
+    x = np.clip(np.asarray(h.getSolution().col_value[:n0], dtype=np.float64), lo, hi)
+    return x, float(net.forward(x))
 
 
 def near_zero(net: NetSnapshot, x: np.ndarray, tol: float, max_free: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -46,7 +126,7 @@ def near_zero(net: NetSnapshot, x: np.ndarray, tol: float, max_free: int) -> tup
 
 
 def enhance(net: NetSnapshot, x: np.ndarray, v: float, lower: np.ndarray, upper: np.ndarray, sense: str,
-            params: SamplingParams, clock: Clock, highs: object) -> Iterator[tuple[np.ndarray, float]]:
+            params: SamplingParams, clock: Clock) -> Iterator[tuple[np.ndarray, float]]:
     """The improving chain of MILP solutions from the vertex x (value v), one at a time; stops when one does not
     improve strictly, when no neuron is near zero, or at the deadline."""
     for _ in range(params.max_rounds):
@@ -55,7 +135,7 @@ def enhance(net: NetSnapshot, x: np.ndarray, v: float, lower: np.ndarray, upper:
         pat, free = near_zero(net, x, params.tol, params.max_free)
         if not any(f.any() for f in free):
             break
-        r = solve_free_milp(net, pat, free, lower, upper, sense, min(params.milp_seconds, clock.remaining()), highs)
+        r = solve_free_milp(net, pat, free, lower, upper, sense, min(params.milp_seconds, clock.remaining()))
         if r is None or not better(r[1], v + (1e-9 * max(1.0, abs(v)) * (1 if sense == "max" else -1)), sense):
             break
         x, v = r
@@ -77,7 +157,6 @@ def sampling(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
     lp = RegionLP(net, lower, upper)
-    milp_highs = new_highs() if params.enhanced else None
     seen: set[bytes] = set()
     status, n_milp, batch = "feasible", 0, 64
     start = 0
@@ -109,7 +188,7 @@ def sampling(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
                 yield inc
             if params.enhanced and best.within(v, params.rho):
                 n_milp += 1
-                for xm, vm in enhance(net, xs, v, lower, upper, sense, params, clock, milp_highs):
+                for xm, vm in enhance(net, xs, v, lower, upper, sense, params, clock):
                     inc = best.offer(xm, vm)
                     if inc:
                         yield inc
