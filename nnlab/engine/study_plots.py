@@ -1,0 +1,129 @@
+"""PNG plots of a study's rows (matplotlib, Agg backend; no display needed).
+
+- extrema_location.png: by input dimension, the share of networks whose exact max (left) and min (right) lies at a
+  box vertex (solid) and inside the box (dashed), one colour per group (random inits, trained targets).
+- heuristic_gap.png: by dimension, the mean gap to the best known value of each method (one panel per method and
+  sense), one line per group.
+- landscape.png: by dimension, the median number of local maxima found, the median affine R² and the median
+  number of activation patterns met per sample.
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any, Callable
+
+from nnlab.engine.scene import atomic_write_bytes
+
+
+def _series(rows: list[dict], value: Callable[[list[dict]], float | None]) -> dict[str, tuple[list, list]]:
+    """group -> (dims, values) with value computed over the rows of each (group, dim)."""
+    by: dict[str, dict[int, list[dict]]] = {}
+    for r in rows:
+        by.setdefault(r["group"], {}).setdefault(int(r["dim"]), []).append(r)
+    out = {}
+    for grp, dims in by.items():
+        xs, ys = [], []
+        for d in sorted(dims):
+            v = value(dims[d])
+            if v is not None:
+                xs.append(d)
+                ys.append(v)
+        out[grp] = (xs, ys)
+    return out
+
+
+def _share(key: str, what: str) -> Callable[[list[dict]], float | None]:
+    def f(rs: list[dict]) -> float | None:
+        rs = [r for r in rs if r.get(key) is not None]
+        return None if not rs else sum(r[key] == what for r in rs) / len(rs)
+    return f
+
+
+def _median_per_net(key: str) -> Callable[[list[dict]], float | None]:
+    def f(rs: list[dict]) -> float | None:
+        vals = [r[key] for r in {r["net_id"]: r for r in rs}.values() if r.get(key) is not None]
+        return None if not vals else float(statistics.median(vals))
+    return f
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def _colors(groups: list[str]) -> dict[str, Any]:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
+    return {g: cmap(i % 10) for i, g in enumerate(groups)}
+
+
+def write_plots(rows: list[dict], out: Path) -> list[Path]:
+    """Write the three plots into `out`; returns their paths (none when there are no rows)."""
+    if not rows:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    col = _colors(groups)
+    files = []
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, sense in zip(axes, ("max", "min")):
+        ex = [r for r in rows if r["method"] == "exact" and r["sense"] == sense]
+        for g, (xs, ys) in _series(ex, _share("location", "vertex")).items():
+            ax.plot(xs, ys, "o-", color=col[g], label=f"{g}: at a vertex")
+        for g, (xs, ys) in _series(ex, _share("location", "interior")).items():
+            ax.plot(xs, ys, "s--", color=col[g], alpha=0.7, label=f"{g}: interior")
+        ax.set_title(f"exact {sense}imum: where it lies")
+        ax.set_xlabel("input dimension")
+        ax.set_ylim(-0.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("share of networks")
+    axes[1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    files.append(_save(fig, out / "extrema_location.png"))
+    plt.close(fig)
+
+    keys = list(dict.fromkeys((r["method"], r["sense"]) for r in rows if r["method"] != "exact"))
+    if keys:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.8), squeeze=False, sharey=True)
+        for ax, (m, s) in zip(axes[0], keys):
+            sub = [r for r in rows if r["method"] == m and r["sense"] == s]
+            mean = lambda rs: (lambda v: sum(v) / len(v) if v else None)([r["gap_best"] for r in rs  # noqa: E731
+                                                                          if r["gap_best"] is not None])
+            for g, (xs, ys) in _series(sub, mean).items():
+                ax.plot(xs, ys, "o-", color=col[g], label=g)
+            ax.set_title(f"{m} ({s}): gap to best known")
+            ax.set_xlabel("input dimension")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel("mean gap / output range")
+        axes[0][-1].legend(fontsize=7)
+        fig.tight_layout()
+        files.append(_save(fig, out / "heuristic_gap.png"))
+        plt.close(fig)
+
+    panels = [("local_max", "local maxima found (median)"), ("affine_r2", "affine-fit R² (median)"),
+              ("regions_sampled", "activation patterns met (median)")]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    ex = [r for r in rows if r["method"] == "exact" and r["sense"] == "max"] or rows
+    for ax, (key, title) in zip(axes, panels):
+        for g, (xs, ys) in _series(ex, _median_per_net(key)).items():
+            ax.plot(xs, ys, "o-", color=col[g], label=g)
+        ax.set_title(title)
+        ax.set_xlabel("input dimension")
+        ax.grid(alpha=0.3)
+    axes[1].set_ylim(None, 1.02)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    files.append(_save(fig, out / "landscape.png"))
+    plt.close(fig)
+    return files

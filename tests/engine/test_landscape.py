@@ -1,0 +1,126 @@
+"""Landscape metrics on hand-built ReLU networks whose answers are known by construction."""
+import numpy as np
+import pytest
+
+import nnlab.engine.optimize as opt
+from nnlab.engine import landscape as L
+from nnlab.engine.network import NetSnapshot, initial_snapshot
+from nnlab.engine.optimize.base import OptResult
+from nnlab.engine.scene import InitSpec, NetworkSpec
+
+BOX = ([0.0, 0.0], [1.0, 1.0])
+
+
+def linear_net() -> NetSnapshot:
+    """f = 2 x - y + 0.5 on [0,1]^2 (the ReLUs of x, y >= 0 pass them unchanged)."""
+    return NetSnapshot((np.eye(2), np.array([[2.0, -1.0]])), (np.zeros(2), np.array([0.5])))
+
+
+def bump_net(cx: float = 0.3, cy: float = 0.6) -> NetSnapshot:
+    """f = -|x - cx| - |y - cy|: one interior peak at (cx, cy), four linear regions."""
+    w1 = np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1]])
+    b1 = np.array([-cx, cx, -cy, cy])
+    return NetSnapshot((w1, -np.ones((1, 4))), (b1, np.zeros(1)))
+
+
+def two_bump_net() -> NetSnapshot:
+    """f = -||x - .5| - .25| - |y - .5|: peaks at (.25, .5) and (.75, .5); minima at the 4 corners, (.5, 0), (.5, 1)."""
+    w1 = np.array([[1.0, 0], [-1, 0], [0, 1], [0, -1]])
+    b1 = np.array([-0.5, 0.5, -0.5, 0.5])
+    w2 = np.array([[1.0, 1, 0, 0], [-1, -1, 0, 0], [0, 0, 1, 1]])
+    b2 = np.array([-0.25, 0.25, 0.0])
+    return NetSnapshot((w1, w2, -np.ones((1, 3))), (b1, b2, np.zeros(1)))
+
+
+def test_linear_net_is_affine_with_optima_at_vertices():
+    net = linear_net()
+    assert L.affine_r2(net, *BOX) == pytest.approx(1.0, abs=1e-12)
+    assert L.sampled_regions(net, *BOX) == 1
+    assert L.vertex_extremes(net, *BOX) == (pytest.approx(2.5), pytest.approx(-0.5))
+    top = L.extremum(net, *BOX, "max", time_limit=10, method="regions")
+    assert top.proven and top.location == "vertex" and top.n_at_bound == 2
+    assert top.value == pytest.approx(2.5) and top.x == pytest.approx([1.0, 0.0], abs=1e-9)
+    low = L.extremum(net, *BOX, "min", time_limit=10, method="regions")
+    assert low.location == "vertex" and low.x == pytest.approx([0.0, 1.0], abs=1e-9)
+    lm = L.local_optima(net, *BOX, "max", starts=40, steps=100)
+    assert lm.count == 1 and lm.locations["vertex"] == 1 and lm.points[0] == pytest.approx([1.0, 0.0], abs=1e-6)
+
+
+def test_bump_net_has_an_interior_maximum():
+    net = bump_net()
+    top = L.extremum(net, *BOX, "max", time_limit=10, method="regions")
+    assert top.proven and top.location == "interior" and top.n_at_bound == 0
+    assert top.x == pytest.approx([0.3, 0.6], abs=1e-7) and top.value == pytest.approx(0.0, abs=1e-9)
+    low = L.extremum(net, *BOX, "min", time_limit=10, method="regions")
+    assert low.location == "vertex" and low.value == pytest.approx(-1.3)
+    lm = L.local_optima(net, *BOX, "max", starts=40, steps=200)
+    assert lm.count == 1 and lm.locations["interior"] == 1
+    assert lm.points[0] == pytest.approx([0.3, 0.6], abs=1e-3)
+    assert L.sampled_regions(net, *BOX) == 4
+    assert L.affine_r2(net, *BOX) < 0.9
+
+
+def test_two_bump_net_has_two_local_maxima_and_six_local_minima():
+    net = two_bump_net()
+    lm = L.local_optima(net, *BOX, "max", starts=100, steps=300, seed=3)
+    assert lm.count == 2 and lm.unverified == 0
+    assert sorted(round(p[0], 3) for p in lm.points) == [0.25, 0.75]
+    assert all(p[1] == pytest.approx(0.5, abs=1e-3) for p in lm.points)
+    ln = L.local_optima(net, *BOX, "min", starts=200, steps=300, seed=3)
+    assert ln.count == 6 and ln.locations == {"vertex": 4, "face": 2, "interior": 0}
+    assert L.sampled_regions(net, *BOX, n_samples=4000) == 8
+
+
+def test_value_and_grad_match_finite_differences():
+    net = initial_snapshot(NetworkSpec(input_dim=3, hidden=(20, 20)), InitSpec(scheme="torch_default", seed=4))
+    x = np.random.default_rng(0).random((5, 3))
+    y, g = L.value_and_grad(net, x)
+    assert y == pytest.approx(net.forward(x))
+    h = 1e-7
+    fd = np.stack([(net.forward(x + h * e) - net.forward(x - h * e)) / (2 * h) for e in np.eye(3)], axis=1)
+    assert g == pytest.approx(fd, abs=1e-5)
+
+
+def test_zero_bias_nets_are_positively_homogeneous_and_biased_ones_are_not():
+    xav = initial_snapshot(NetworkSpec(input_dim=5, hidden=(30, 30)), InitSpec(scheme="xavier_uniform", seed=2))
+    tor = initial_snapshot(NetworkSpec(input_dim=5, hidden=(30, 30)), InitSpec(scheme="torch_default", seed=2))
+    assert L.is_zero_bias(xav) and not L.is_zero_bias(tor)
+    assert L.positive_homogeneity_error(xav) < 1e-12
+    assert xav.forward(np.zeros(5)) == 0.0
+    assert L.positive_homogeneity_error(tor) > 1e-3
+
+
+def test_classify_location():
+    lo, hi = [0.0, -1.0, 2.0], [1.0, 1.0, 4.0]
+    assert L.classify_location([0.0, 1.0, 4.0], lo, hi) == ("vertex", 3)
+    assert L.classify_location([0.0, 0.2, 3.0], lo, hi) == ("face", 1)
+    assert L.classify_location([0.5, 0.2, 3.0], lo, hi) == ("interior", 0)
+
+
+def test_a_time_limited_milp_is_reported_unproven(monkeypatch):
+    net = linear_net()
+
+    def fake_run_method(method, net, lower, upper, sense="max", time_limit=60.0, seed=0, params=None):
+        yield from ()
+        return OptResult(method="milp", sense=sense, value=2.0, x=np.array([0.75, 0.0]), status="time_limit",
+                         bound=2.6, gap=0.3, seconds=time_limit)
+
+    monkeypatch.setattr(opt, "run_method", fake_run_method)
+    e = L.extremum(net, *BOX, "max", time_limit=5)
+    assert not e.proven and e.status == "time_limit"
+    assert e.value == 2.0 and e.bound == 2.6 and e.gap == pytest.approx(0.3)
+    assert e.location == "face" and e.n_at_bound == 1
+
+
+def test_landscape_metrics_of_a_random_net():
+    net = initial_snapshot(NetworkSpec(input_dim=3, hidden=(16, 16)), InitSpec(scheme="xavier_uniform", seed=1))
+    m = L.landscape_metrics(net, [0.0] * 3, [1.0] * 3, n_samples=500, starts=30, steps=60)
+    assert m["zero_bias"] is True and m["homogeneity_error"] < 1e-12
+    assert 0.0 <= m["affine_r2"] <= 1.0 and 1 <= m["regions_sampled"] <= 500
+    assert m["local_max"] >= 1 and m["vertex_max"] >= m["vertex_min"]
+    assert m["sample_max"] <= m["local_max_best"] + 1e-9 or m["local_max_best"] >= m["vertex_max"] - 1e-9
+
+
+def test_bad_box_is_one_line_error():
+    with pytest.raises(ValueError, match="3 inputs"):
+        L.affine_r2(initial_snapshot(NetworkSpec(input_dim=3, hidden=(4,)), InitSpec()), [0, 0], [1, 1])
