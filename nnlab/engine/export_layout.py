@@ -2,6 +2,7 @@
 never overlaps a surface. Pure numpy + Pillow (no Qt)."""
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -23,12 +24,18 @@ def _font(size: int):
         return ImageFont.load_default(size=max(8, size))
 
 
+_BANDS: "weakref.WeakKeyDictionary[Plan, tuple[int, int]]" = weakref.WeakKeyDictionary()
+
+
 def bands(plan: Plan) -> tuple[int, int]:
     """Heights of the top band (panel titles, compare only) and bottom band (captions), 0 when unused."""
+    if plan in _BANDS:
+        return _BANDS[plan]
     h = plan.options.height
     band = max(12, round(h * 0.07))
     top = band if len(plan.frames[0].panels) > 1 and any(p.title for p in plan.frames[0].panels) else 0
     bottom = band if any(f.caption for f in plan.frames) else 0
+    _BANDS[plan] = (top, bottom)
     return top, bottom
 
 
@@ -41,6 +48,8 @@ def frame_image(plan: Plan, i: int, render: PanelRenderer) -> np.ndarray:
     top, bottom = bands(plan)
     k = len(fr.panels)
     ph = o.height - top - bottom
+    if k == 1 and not (top or bottom):  # nothing to lay out: the panel is the frame
+        return np.ascontiguousarray(render(0, fr.panels[0], fr, o.width, o.height), dtype=np.uint8)
     bg = BACKGROUNDS[o.background] + ((0,) if o.background == "transparent" else (255,))
     canvas = Image.new("RGBA", (o.width, o.height), bg)
     edges = [round(j * o.width / k) for j in range(k + 1)]
