@@ -236,7 +236,7 @@ def train(scene: Scene, start: NetSnapshot | None = None,
                     return out
 
                 if tr.optimizer == "lbfgs":
-                    loss = float(opt.step(closure))  # the loss before the step, like the other optimizers
+                    loss = float(opt.step(closure).detach())  # the loss before the step, like the other optimizers
                 else:
                     loss = float(closure().detach())
                     if math.isfinite(loss):

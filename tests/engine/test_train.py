@@ -1,0 +1,167 @@
+"""Training: datasets, loss going down, divergence, cancellation, determinism, folding of the normalizations."""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from nnlab.engine.network import initial_snapshot
+from nnlab.engine.scene import InitSpec, NetworkSpec, Scene, TargetSpec, TrainSpec
+from nnlab.engine.train import (TrainError, TrainProgress, TrainResult, make_dataset, scene_network, train,
+                                train_to_result)
+
+BOX = dict(lower=(-3.0, -1.0), upper=(1.0, 3.0))  # off-centre and not unit: exercises the input folding
+
+
+def small(expr: str = "x*x - 0.5*y + 3", **train_kw) -> Scene:
+    kw = dict(enabled=True, samples=300, epochs=40, batch_size=64, lr=0.01, seed=3, surface_every=10)
+    kw.update(train_kw)
+    return Scene(network=NetworkSpec(hidden=(16, 16), **BOX), init=InitSpec(scheme="he_uniform", seed=2),
+                 target=TargetSpec(name="expression", expression=expr), train=TrainSpec(**kw))
+
+
+def run(gen) -> tuple[list, TrainResult]:
+    events = []
+    try:
+        while True:
+            events.append(next(gen))
+    except StopIteration as stop:
+        return events, stop.value
+
+
+def test_dataset_lies_in_the_domain_and_matches_the_target() -> None:
+    for sampling in ("uniform", "lhs", "grid"):
+        sc = small(sampling=sampling)
+        X, y = make_dataset(sc)
+        assert X.shape[1] == 2 and len(X) == len(y) and len(X) >= 289
+        assert np.all(X >= [-3, -1]) and np.all(X <= [1, 3])
+        np.testing.assert_allclose(y, X[:, 0] ** 2 - 0.5 * X[:, 1] + 3)
+    X, _ = make_dataset(small(sampling="grid"))
+    assert len(np.unique(X[:, 0])) == 17  # floor(sqrt(300)) points per axis
+    Xl, _ = make_dataset(small(sampling="lhs", samples=50))
+    # Latin hypercube: exactly one sample in each of the 50 strata of each axis
+    assert sorted(np.floor((Xl[:, 0] + 3) / 4 * 50).astype(int).tolist()) == list(range(50))
+
+
+def test_noise_is_seeded() -> None:
+    _, y0 = make_dataset(small())
+    _, y1 = make_dataset(small(noise=0.5))
+    _, y2 = make_dataset(small(noise=0.5))
+    np.testing.assert_array_equal(y1, y2)
+    assert 0.3 < np.std(y1 - y0) < 0.7
+
+
+def test_nan_targets_are_refused_with_a_count() -> None:
+    sc = small(expr="log(x)")  # x < 0 on half the box
+    with pytest.raises(ValueError, match=r"\d+ of 300 training samples have NaN"):
+        make_dataset(sc)
+    with pytest.raises(ValueError, match="nothing to train"):
+        make_dataset(Scene())
+
+
+def test_training_lowers_the_loss_and_the_snapshot_is_in_scene_units() -> None:
+    sc = small(epochs=60)
+    events, res = run(train(sc, surface_resolution=12))
+    progress = [e for e in events if isinstance(e, TrainProgress)]
+    assert progress[0].epoch == 0 and progress[-1].epoch == 60 and res.status == "done" and res.epochs_run == 60
+    assert progress[-1].train_loss < 0.05 * progress[0].train_loss
+    assert res.val_r2 > 0.95
+    # the returned float64 snapshot reproduces the reported R² on fresh points of the box, in target units
+    rng = np.random.default_rng(9)
+    X = np.column_stack([rng.uniform(-3, 1, 500), rng.uniform(-1, 3, 500)])
+    y = X[:, 0] ** 2 - 0.5 * X[:, 1] + 3
+    pred = res.snapshot.forward(X)
+    assert 1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2) > 0.9
+    # surfaces: every 10 epochs and at the end, equal to the snapshot's own grid at the last epoch
+    with_surface = [e.epoch for e in progress if e.surface is not None]
+    assert with_surface == [0, 10, 20, 30, 40, 50, 60]
+    from nnlab.engine.surface import evaluate_network
+
+    z = evaluate_network(res.snapshot, *sc.domain(), 12)
+    np.testing.assert_allclose(progress[-1].surface, z, rtol=1e-4, atol=1e-4)
+    assert [h[0] for h in res.history] == list(range(61))
+
+
+def test_start_network_is_preserved_at_epoch_zero() -> None:
+    sc = small()
+    start = initial_snapshot(sc.network, sc.init)
+    gen = train(sc, surface_resolution=8)
+    first = next(gen)
+    gen.close()
+    from nnlab.engine.surface import evaluate_network
+
+    np.testing.assert_allclose(first.surface, evaluate_network(start, *sc.domain(), 8), rtol=1e-4, atol=1e-4)
+    X, y = make_dataset(sc)
+    assert first.train_loss == pytest.approx(np.mean((start.forward(X) - y) ** 2), rel=0.25)
+
+
+def test_same_seed_gives_identical_weights_and_another_seed_does_not() -> None:
+    a = train_to_result(small(epochs=5)).snapshot
+    b = train_to_result(small(epochs=5)).snapshot
+    c = train_to_result(small(epochs=5, seed=4)).snapshot
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(wa, wb)
+    assert not np.array_equal(a.weights[0], c.weights[0])
+
+
+@pytest.mark.parametrize("optimizer,schedule", [("sgd", "step"), ("lbfgs", "constant"), ("adam", "constant")])
+def test_other_optimizers_and_schedules_fit(optimizer: str, schedule: str) -> None:
+    lr = {"sgd": 0.02, "lbfgs": 0.5, "adam": 0.01}[optimizer]
+    res = train_to_result(small(optimizer=optimizer, schedule=schedule, lr=lr, epochs=30))
+    assert res.status == "done" and res.history[-1][1] < 0.2 * res.history[0][1]
+
+
+def test_divergence_is_reported_with_a_hint_and_keeps_a_finite_net() -> None:
+    events, res = run(train(small(optimizer="sgd", lr=1e6, momentum=0.9, epochs=20)))
+    errors = [e for e in events if isinstance(e, TrainError)]
+    assert len(errors) == 1 and re.match(r"loss became (nan|inf) at epoch \d+", errors[0].message)
+    assert "learning rate" in errors[0].hint
+    assert res.status == "diverged" and res.epochs_run < 20
+    assert all(np.all(np.isfinite(w)) for w in res.snapshot.weights)
+
+
+def test_close_mid_run_stops_and_send_true_cancels_with_a_result() -> None:
+    gen = train(small(epochs=1000))
+    for _ in range(3):
+        ev = next(gen)
+    assert ev.epoch == 2
+    gen.close()
+    with pytest.raises(StopIteration):
+        next(gen)
+    seen = []
+    res = train_to_result(small(epochs=1000), on_event=lambda e: seen.append(e) or len(seen) >= 4)
+    assert res.status == "cancelled" and res.epochs_run == 3 and len(res.history) == 4
+
+
+def test_heartbeat_lets_a_long_epoch_be_cancelled(monkeypatch) -> None:
+    import nnlab.engine.train as tr
+
+    monkeypatch.setattr(tr, "HEARTBEAT_S", 0.0)  # every step of an epoch offers a yield
+    gen = train(small(batch_size=10, epochs=3))
+    first, second = next(gen), next(gen)
+    assert second is first  # a heartbeat repeats the latest event
+    with pytest.raises(StopIteration) as stop:
+        gen.send(True)
+    assert stop.value.value.status == "cancelled" and stop.value.value.epochs_run == 0
+
+
+def test_scene_network_trains_only_when_enabled() -> None:
+    sc = small(epochs=3)
+    off = sc.replace("train", enabled=False)
+    init = initial_snapshot(sc.network, sc.init)
+    np.testing.assert_array_equal(scene_network(off).weights[0], init.weights[0])
+    trained = scene_network(sc)
+    assert not np.array_equal(trained.weights[0], init.weights[0])
+    with pytest.raises(ValueError, match="lower the learning rate"):
+        scene_network(small(optimizer="sgd", lr=1e6, epochs=20))
+
+
+def test_no_validation_split_reports_training_r2() -> None:
+    res = train_to_result(small(val_fraction=0.0, epochs=20))
+    assert res.val_r2 is not None and math.isfinite(res.val_r2)
+    gen = train(small(val_fraction=0.0, epochs=2))
+    assert next(gen).val_loss is None
+    gen.close()
+
