@@ -70,7 +70,12 @@ def gradient(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
     status, rnd, total_steps = "feasible", 0, 0
     while params.rounds == 0 or rnd < params.rounds:
         rnd += 1
-        u = torch.tensor(rng.random((params.starts, lower.size)), dtype=torch.float32, requires_grad=True)
+        u0 = rng.random((params.starts, lower.size))
+        X0 = lower + u0 * (upper - lower)
+        inc = best.offer_batch(X0, net.forward(X0))  # an incumbent before the first step
+        if inc:
+            yield inc
+        u = torch.tensor(u0, dtype=torch.float32, requires_grad=True)
         opt = torch.optim.Adam([u], lr=params.lr) if params.optimizer == "adam" else torch.optim.SGD([u], lr=params.lr)
         trail = [u.detach().numpy()[:n_draw].copy()]
         for step in range(params.steps):
