@@ -100,48 +100,76 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
 
 
-def _split_layer(V: np.ndarray, cnt: np.ndarray, C: np.ndarray, S: np.ndarray, tol: float, max_regions: int
-                 ) -> Generator[int, None, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _cuts(V: np.ndarray, cnt: np.ndarray, off: np.ndarray, cpar: np.ndarray, pp: np.ndarray, pj: np.ndarray,
+          C: np.ndarray, S: np.ndarray, tol: float) -> np.ndarray:
+    """Which (polygon pp, neuron pj) pairs really cut: the neuron's sign differs between two of the vertices."""
+    out = np.zeros(pp.size, dtype=bool)
+    chunk = max(1, 2_000_000 // max(1, int(cnt.max(initial=1))))
+    for a in range(0, pp.size, chunk):  # in chunks, to bound memory
+        q, j = pp[a: a + chunk], pj[a: a + chunk]
+        c = cnt[q]
+        idx = _ranges(off[q], c)
+        cv = np.repeat(C[j, cpar[q]], c, axis=0)
+        g = V[idx, 0] * cv[:, 0] + V[idx, 1] * cv[:, 1] + cv[:, 2]
+        t = tol * np.repeat(S[j, cpar[q]], c)
+        seg = np.cumsum(c) - c
+        out[a: a + chunk] = (np.maximum.reduceat(g - t, seg) > 0) & (np.minimum.reduceat(g + t, seg) < 0)
+    return out
+
+
+def _split_layer(V: np.ndarray, cnt: np.ndarray, C: np.ndarray, S: np.ndarray, tol: float, max_regions: int,
+                 phase_steps: int = 6) -> Generator[int, None, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Split every polygon by the zero line of each neuron of one layer; C (n, P, 3) affine per polygon at start.
 
-    An exact test per (polygon, neuron) at the start of the layer lists the neurons that cut each polygon;
-    children lie inside their parent, so only those neurons are applied to its descendants.
-    Vertices live in an append-only buffer with (start, count) per polygon, compacted at the end.
+    An exact test lists the (polygon, neuron) pairs that cut; children lie inside their parent, so only those
+    neurons are applied to its descendants. Step t applies to the descendants of every listed polygon its t-th
+    cutting neuron (the partition of a polygon does not depend on the order of its lines), all polygons at once.
+    After `phase_steps` steps the pairs left are re-tested on the (smaller) current polygons, so a layer takes far
+    fewer steps than neurons. Vertices live in an append-only buffer with (start, count) per polygon.
     """
-    P0 = cnt.size
-    off0 = np.concatenate(([0], np.cumsum(cnt)[:-1]))
+    P0, n = cnt.size, C.shape[0]
+    cpar = np.arange(P0)  # index into C's polygon axis, per polygon
+    off = np.concatenate(([0], np.cumsum(cnt)[:-1]))
     vpar = np.repeat(np.arange(P0), cnt)
-    n = C.shape[0]
-    might = np.zeros((n, P0), dtype=bool)
-    step = max(1, 2_000_000 // max(1, V.shape[0]))
-    for j0 in range(0, n, step):  # exact: which neurons cut which polygon (in blocks, to bound memory)
-        Cb = C[j0: j0 + step][:, vpar]
-        g = Cb[:, :, 0] * V[:, 0] + Cb[:, :, 1] * V[:, 1] + Cb[:, :, 2]
-        t = tol * S[j0: j0 + step][:, vpar]
-        might[j0: j0 + step] = (np.maximum.reduceat(g - t, off0, axis=1) > 0) & \
-            (np.minimum.reduceat(g + t, off0, axis=1) < 0)
-    # step t applies, to the descendants of every parent, the t-th neuron that cuts that parent (the final
-    # partition of a parent does not depend on the order of its lines), so a layer takes max-cuts-per-parent steps
-    pi, ji = np.nonzero(might.T)
-    first = np.searchsorted(pi, np.arange(P0))
-    rank = np.arange(pi.size) - first[pi]
-    order = np.argsort(rank, kind="stable")
-    bounds = np.searchsorted(rank[order], np.arange(int(rank.max(initial=-1)) + 2))
-    vb, sb, cb, pb = _Buf(V), _Buf(off0), _Buf(cnt), _Buf(np.arange(P0))
-    jsel = np.full(P0, -1)
-    for step_t in range(bounds.size - 1):
-        sel = order[bounds[step_t]: bounds[step_t + 1]]
-        jsel[:] = -1
-        jsel[pi[sel]] = ji[sel]
-        cand = np.flatnonzero(jsel[pb.view] >= 0)
-        if cand.size:
+    might = np.zeros((P0, n), dtype=bool)
+    blk = max(1, 2_000_000 // max(1, V.shape[0]))
+    Ct, St = C.transpose(1, 0, 2), S.T
+    for j0 in range(0, n, blk):  # first phase: all pairs, by broadcasting over blocks of neurons
+        Cb = Ct[:, j0: j0 + blk][vpar]  # (N, blk, 3): vertex-major, so reduceat runs over contiguous rows
+        g = Cb[:, :, 0] * V[:, :1] + Cb[:, :, 1] * V[:, 1:] + Cb[:, :, 2]
+        t = tol * St[:, j0: j0 + blk][vpar]
+        might[:, j0: j0 + blk] = (np.maximum.reduceat(g - t, off, axis=0) > 0) & \
+            (np.minimum.reduceat(g + t, off, axis=0) < 0)
+    pp, pj = np.nonzero(might)
+    phase0 = True
+    while True:
+        if not phase0:  # later phases: re-test the pairs left on the current polygons
+            keep = _cuts(V, cnt, off, cpar, pp, pj, C, S, tol)
+            pp, pj = pp[keep], pj[keep]
+        phase0 = False
+        if pp.size == 0:
+            break
+        o = np.lexsort((pj, pp))
+        pp, pj = pp[o], pj[o]
+        P = cnt.size
+        first = np.searchsorted(pp, np.arange(P))
+        rank = np.arange(pp.size) - first[pp]
+        n_steps = int(rank.max()) + 1
+        n_steps = n_steps if n_steps <= 2 * phase_steps else phase_steps
+        vb, sb, cb, pb = _Buf(V), _Buf(off), _Buf(cnt), _Buf(np.arange(P))
+        jsel = np.full(P, -1)
+        for step_t in range(n_steps):
+            sel = rank == step_t
+            jsel[:] = -1
+            jsel[pp[sel]] = pj[sel]
+            cand = np.flatnonzero(jsel[pb.view] >= 0)
             starts, cnts, par = sb.view[cand], cb.view[cand], pb.view[cand]
-            jp = jsel[par]
+            jp, cp = jsel[par], cpar[par]
             idx = _ranges(starts, cnts)
             Vc = vb.view[idx]
-            cv = np.repeat(C[jp, par], cnts, axis=0)
+            cv = np.repeat(C[jp, cp], cnts, axis=0)
             g = Vc[:, 0] * cv[:, 0] + Vc[:, 1] * cv[:, 1] + cv[:, 2]
-            t = tol * np.repeat(S[jp, par], cnts)
+            t = tol * np.repeat(S[jp, cp], cnts)
             s = (g > t).astype(np.int8) - (g < -t).astype(np.int8)
             loff = np.cumsum(cnts) - cnts
             split = (np.maximum.reduceat(s, loff) > 0) & (np.minimum.reduceat(s, loff) < 0)
@@ -165,17 +193,30 @@ def _split_layer(V: np.ndarray, cnt: np.ndarray, C: np.ndarray, S: np.ndarray, t
                 base = vb.n
                 vb.extend(pv)
                 vb.extend(nv)
-                pstart = base + np.cumsum(pc) - pc
-                sb.a[slots] = pstart
+                sb.a[slots] = base + np.cumsum(pc) - pc
                 cb.a[slots] = pc
                 sb.extend(base + pc.sum() + np.cumsum(nc) - nc)
                 cb.extend(nc)
                 pb.extend(par[split])
                 if cb.n > max_regions:
                     raise RegionLimitError(f"more than {max_regions} linear regions; raise max_regions or shrink the box")
-        yield cb.n
-    cnt = cb.view.copy()
-    return vb.view[_ranges(sb.view, cnt)], cnt, pb.view.copy()
+            yield cb.n
+        cnt = cb.view.copy()
+        V = vb.view[_ranges(sb.view, cnt)]
+        off = np.cumsum(cnt) - cnt
+        phase_par = pb.view.copy()
+        cpar = cpar[phase_par]
+        left = rank >= n_steps
+        if not left.any():
+            break
+        # pairs left: (old polygon q, neuron j) -> (every current polygon descending from q, j)
+        by_par = np.argsort(phase_par, kind="stable")
+        kids_of = np.bincount(phase_par, minlength=P)
+        kid_start = np.cumsum(kids_of) - kids_of
+        q, j = pp[left], pj[left]
+        pp = by_par[_ranges(kid_start[q], kids_of[q])]
+        pj = np.repeat(j, kids_of[q])
+    return V, cnt, cpar
 
 
 def iter_regions(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, tolerance: float = 1e-12,
