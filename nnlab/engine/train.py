@@ -72,7 +72,10 @@ def _sample_inputs(scene: Scene, rng: np.random.Generator) -> np.ndarray:
 
 
 def make_dataset(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs X (N, n) and targets y (N,): sampled over scene.domain() or read from CSV, plus seeded noise."""
+    """Inputs X (N, n) and targets y (N,): sampled over scene.domain() or read from CSV, plus seeded noise.
+
+    Sampling "grid" puts floor(samples^(1/n)) points on each axis; noise is Gaussian with std `noise` in target units.
+    """
     t = scene.target
     if t.name == "none":
         raise ValueError("nothing to train: [target] name = none")
@@ -174,8 +177,7 @@ def train(scene: Scene, start: NetSnapshot | None = None,
     if snap.n_params * min(tr.batch_size, len(tr_idx)) < 5e6:  # small steps: thread hand-offs cost more than they save
         torch.set_num_threads(1)
     try:
-        torch.manual_seed(tr.seed)
-        gen = torch.Generator().manual_seed(tr.seed)
+        gen = torch.Generator().manual_seed(tr.seed)  # the only randomness in torch: batch order
         model = to_torch(snapshot_from_layers(fold_in, snap.activation))
         params = list(model.parameters())
         xt, yt = tensor((X[tr_idx] - c) / s), tensor((y[tr_idx] - mu) / sd)
