@@ -4,7 +4,8 @@ For each run it prints wall time, the time at which validation R² first reached
 validation R². Baselines get the same data and a time cap:
   - torch defaults: nn.Linear's default init, Adam(lr=1e-3) constant, batch 256, raw inputs and targets;
   - plain SGD: nnlab's own engine with constant-lr SGD without momentum (lr 0.01), batch 256.
-The ratio line divides a baseline's time-to-goal by the preset's (a lower bound when the baseline never got there).
+The ratio line divides a baseline's time-to-goal by the slowest preset seed's (a lower bound when the baseline
+never got there).
 
     python bench/train.py [--seeds N] [--cap SECONDS] [--quick] [--scene FILE ...]
 """
@@ -121,7 +122,8 @@ def main() -> int:
                      ("baseline: plain SGD, constant lr", run_engine(sgd, cap))]
         for name, r in baselines:
             show(name, r)
-        ref = runs[0]["goal"]
+        goals = [r["goal"] for r in runs]
+        ref = None if None in goals else max(goals)  # conservative: the slowest seed
         for name, r in baselines:
             if ref is None:
                 print(f"  ratio vs {name[10:]}: n/a (the preset did not reach the goal)")

@@ -259,9 +259,6 @@ def train(scene: Scene, start: NetSnapshot | None = None,
             if bad is None and not (math.isfinite(prog.val_r2) and all(bool(torch.isfinite(p).all()) for p in params)):
                 bad = float("nan")
             if bad is not None:
-                with torch.no_grad():
-                    for p, q in zip(params, good):
-                        p.copy_(q)
                 status = "diverged"
                 yield TrainError(f"loss became {'nan' if math.isnan(bad) else 'inf'} at epoch {epoch}",
                                  "lower the learning rate" + (" or use adam" if tr.optimizer != "adam" else ""))
@@ -271,6 +268,10 @@ def train(scene: Scene, start: NetSnapshot | None = None,
             good = [p.detach().clone() for p in params]
             stop = yield last
             beat = time.perf_counter()
+        if status == "diverged" or not all(bool(torch.isfinite(p).all()) for p in params):
+            with torch.no_grad():  # back to the end of the last good epoch
+                for p, q in zip(params, good):
+                    p.copy_(q)
         return TrainResult(snapshot(), status, epochs_run, last.train_loss, last.val_r2,
                            time.perf_counter() - t0, history)
     finally:
