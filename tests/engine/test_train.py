@@ -165,3 +165,18 @@ def test_no_validation_split_reports_training_r2() -> None:
     assert next(gen).val_loss is None
     gen.close()
 
+
+
+def test_csv_samples_train_with_the_path_relative_to_the_scene(tmp_path) -> None:
+    rng = np.random.default_rng(4)
+    X = rng.uniform([10, -4], [14, -2], size=(150, 2))  # data far from the default [0,1]² box
+    y = 3 * X[:, 0] - X[:, 1]
+    (tmp_path / "d.csv").write_text("x1,x2,y\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(*X.T, y)))
+    sc = Scene(network=NetworkSpec(hidden=(8,)), init=InitSpec(scheme="he_uniform", seed=1),
+               target=TargetSpec(name="csv", csv="d.csv"), train=TrainSpec(epochs=80, batch_size=32, lr=0.02),
+               source=str(tmp_path / "scene.toml"))
+    Xd, yd = make_dataset(sc)
+    np.testing.assert_allclose(yd, y)
+    res = train_to_result(sc)
+    assert res.val_r2 > 0.95
+    np.testing.assert_allclose(res.snapshot.forward(X[:20]), y[:20], atol=0.2 * np.std(y))
