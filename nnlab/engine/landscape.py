@@ -168,6 +168,7 @@ def local_optima(net: NetSnapshot, lower: Any, upper: Any, sense: str = "max", s
     points closer than tol * sqrt(n) merge. Clusters whose climb did not settle in 80 moves are `unverified`.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
 
     lo, hi = _box(net, lower, upper)
     span = hi - lo
@@ -180,7 +181,7 @@ def local_optima(net: NetSnapshot, lower: Any, upper: Any, sense: str = "max", s
     scale = max(1e-12, float(np.ptp(vals)), float(np.max(np.abs(vals))))
 
     def clusters(pts: np.ndarray) -> np.ndarray:
-        return fcluster(linkage(pts, "single"), t=radius, criterion="distance") if len(pts) > 1 else np.ones(1, int)
+        return fcluster(linkage(pdist(pts), "single"), t=radius, criterion="distance") if len(pts) > 1 else np.ones(1, int)
 
     labels = clusters(u)
     found: list[tuple[float, np.ndarray]] = []

@@ -66,9 +66,7 @@ class NetConfig:
     seed: int
     train: tuple[tuple[str, Any], ...] = ()
 
-    @property
-    def trained(self) -> bool:
-        return self.target != "none"
+    trained = property(lambda self: self.target != "none")
 
     def key(self) -> str:
         d = {"v": CACHE_VERSION, "init": self.init, "bias": self.bias, "target": self.target, "dim": self.dim,
@@ -84,7 +82,7 @@ class NetConfig:
                      train=TrainSpec(**{"enabled": True, "seed": self.seed, **dict(self.train)}))
 
     def box(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        return self.scene().domain()
+        return self.scene().domain()  # [0,1]^n for random nets, the target's natural box for trained ones
 
 
 @dataclass(frozen=True)
@@ -187,10 +185,9 @@ def study_from_dict(data: dict) -> StudyConfig:
     params = st.get("params", {})
     for m, p in params.items():
         _choose("[study.params] method", [m], opt.METHODS.names())
+        p = _typed(f"[study.params.{m}]", p, dict)
         try:
-            opt.base.make_params(m, _typed(f"[study.params.{m}]", p, dict))
-        except StudyError:
-            raise
+            opt.base.make_params(m, p)
         except ValueError as e:
             raise StudyError(f"[study.params.{m}] {e}") from None
     blocks = data.get("networks")

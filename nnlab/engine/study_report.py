@@ -126,12 +126,27 @@ def _mean(vals: list) -> float | None:
     return None if not vals else sum(vals) / len(vals)
 
 
+def _vfi(rows: list[dict]) -> str:
+    return "/".join(str(sum(r["location"] == k for r in rows)) for k in ("vertex", "face", "interior"))
+
+
 def _locs(rows: list[dict]) -> str:
-    """'vertex/face/interior' counts of proven optima, then '+k unproven'."""
+    """'vertex/face/interior' counts of proven optima, then those of unproven incumbents, marked."""
     pr = [r for r in rows if r["proven"]]
-    s = "/".join(str(sum(r["location"] == k for r in pr)) for k in ("vertex", "face", "interior"))
-    un = len(rows) - len(pr)
-    return s + (f" +{un}?" if un else "")
+    un = [r for r in rows if not r["proven"]]
+    return _vfi(pr) + (f" (+{_vfi(un)} unproven)" if un else "")
+
+
+def _best_points(rows: list[dict], sense: str) -> list[dict]:
+    """Per network, the row whose point is the best known in this sense (the exact one on ties)."""
+    best: dict[str, dict] = {}
+    for r in rows:
+        if r["sense"] != sense or r["gap_best"] is None:
+            continue
+        b = best.get(r["net_id"])
+        if b is None or r["gap_best"] < b["gap_best"] - 1e-9:
+            best[r["net_id"]] = r
+    return list(best.values())
 
 
 def groups(rows: list[dict]) -> dict[tuple, list[dict]]:
@@ -149,14 +164,15 @@ def summary_markdown(config: S.StudyConfig, rows: list[dict]) -> str:
              f"Exact method: `{config.exact_method}`, {config.exact_time_limit:g} s per max and per min; heuristics: "
              f"{', '.join(config.methods)} at {config.time_limit:g} s each ({', '.join(config.senses)}).", "",
              "## Where the extrema lie and what the landscape looks like", "",
-             "max/min location: proven optima at a box vertex / on a face / interior, `+k?` = k not proven within the "
-             "time limit. coords@bound: mean share of the max's coordinates at a bound. beats vertices: share of nets "
+             "max/min location: exact optima at a box vertex / on a face / interior; in brackets the incumbents of "
+             "MILPs not proven within the time limit. best max/min at: where the best point any method found lies "
+             "(vertex/face/interior). coords@bound: mean share of the max's coordinates at a bound. beats vertices: share of nets "
              "whose max beats every vertex of the box. local max/min: median number found by multistart ascent "
              "(interior ones in brackets). R²: median affine-fit R². regions: median activation patterns met by "
              "the samples.", "",
-             "| group | n | hidden | nets | max location | min location | coords@bound | beats vertices | "
-             "local max | local min | affine R² | regions | train R² |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| group | n | hidden | nets | max location | min location | best max at | best min at | coords@bound | "
+             "beats vertices | local max | local min | affine R² | regions | train R² |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (grp, dim, hid), rs in g.items():
         ex = {s: [r for r in rs if r["method"] == "exact" and r["sense"] == s] for s in ("max", "min")}
         nets = {r["net_id"]: r for r in rs}.values()
@@ -166,6 +182,7 @@ def summary_markdown(config: S.StudyConfig, rows: list[dict]) -> str:
         lm = f"{_med([r['local_max'] for r in nets])} ({_med([r['local_max_interior'] for r in nets])})"
         ln = f"{_med([r['local_min'] for r in nets])} ({_med([r['local_min_interior'] for r in nets])})"
         lines.append(f"| {grp} | {dim} | {hid} | {len(nets)} | {_locs(mx)} | {_locs(ex['min'])} | "
+                     f"{_vfi(_best_points(rs, 'max'))} | {_vfi(_best_points(rs, 'min'))} | "
                      f"{'' if frac is None else f'{frac:.2f}'} | {'' if beats is None else f'{beats:.2f}'} | {lm} | "
                      f"{ln} | {_med([r['affine_r2'] for r in nets])} | {_med([r['regions_sampled'] for r in nets])} | "
                      f"{_med([r['val_r2'] for r in nets])} |")

@@ -23,19 +23,37 @@ from nnlab.engine import study as S
 from nnlab.engine.scene import atomic_write_bytes
 
 
-class SerialExecutor:
-    """Runs each task at submit time in this process (tests, debugging, workers = 0)."""
+class _Deferred:
+    """A future that runs its call when first asked for (so the driver caches each result before the next runs)."""
 
-    def submit(self, fn: Callable, *args: Any) -> cf.Future:
-        fut: cf.Future = cf.Future()
-        try:
-            fut.set_result(fn(*args))
-        except Exception as e:  # noqa: BLE001  (reported per task by the driver)
-            fut.set_exception(e)
-        return fut
+    def __init__(self, fn: Callable, args: tuple) -> None:
+        self.fn, self.args, self.done, self.value, self.error = fn, args, False, None, None
+
+    def run(self) -> None:
+        if not self.done:
+            self.done = True
+            try:
+                self.value = self.fn(*self.args)
+            except Exception as e:  # noqa: BLE001  (reported per task by the driver)
+                self.error = e
+
+    def result(self) -> Any:
+        self.run()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class SerialExecutor:
+    """Runs the tasks one at a time in this process, in submission order (tests, debugging, workers = 0)."""
+
+    def submit(self, fn: Callable, *args: Any) -> _Deferred:
+        return _Deferred(fn, args)
 
     def wait(self, futures: Any) -> set:
-        return set(futures)
+        first = next(iter(futures))
+        first.run()
+        return {first}
 
     def close(self, cancel: bool = False) -> None:
         pass
