@@ -348,6 +348,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, _new_file_mode(p))
         os.replace(tmp, p)
     except BaseException:
         try:
@@ -355,3 +356,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _new_file_mode(p: Path) -> int:
+    """The mode a plain open() would give: the old file's, else 0666 less the umask (mkstemp makes files 0600)."""
+    try:
+        return p.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -93,3 +93,16 @@ def test_save_is_atomic_and_keeps_old_file_on_failure(tmp_path, monkeypatch):
         save_scene(Scene(title="new"), p)
     assert load_scene(p).title == "old"
     assert [f.name for f in tmp_path.iterdir()] == ["k.toml"]
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    p = tmp_path / "perm.toml"
+    save_scene(Scene(), p)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~umask
+    os.chmod(p, 0o640)
+    save_scene(Scene(title="again"), p)
+    assert p.stat().st_mode & 0o777 == 0o640
