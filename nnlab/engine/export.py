@@ -213,15 +213,18 @@ def _plan_training(scene: Scene, opts: ExportOptions) -> Generator[ExportProgres
     base = scene_surface(sc, initial_snapshot(sc.network, sc.init))
     keys: list[tuple[np.ndarray, str]] = [(base.z, f"epoch 0/{sc.train.epochs}")]
     gen = train(sc, surface_resolution=sc.camera.resolution)
+    last = None
     try:
         while True:
             ev = next(gen)
             if isinstance(ev, TrainError):
                 raise ExportError(f"training failed: {ev.message}" + (f" ({ev.hint})" if ev.hint else ""))
             yield ExportProgress("train", ev.epoch, ev.epochs, f"epoch {ev.epoch}/{ev.epochs}")
-            if ev.surface is not None:
+            # epoch 0 is the base keyframe already; a repeated event is the trainer's heartbeat
+            if ev.surface is not None and ev.epoch > 0 and ev is not last:
                 loss = f"train loss {ev.train_loss:.4g}" + ("" if ev.val_loss is None else f", val loss {ev.val_loss:.4g}")
                 keys.append((np.asarray(ev.surface, dtype=np.float32), _join(f"epoch {ev.epoch}/{ev.epochs}", loss)))
+            last = ev
     except StopIteration as stop:
         result = stop.value
     finally:
