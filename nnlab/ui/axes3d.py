@@ -5,7 +5,8 @@ import math
 
 import numpy as np
 import pyqtgraph.opengl as gl
-from PySide6 import QtGui
+from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
+from PySide6 import QtCore, QtGui
 
 
 def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
@@ -35,6 +36,37 @@ def fmt_tick(v: float) -> str:
     return f"{v:.4g}"
 
 
+class LabelsItem(GLGraphicsItem):
+    """All tick labels drawn with one QPainter per frame (a GLTextItem each costs a QPainter begin/end)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[tuple[np.ndarray, str, QtGui.QFont]] = []
+        self.color = QtGui.QColor(230, 230, 230)
+
+    def set_items(self, items: list[tuple[np.ndarray, str, QtGui.QFont]], color: QtGui.QColor) -> None:
+        self.items, self.color = items, color
+        self.update()
+
+    def paint(self) -> None:
+        if not self.items:
+            return
+        self.setupGLState()
+        rect = QtCore.QRectF(self.view().rect())
+        to_px = QtGui.QMatrix4x4()
+        to_px.viewport(rect.left(), rect.bottom(), rect.width(), -rect.height())
+        project = to_px * self.mvpMatrix()
+        painter = QtGui.QPainter(self.view())
+        painter.setPen(self.color)
+        painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
+        for pos, text, font in self.items:
+            painter.setFont(font)
+            p = project.map(QtGui.QVector3D(*map(float, pos))).toPointF()
+            r = QtGui.QFontMetricsF(font).tightBoundingRect(text)
+            painter.drawText(QtCore.QPointF(p.x() - r.width() / 2, p.y() + r.height() / 2), text)
+        painter.end()
+
+
 class Axes3D:
     """Owns the grid, box and label items; `update` re-labels them for new data ranges."""
 
@@ -46,11 +78,12 @@ class Axes3D:
         self.grid.setSpacing(0.25, 0.25, 1)
         self.box = gl.GLLinePlotItem(mode="lines", antialias=True, width=1.0, glOptions="translucent")
         self.box.setData(pos=self._box_lines())
-        self.labels: list[gl.GLTextItem] = []
+        self.text_item = LabelsItem()
+        self.labels = [self.text_item]
         self.color = (230, 230, 230, 255)
         self.font = QtGui.QFont("DejaVu Sans", 11)
         self.visible = True
-        for item in (self.grid, self.box):
+        for item in (self.grid, self.box, self.text_item):
             view.addItem(item)
         self._texts: list[tuple[np.ndarray, str, str]] = []  # (pos, text, kind) kind: tick|title
 
@@ -63,8 +96,7 @@ class Axes3D:
         self.color = rgba
         self.grid.setColor((*rgba[:3], 70))
         self.box.setData(color=tuple(c / 255.0 for c in (*rgba[:3], 160)))
-        for item in self.labels:
-            item.setData(color=rgba)
+        self.text_item.set_items(self.text_item.items, QtGui.QColor(*rgba))
 
     def set_visible(self, on: bool) -> None:
         self.visible = on
@@ -91,15 +123,7 @@ class Axes3D:
         texts.append((np.array([1.4 * sx, 0.0, 0.0]), "x2", "title"))
         texts.append((np.array([1.1 * cx, 1.1 * cy, self.h + 0.18]), "output", "title"))
         self._texts = texts
-        while len(self.labels) < len(texts):
-            item = gl.GLTextItem(color=self.color, font=self.font)
-            item.setVisible(self.visible)
-            self.labels.append(item)
-            self.view.addItem(item)
-        for item, (pos, text, kind) in zip(self.labels, texts):
-            item.setData(pos=pos, text=text, font=self._font(kind))
-        for item in self.labels[len(texts):]:
-            item.setData(text="")
+        self.text_item.set_items([(pos, text, self._font(kind)) for pos, text, kind in texts], QtGui.QColor(*self.color))
 
     def _font(self, kind: str, scale: float = 1.0) -> QtGui.QFont:
         f = QtGui.QFont(self.font)

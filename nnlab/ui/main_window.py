@@ -126,9 +126,12 @@ class MainWindow(QtWidgets.QMainWindow):
             z = unit_surfaces(d, layer, d.scene.camera.resolution)[k]
         else:
             z = d.z
-        self.view3d.set_surface(d.xs, d.ys, z)
-        self.view2d.set_surface(d.xs, d.ys, z)
-        if self.stack.currentWidget() is self.compare:
+        mode = self.mode()  # only the view on screen is redrawn; the others catch up when shown
+        if mode == "3d" or self.view3d._z is None or self.view3d._z.shape != z.shape:
+            self.view3d.set_surface(d.xs, d.ys, z)
+        if mode == "2d":
+            self.view2d.set_surface(d.xs, d.ys, z)
+        if mode == "compare":
             self.compare.views[0].set_surface(d.xs, d.ys, d.z)
 
     def refresh_overlays(self) -> None:
@@ -180,6 +183,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.stack.setCurrentWidget(self.view3d if mode == "3d" else self.view2d)
         for name, act in self.actions_.modes.items():
             act.setChecked(name == mode)
+        self.refresh_surface()
 
     def mode(self) -> str:
         w = self.stack.currentWidget()

@@ -39,7 +39,14 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
 
     sys.path[:] = list(dict.fromkeys([*path, *sys.path]))  # job factories import like they did in the app
     try:
+        import os
+
+        import torch
+
         import nnlab.engine.train  # noqa: F401  (warm up: torch is imported once per host)
+
+        # leave a core to the GUI (it renders with the CPU under software GL): the app must stay responsive
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     except Exception:  # noqa: BLE001
         pass
     while True:

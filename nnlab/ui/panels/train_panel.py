@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from nnlab.ui.document import Document
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
+from nnlab.ui.progress import ProgressBar
 from nnlab.ui.thumbs import heat_pixmap
 from nnlab.ui.worker import TaskSlot
 
@@ -40,6 +41,7 @@ class TrainPanel(QtWidgets.QWidget):
         self._last_epoch = -1
         self._pending_surface = None
         self._pending_event = None
+        self._surface_turn_done = False
         self._frame = QtCore.QTimer(self, singleShot=True, interval=FRAME_MS)
         self._frame.timeout.connect(self._flush)
         lay = QtWidgets.QVBoxLayout(self)
@@ -84,7 +86,7 @@ class TrainPanel(QtWidgets.QWidget):
         for b in (self.train_btn, self.pause_btn, self.step_btn, self.stop_btn, self.reset_btn):
             btns.addWidget(b)
         lay.addLayout(btns)
-        self.progress = QtWidgets.QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setFormat("epoch %v / %m")
         lay.addWidget(self.progress)
         self.plots = pg.GraphicsLayoutWidget()
@@ -266,11 +268,19 @@ class TrainPanel(QtWidgets.QWidget):
             self._frame.start()
 
     def _flush(self) -> None:
-        if self._pending_surface is not None:
+        """Alternate between the surface and the plots, so one event-loop pass never pays for both repaints."""
+        if self._pending_surface is not None and not self._surface_turn_done:
             self.doc.show_surface(self._pending_surface)
             self._pending_surface = None
+            self._surface_turn_done = True
+            if self._pending_event is not None:
+                self._frame.start(FRAME_MS // 2)
+            return
+        self._surface_turn_done = False
         ev, self._pending_event = self._pending_event, None
         if ev is None:
+            if self._pending_surface is not None:
+                self._frame.start(FRAME_MS // 2)
             return
         h = np.array(self.history, dtype=np.float64)
         self.loss_curve.setData(h[:, 0], np.maximum(h[:, 1], 1e-12))
@@ -278,9 +288,13 @@ class TrainPanel(QtWidgets.QWidget):
         self.progress.setValue(ev.epoch)
         r2 = "—" if ev.val_r2 is None else f"{ev.val_r2:.4f}"
         self.progress.setFormat(f"epoch %v / %m   loss {ev.train_loss:.4g}   R² {r2}")
+        if self._pending_surface is not None:
+            self._frame.start(FRAME_MS // 2)
 
     def _finished(self, result) -> None:
         self._frame.stop()
+        self._surface_turn_done = False
+        self._flush()
         self._flush()
         self.doc.set_network(result.snapshot, trained=True)
         r2 = "—" if result.val_r2 is None else f"{result.val_r2:.4f}"
