@@ -1,4 +1,4 @@
-"""`nnlab gui [SCENE] [--quit-after S] [--screenshot PNG] [--theme dark|light]`: open the desktop app."""
+"""`nnlab gui [SCENE] [--quit-after S] [--screenshot PNG] [--theme dark|light] [--presenter]`: open the app."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--screenshot", metavar="PNG",
                    help="save a screenshot of the window once training is done (or at --quit-after), then quit")
     p.add_argument("--theme", choices=("dark", "light"), help="colour theme (default: the last one used)")
+    p.add_argument("--presenter", action="store_true", help="start with the presenter profile (panels hidden)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,4 +19,4 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--quit-after {args.quit_after} must be >= 0 seconds")
     from nnlab.ui.app import run_gui
 
-    return run_gui(args.scene, args.quit_after, args.screenshot, args.theme)
+    return run_gui(args.scene, args.quit_after, args.screenshot, args.theme, args.presenter)

@@ -19,7 +19,7 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
 
 
 def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot: str | None = None,
-            theme: str | None = None) -> int:
+            theme: str | None = None, presenter: bool = False) -> int:
     """Open the window on a scene; with `screenshot`, save the window once idle (or at `quit_after`) and quit."""
     from nnlab.engine.scene import load_scene
     from nnlab.ui.presets import default_scene_path
@@ -37,6 +37,9 @@ def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot:
     apply_theme(app, theme, win.actions_.point_size)
     win.set_background_for_theme()
     win.show()
+    if presenter:
+        win.actions_.presenter.setChecked(True)
+        win.actions_.apply_presenter(True)
     if not win.load_scene_file(path):
         win.close()
         raise ValueError(f"cannot open {path}")

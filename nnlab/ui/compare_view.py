@@ -24,6 +24,8 @@ class CompareView(QtWidgets.QWidget):
             title = QtWidgets.QLabel()
             title.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             title.setObjectName("compareTitle")
+            title.setWordWrap(True)
+            title.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
             view = SurfaceView()
             v.addWidget(title)
             v.addWidget(view, 1)

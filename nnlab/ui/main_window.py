@@ -114,6 +114,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _network_changed(self) -> None:
         self.unit = None
         self.refresh_overlays()
+        self.compare.set_title(0, self.describe(self.doc))
 
     # ---- what the views show ----------------------------------------------------------------------------
     def current_view(self):
@@ -202,9 +203,11 @@ class MainWindow(QtWidgets.QMainWindow):
             if not other.load(full):
                 return False
             self.compare_doc = other
-            self.compare.set_title(1, other.scene.title)
+            self.compare.set_title(1, self.describe(other))
             self._train_compare(other)
-        self.compare.set_title(0, self.doc.scene.title)
+        self.compare.set_title(0, self.describe(self.doc))
+        half = max(1, self.compare.split.width() // 2)
+        self.compare.split.setSizes([half, half])
         v0, v1 = self.compare.views
         v0.set_surface(self.doc.xs, self.doc.ys, self.doc.z)
         if self.compare_doc is not None:
@@ -214,6 +217,17 @@ class MainWindow(QtWidgets.QMainWindow):
             v.set_background(self.view3d.background())
             v.set_camera(*self.view3d.camera())
         return True
+
+    @staticmethod
+    def describe(doc: Document) -> str:
+        """A one-line caption of a document's network: architecture, init, trained or not."""
+        from nnlab.engine.inits import INITS
+
+        s = doc.scene
+        arch = "-".join(str(w) for w in (s.network.input_dim, *s.network.hidden, 1))
+        init = f"{INITS.get(s.init.scheme).label}, seed {s.init.seed}"
+        state = f"trained on {s.target.name}" if doc.trained else "at initialization"
+        return f"{arch} {s.network.activation} · {init} · {state}"
 
     def _train_compare(self, other: Document) -> None:
         self.compare_slot.cancel()
@@ -230,13 +244,13 @@ class MainWindow(QtWidgets.QMainWindow):
             if isinstance(ev, TrainProgress) and ev.surface is not None:
                 other.show_surface(ev.surface)
                 view.set_surface(other.xs, other.ys, other.z)
-                self.compare.set_title(1, f"{s.title} — training, epoch {ev.epoch}/{ev.epochs}")
+                self.compare.set_title(1, f"{self.describe(other)} — training, epoch {ev.epoch}/{ev.epochs}")
 
         def on_return(res) -> None:
             other.set_network(res.snapshot)
             view.set_surface(other.xs, other.ys, other.z)
-            self.compare.set_title(1, f"{s.title} — trained, val R² {res.val_r2:.3f}" if res.val_r2 is not None
-                                   else s.title)
+            self.compare.set_title(1, self.describe(other) + (f", val R² {res.val_r2:.3f}" if res.val_r2 is not None
+                                                              else ""))
 
         self.compare_slot.start(train_job(s, other.net), on_yield, on_return,
                                 lambda e: self.show_error(f"training the comparison scene failed: {e}"), process=True)
@@ -244,10 +258,11 @@ class MainWindow(QtWidgets.QMainWindow):
     # ---- scenes --------------------------------------------------------------------------------------------
     def load_scene_file(self, path: str | Path) -> bool:
         """Open a scene; errors keep the current one. A scene with [train] enabled starts training at once."""
-        self.train_panel.cancel()
-        self.optimize_panel.clear()
         if not self.doc.load(path):
             return False
+        self.train_panel.clear()
+        self.optimize_panel.clear()
+        self.compare_slot.cancel()
         self.unit = None
         self.apply_camera_spec()
         self.refresh_overlays()

@@ -15,7 +15,7 @@ from nnlab.ui.axes3d import Axes3D
 from nnlab.ui.colormaps import colorize
 
 H = 1.2  # height of the display cube
-HOME = (28.0, -60.0, 6.2)  # elevation, azimuth, distance that fit the cube
+HOME = (28.0, -60.0, 5.6)  # elevation, azimuth, distance that fit the cube
 BACKGROUNDS = {"dark": ((22, 24, 30, 255), (225, 228, 235, 255)), "white": ((255, 255, 255, 255), (40, 40, 48, 255))}
 
 # Two-sided lighting that keeps colours close to the colormap (a lecture hall projector washes out dark shading).

@@ -42,6 +42,9 @@ def save_qimage(qimg: QtGui.QImage, path: str | Path) -> None:
     try:
         if not qimg.save(tmp, "PNG"):
             raise OSError(f"cannot write {p}")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; a screenshot is an ordinary file
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):

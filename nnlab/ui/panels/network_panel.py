@@ -18,7 +18,9 @@ class NetworkPanel(QtWidgets.QWidget):
         self.natural = QtWidgets.QCheckBox("target's natural domain")
         self.natural.setToolTip("Unchecked: the box below; checked: the target's own domain ([0,1]² without a target)")
         lay.addRow("Domain", self.natural)
-        self.box = [spin_float(-1e6, 1e6, v, 3, 0.5) for v in (0.0, 1.0, 0.0, 1.0)]
+        self.box = [spin_float(-1e4, 1e4, v, 2, 0.5) for v in (0.0, 1.0, 0.0, 1.0)]
+        for s in self.box:
+            s.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
         for label, (a, b) in (("x1 from/to", self.box[:2]), ("x2 from/to", self.box[2:])):
             row = QtWidgets.QHBoxLayout()
             row.addWidget(a)
@@ -30,6 +32,8 @@ class NetworkPanel(QtWidgets.QWidget):
         btns = QtWidgets.QHBoxLayout()
         self.add_btn = QtWidgets.QPushButton("+ layer")
         self.del_btn = QtWidgets.QPushButton("− layer")
+        for b in (self.add_btn, self.del_btn):
+            b.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
         btns.addWidget(self.add_btn)
         btns.addWidget(self.del_btn)
         lay.addRow("", btns)

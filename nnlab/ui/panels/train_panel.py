@@ -87,10 +87,11 @@ class TrainPanel(QtWidgets.QWidget):
             btns.addWidget(b)
         lay.addLayout(btns)
         self.progress = ProgressBar()
-        self.progress.setFormat("epoch %v / %m")
+        self.progress.setFormat("not trained yet")
         lay.addWidget(self.progress)
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setMinimumHeight(170)
+        self.plots.setBackground(None)  # the theme shows through
         self.loss_plot = self.plots.addPlot(row=0, col=0)
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.setLabel("left", "loss")
@@ -239,6 +240,7 @@ class TrainPanel(QtWidgets.QWidget):
         self._last_epoch = -1
         self.progress.setRange(0, scene.train.epochs)
         self.progress.setValue(0)
+        self.progress.setFormat("starting… (epoch %v / %m)")
 
         def on_yield(ev: object) -> None:
             if isinstance(ev, TrainError):
@@ -336,10 +338,15 @@ class TrainPanel(QtWidgets.QWidget):
         self._pending_surface = self._pending_event = None
         self._buttons()
 
-    def reset(self) -> None:
+    def clear(self) -> None:
+        """Stop any run and empty the plots (a new scene)."""
         self.cancel()
         self.history = []
         self.loss_curve.setData([], [])
         self.r2_curve.setData([], [])
         self.progress.setValue(0)
+        self.progress.setFormat("not trained yet")
+
+    def reset(self) -> None:
+        self.clear()
         self.doc.reset_network()
