@@ -51,6 +51,8 @@ class HeatmapView(pg.PlotWidget):
             c.setVisible(True)
         for c in self.curves[len(levels):]:
             c.setVisible(False)
+        w, h = float(xs[-1] - xs[0]), float(ys[-1] - ys[0])
+        self.setAspectLocked(bool(w > 0 and h > 0 and 1 / 3 <= w / h <= 3))  # square domains look square
         self.getPlotItem().setRange(xRange=(xs[0], xs[-1]), yRange=(ys[0], ys[-1]), padding=0.0)
 
     def set_colormap(self, name: str) -> None:

@@ -24,6 +24,7 @@ from nnlab.ui.surface_view import SurfaceView
 from nnlab.ui.worker import TaskSlot
 
 MAX_SAMPLE_POINTS = 3000
+MAX_VISITED_POINTS = 1500
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -39,6 +40,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.show_target = self.show_samples = self.show_regions = False
         self.overlay_mode = "wireframe"
         self.point_size = 10.0
+        self._opt_marker = self._opt_points = self._opt_paths = None
 
         self.stack = QtWidgets.QStackedWidget()
         self.view3d = SurfaceView()
@@ -154,23 +156,35 @@ class MainWindow(QtWidgets.QMainWindow):
         self.refresh_surface()
 
     def _marker(self, p) -> None:
-        self.view3d.set_marker(p)
-        self.view2d.set_marker(p)
+        self._opt_marker = p
+        if self.unit is None:  # optimizer results live in the output's coordinates
+            self.view3d.set_marker(p)
+            self.view2d.set_marker(p)
 
     def _points(self, pts) -> None:
-        if pts is not None and len(pts) > 4000:
-            pts = pts[-4000:]
-        self.view3d.set_points(pts, color=(0.95, 0.95, 0.3, 0.8), size=4) if pts is not None else self.refresh_overlays()
-        self.view2d.set_points(pts)
+        if pts is not None and len(pts) > MAX_VISITED_POINTS:
+            pts = pts[-MAX_VISITED_POINTS:]
+        self._opt_points = pts
+        if pts is None:
+            self.refresh_overlays()
+        elif self.unit is None:
+            self.view3d.set_points(pts, color=(0.95, 0.85, 0.3, 0.55), size=3)
+            self.view2d.set_points(pts)
 
     def _paths(self, paths) -> None:
-        self.view3d.set_paths(paths)
-        self.view2d.set_paths(paths)
+        self._opt_paths = paths
+        if self.unit is None:
+            self.view3d.set_paths(paths)
+            self.view2d.set_paths(paths)
 
     def show_unit(self, layer: int, unit: int) -> None:
         self.unit = None if unit < 0 else (layer, unit)
+        on_output = self.unit is None
+        for v in (self.view3d, self.view2d):
+            v.set_marker(self._opt_marker if on_output else None)
+            v.set_paths(self._opt_paths if on_output else None)
         if self.unit is not None:
-            self.status.showMessage(f"Showing hidden unit {unit + 1} of layer {layer + 1} (\"Show output\" to go back)")
+            self.status.showMessage(f"Showing hidden unit {unit + 1} of layer {layer + 1} (\"Show output\" to go back)", 6000)
         self.refresh_overlays()
 
     # ---- view modes -----------------------------------------------------------------------------------------

@@ -256,6 +256,8 @@ class WindowActions(QtCore.QObject):
                 top_left = v.mapTo(self.win, QtCore.QPoint(0, 0))
                 painter.drawImage(QtCore.QRectF(top_left.x(), top_left.y(), v.width(), v.height()),
                                   v.grabFramebuffer())
+        if self.keys.isVisible():  # the help overlay sits above the GL view
+            painter.drawPixmap(self.keys.mapTo(self.win, QtCore.QPoint(0, 0)), self.keys.grab())
         painter.end()
         img.setDevicePixelRatio(dpr)
         return img
