@@ -1,7 +1,8 @@
 """PNG plots of a study's rows (matplotlib, Agg backend; no display needed).
 
-- extrema_location.png: by input dimension, the share of networks whose exact max (left) and min (right) lies at a
-  box vertex (solid) and inside the box (dashed), one colour per group (random inits, trained targets).
+- extrema_location.png: by input dimension, the share of networks whose best known max (left) and min (right) lies
+  at a box vertex (solid) and inside the box (dashed), one colour per group and width (the exact method's point when
+  it is the best known, else the best heuristic's: an unproven MILP's incumbent can be beaten).
 - heuristic_gap.png: by dimension, the mean gap to the best known value of each method (one panel per method and
   sense), one line per group.
 - landscape.png: by dimension, the median number of local maxima found, the median affine R² and the median
@@ -20,7 +21,7 @@ def _series(rows: list[dict], value: Callable[[list[dict]], float | None]) -> di
     """group -> (dims, values) with value computed over the rows of each (group, dim)."""
     by: dict[str, dict[int, list[dict]]] = {}
     for r in rows:
-        by.setdefault(r["group"], {}).setdefault(int(r["dim"]), []).append(r)
+        by.setdefault(_label(r), {}).setdefault(int(r["dim"]), []).append(r)
     out = {}
     for grp, dims in by.items():
         xs, ys = [], []
@@ -31,6 +32,10 @@ def _series(rows: list[dict], value: Callable[[list[dict]], float | None]) -> di
                 ys.append(v)
         out[grp] = (xs, ys)
     return out
+
+
+def _label(r: dict) -> str:
+    return f"{r['group']} {r['hidden']}"
 
 
 def _share(key: str, what: str) -> Callable[[list[dict]], float | None]:
@@ -72,19 +77,22 @@ def write_plots(rows: list[dict], out: Path) -> list[Path]:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    groups = list(dict.fromkeys(r["group"] for r in rows))
+    from nnlab.engine.study_report import _best_points
+
+    groups = list(dict.fromkeys(_label(r) for r in rows))
     col = _colors(groups)
     files = []
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, sense in zip(axes, ("max", "min")):
-        ex = [r for r in rows if r["method"] == "exact" and r["sense"] == sense]
+        ex = _best_points(rows, sense)
         for g, (xs, ys) in _series(ex, _share("location", "vertex")).items():
             ax.plot(xs, ys, "o-", color=col[g], label=f"{g}: at a vertex")
         for g, (xs, ys) in _series(ex, _share("location", "interior")).items():
             ax.plot(xs, ys, "s--", color=col[g], alpha=0.7, label=f"{g}: interior")
-        ax.set_title(f"exact {sense}imum: where it lies")
+        ax.set_title(f"best known {sense}imum: where it lies")
         ax.set_xlabel("input dimension")
+        ax.set_xticks(sorted({int(r["dim"]) for r in rows}))
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("share of networks")
@@ -104,6 +112,7 @@ def write_plots(rows: list[dict], out: Path) -> list[Path]:
                 ax.plot(xs, ys, "o-", color=col[g], label=g)
             ax.set_title(f"{m} ({s}): gap to best known")
             ax.set_xlabel("input dimension")
+            ax.set_xticks(sorted({int(r["dim"]) for r in rows}))
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("mean gap / output range")
         axes[0][-1].legend(fontsize=7)
@@ -120,6 +129,7 @@ def write_plots(rows: list[dict], out: Path) -> list[Path]:
             ax.plot(xs, ys, "o-", color=col[g], label=g)
         ax.set_title(title)
         ax.set_xlabel("input dimension")
+        ax.set_xticks(sorted({int(r["dim"]) for r in rows}))
         ax.grid(alpha=0.3)
     axes[1].set_ylim(None, 1.02)
     axes[0].legend(fontsize=7)
