@@ -55,7 +55,7 @@ def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot:
 
     if screenshot:
         def poll() -> None:
-            busy = win.train_panel.slot.busy or win.compare_slot.busy or win.optimize_panel.slot.busy
+            busy = win.train_panel.slot.busy or win.compare.slot.busy or win.optimize_panel.slot.busy
             if not busy:
                 QtCore.QTimer.singleShot(600, shoot)  # let the last frame paint
             else:

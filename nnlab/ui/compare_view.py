@@ -1,10 +1,14 @@
 """Compare: two surface views side by side with linked cameras (orbit one, the other follows)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from nnlab.ui.document import Document
 from nnlab.ui.surface_view import SurfaceView
+from nnlab.ui.worker import TaskSlot
 
 
 class CompareView(QtWidgets.QWidget):
@@ -14,6 +18,8 @@ class CompareView(QtWidgets.QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         lay.addWidget(self.split)
+        self.slot = TaskSlot(self)
+        self.other: Document | None = None
         self.views: list[SurfaceView] = []
         self.titles: list[QtWidgets.QLabel] = []
         for _ in range(2):
@@ -49,3 +55,52 @@ class CompareView(QtWidgets.QWidget):
         left = self.views[0].render_image(width // 2, height)
         right = self.views[1].render_image(width - width // 2, height)
         return np.concatenate([left, right], axis=1)
+
+    def show_pair(self, doc: Document, path: str | None, on_error) -> bool:
+        """Show `doc` left and the scene at `path` (default: doc's `compare` field) right; False if it cannot load."""
+        target = path or doc.scene.compare
+        if not target:
+            self.other = None
+            self.set_title(1, "(no comparison scene: set compare = \"other.toml\" in the scene file)")
+        else:
+            other = Document()
+            other.error.connect(on_error)
+            full = doc.scene.resolve_path(target) if path is None else Path(path)
+            if not other.load(full):
+                return False
+            self.other = other
+            self.set_title(1, other.caption())
+            self._train_other(other, on_error)
+        self.set_title(0, doc.caption())
+        half = max(1, self.split.width() // 2)
+        self.split.setSizes([half, half])
+        self.views[0].set_surface(doc.xs, doc.ys, doc.z)
+        if self.other is not None:
+            self.views[1].set_surface(self.other.xs, self.other.ys, self.other.z)
+        return True
+
+    def _train_other(self, other: Document, on_error) -> None:
+        self.slot.cancel()
+        s = other.scene
+        if not (s.train.enabled and s.target.name != "none"):
+            return
+        from nnlab.engine.train import TrainProgress
+
+        from nnlab.ui.jobs import train_job
+
+        view = self.views[1]
+
+        def on_yield(ev) -> None:
+            if isinstance(ev, TrainProgress) and ev.surface is not None:
+                other.show_surface(ev.surface)
+                view.set_surface(other.xs, other.ys, other.z)
+                self.set_title(1, f"{other.caption()} — training, epoch {ev.epoch}/{ev.epochs}")
+
+        def on_return(res) -> None:
+            other.set_network(res.snapshot)
+            view.set_surface(other.xs, other.ys, other.z)
+            r2 = "" if res.val_r2 is None else f", val R² {res.val_r2:.3f}"
+            self.set_title(1, other.caption() + r2)
+
+        self.slot.start(train_job(s, other.net), on_yield, on_return,
+                        lambda e: on_error(f"training the comparison scene failed: {e}"), process=True)

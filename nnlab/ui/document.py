@@ -115,6 +115,16 @@ class Document(QtCore.QObject):
             self.z = np.asarray(z, dtype=np.float32)
             self.surface_changed.emit()
 
+    def caption(self) -> str:
+        """One line saying what the network is: architecture, init, trained or not."""
+        from nnlab.engine.inits import INITS
+
+        s = self.scene
+        arch = "-".join(str(w) for w in (s.network.input_dim, *s.network.hidden, 1))
+        init = f"{INITS.get(s.init.scheme).label}, seed {s.init.seed}"
+        state = f"trained on {s.target.name}" if self.trained else "at initialization"
+        return f"{arch} {s.network.activation} · {init} · {state}"
+
     # ---- derived data -------------------------------------------------------------------------------------
     def _box(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         lo, hi = self.scene.domain()

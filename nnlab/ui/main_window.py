@@ -21,7 +21,6 @@ from nnlab.ui.panels.neurons_panel import NeuronsPanel, unit_surfaces
 from nnlab.ui.panels.optimize_panel import OptimizePanel
 from nnlab.ui.panels.train_panel import TrainPanel
 from nnlab.ui.surface_view import SurfaceView
-from nnlab.ui.worker import TaskSlot
 
 MAX_SAMPLE_POINTS = 3000
 MAX_VISITED_POINTS = 1500
@@ -34,8 +33,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resize(1500, 950)
         self.theme = theme
         self.doc = Document(scene)
-        self.compare_doc: Document | None = None
-        self.compare_slot = TaskSlot(self)
         self.unit: tuple[int, int] | None = None
         self.show_target = self.show_samples = self.show_regions = False
         self.overlay_mode = "wireframe"
@@ -116,7 +113,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _network_changed(self) -> None:
         self.unit = None
         self.refresh_overlays()
-        self.compare.set_title(0, self.describe(self.doc))
+        self.compare.set_title(0, self.doc.caption())
 
     # ---- what the views show ----------------------------------------------------------------------------
     def current_view(self):
@@ -205,69 +202,14 @@ class MainWindow(QtWidgets.QMainWindow):
         return "3d" if w is self.view3d else "2d" if w is self.view2d else "compare"
 
     def open_compare(self, path: str | None = None) -> bool:
-        """Load the scene's `compare` partner (or `path`) into the right-hand view, training it if it says so."""
-        target = path or self.doc.scene.compare
-        if not target:
-            self.compare_doc = None
-            self.compare.set_title(1, "(no comparison scene: set compare = \"other.toml\")")
-        else:
-            other = Document()
-            other.error.connect(self.show_error)
-            full = self.doc.scene.resolve_path(target) if path is None else Path(path)
-            if not other.load(full):
-                return False
-            self.compare_doc = other
-            self.compare.set_title(1, self.describe(other))
-            self._train_compare(other)
-        self.compare.set_title(0, self.describe(self.doc))
-        half = max(1, self.compare.split.width() // 2)
-        self.compare.split.setSizes([half, half])
-        v0, v1 = self.compare.views
-        v0.set_surface(self.doc.xs, self.doc.ys, self.doc.z)
-        if self.compare_doc is not None:
-            v1.set_surface(self.compare_doc.xs, self.compare_doc.ys, self.compare_doc.z)
-        for v in (v0, v1):
-            v.set_colormap(self.view3d.colormap())
-            v.set_background(self.view3d.background())
-            v.set_camera(*self.view3d.camera())
-        return True
-
-    @staticmethod
-    def describe(doc: Document) -> str:
-        """A one-line caption of a document's network: architecture, init, trained or not."""
-        from nnlab.engine.inits import INITS
-
-        s = doc.scene
-        arch = "-".join(str(w) for w in (s.network.input_dim, *s.network.hidden, 1))
-        init = f"{INITS.get(s.init.scheme).label}, seed {s.init.seed}"
-        state = f"trained on {s.target.name}" if doc.trained else "at initialization"
-        return f"{arch} {s.network.activation} · {init} · {state}"
-
-    def _train_compare(self, other: Document) -> None:
-        self.compare_slot.cancel()
-        s = other.scene
-        if not (s.train.enabled and s.target.name != "none"):
-            return
-        from nnlab.engine.train import TrainProgress
-
-        from nnlab.ui.jobs import train_job
-
-        view = self.compare.views[1]
-
-        def on_yield(ev) -> None:
-            if isinstance(ev, TrainProgress) and ev.surface is not None:
-                other.show_surface(ev.surface)
-                view.set_surface(other.xs, other.ys, other.z)
-                self.compare.set_title(1, f"{self.describe(other)} — training, epoch {ev.epoch}/{ev.epochs}")
-
-        def on_return(res) -> None:
-            other.set_network(res.snapshot)
-            view.set_surface(other.xs, other.ys, other.z)
-            self.compare.set_title(1, self.describe(other) + (f", val R² {res.val_r2:.3f}" if res.val_r2 is not None
-                                                              else ""))
-
-        self.compare_slot.start(train_job(s, other.net), on_yield, on_return,
-                                lambda e: self.show_error(f"training the comparison scene failed: {e}"), process=True)
+        """Left: this scene; right: its `compare` partner (or `path`), trained on a worker if it says so."""
+        ok = self.compare.show_pair(self.doc, path, self.show_error)
+        if ok:
+            for v in self.compare.views:
+                v.set_colormap(self.view3d.colormap())
+                v.set_background(self.view3d.background())
+                v.set_camera(*self.view3d.camera())
+        return ok
 
     # ---- scenes --------------------------------------------------------------------------------------------
     def load_scene_file(self, path: str | Path) -> bool:
@@ -276,7 +218,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         self.train_panel.clear()
         self.optimize_panel.clear()
-        self.compare_slot.cancel()
+        self.compare.slot.cancel()
         self.unit = None
         self.apply_camera_spec()
         self.refresh_overlays()
@@ -327,7 +269,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ---- shutting down ----------------------------------------------------------------------------------------
     def stop_all(self) -> bool:
         ok = True
-        for slot in (self.train_panel.slot, self.optimize_panel.slot, self.compare_slot):
+        for slot in (self.train_panel.slot, self.optimize_panel.slot, self.compare.slot):
             ok = slot.shutdown(1500) and ok  # process jobs that do not stop in time are terminated
         return ok
 

@@ -3,7 +3,6 @@ Gallery (presets), Lecture (full screen, font size, presenter profile, keys over
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,44 +10,17 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from nnlab.ui.colormaps import COLORMAPS
+from nnlab.ui.lecture import KeysOverlay
 from nnlab.ui.presets import list_presets
+from nnlab.ui.screenshots import save_qimage, screenshot_dialog, window_image, write_png
 from nnlab.ui.theme import BASE_POINT_SIZE, apply_theme
 
 if TYPE_CHECKING:
     from nnlab.ui.main_window import MainWindow
 
 MAX_RECENT = 8
-KEYS = (("Space", "new sample (next seed)"), ("T", "train / pause"), ("S", "one training step"),
-        ("O", "run the optimizer"), ("R", "auto-rotate"), ("PgUp / PgDn", "previous / next preset"),
-        ("2 / 3 / C", "2-D heatmap / 3-D / compare"), ("F11", "full screen"), ("Ctrl + / Ctrl -", "bigger / smaller text"),
-        ("P", "presenter profile (hide panels)"), ("H", "this help"), ("Ctrl+Q", "quit"))
-
-
 def settings() -> QtCore.QSettings:
     return QtCore.QSettings("nnlab", "nnlab")
-
-
-def write_png(img: np.ndarray, path: str | Path) -> None:
-    """RGBA uint8 (h, w, 4) to a PNG, atomically."""
-    h, w = img.shape[:2]
-    qimg = QtGui.QImage(np.ascontiguousarray(img).tobytes(), w, h, 4 * w, QtGui.QImage.Format.Format_RGBA8888)
-    save_qimage(qimg, path)
-
-
-def save_qimage(qimg: QtGui.QImage, path: str | Path) -> None:
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".png", dir=str(p.parent) or ".")
-    os.close(fd)
-    try:
-        if not qimg.save(tmp, "PNG"):
-            raise OSError(f"cannot write {p}")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; a screenshot is an ordinary file
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class WindowActions(QtCore.QObject):
@@ -144,11 +116,7 @@ class WindowActions(QtCore.QObject):
         self.cmap_box.currentTextChanged.connect(win.set_colormap)
         tb.addWidget(self.cmap_box)
 
-        self.keys = QtWidgets.QLabel(win.centralWidget())
-        self.keys.setObjectName("keysOverlay")
-        self.keys.setText("<h2>Keys</h2><table>" + "".join(
-            f"<tr><td><b>{k}</b>&nbsp;&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in KEYS) + "</table>")
-        self.keys.hide()
+        self.keys = KeysOverlay(win.centralWidget())
         self._rebuild_recent()
         geo = settings().value("geometry")
         if geo is not None and not os.environ.get("NNLAB_NO_RESTORE"):
@@ -237,59 +205,18 @@ class WindowActions(QtCore.QObject):
             dlg = ExportDialog(self.win)
         dlg.exec()
 
-    # ---- screenshots ----------------------------------------------------------------------------------------
+    # ---- screenshots (nnlab.ui.screenshots) ------------------------------------------------------------
     def view_image(self, width: int, height: int) -> np.ndarray:
         return self.win.current_view().render_image(width, height)
 
     def save_view_png(self, path: str | Path, width: int, height: int) -> None:
         write_png(self.view_image(width, height), path)
 
-    def window_image(self) -> QtGui.QImage:
-        """The window as the user sees it; GL views are redrawn into it (a plain grab misses their labels)."""
-        from nnlab.ui.surface_view import SurfaceView
-
-        img = self.win.grab().toImage()
-        dpr = img.devicePixelRatio()
-        painter = QtGui.QPainter(img)
-        for v in self.win.findChildren(SurfaceView):
-            if v.isVisible() and v.width() > 0:
-                top_left = v.mapTo(self.win, QtCore.QPoint(0, 0))
-                painter.drawImage(QtCore.QRectF(top_left.x(), top_left.y(), v.width(), v.height()),
-                                  v.grabFramebuffer())
-        if self.keys.isVisible():  # the help overlay sits above the GL view
-            painter.drawPixmap(self.keys.mapTo(self.win, QtCore.QPoint(0, 0)), self.keys.grab())
-        painter.end()
-        img.setDevicePixelRatio(dpr)
-        return img
-
     def save_window_png(self, path: str | Path) -> None:
-        save_qimage(self.window_image(), path)
+        save_qimage(window_image(self.win, self.keys), path)
 
     def screenshot_dialog(self) -> None:
-        e = self.win.doc.scene.export
-        dlg = QtWidgets.QDialog(self.win)
-        dlg.setWindowTitle("Screenshot of the view")
-        form = QtWidgets.QFormLayout(dlg)
-        w, h = QtWidgets.QSpinBox(), QtWidgets.QSpinBox()
-        for s, v in ((w, e.width), (h, e.height)):
-            s.setRange(16, 8192)
-            s.setValue(v)
-        form.addRow("Width", w)
-        form.addRow("Height", h)
-        bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                        | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        bb.accepted.connect(dlg.accept)
-        bb.rejected.connect(dlg.reject)
-        form.addRow(bb)
-        if dlg.exec() != QtWidgets.QDialog.DialogCode.Accepted:
-            return
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.win, "Save screenshot", "nnlab.png", "PNG (*.png)")
-        if path:
-            try:
-                self.save_view_png(path, w.value(), h.value())
-                self.win.status.showMessage(f"Saved {path} ({w.value()}×{h.value()})", 8000)
-            except (OSError, ValueError) as err:
-                self.win.show_error(str(err))
+        screenshot_dialog(self.win, self.save_view_png)
 
     def window_screenshot_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self.win, "Save window screenshot", "nnlab-window.png",
@@ -355,15 +282,7 @@ class WindowActions(QtCore.QObject):
             dock.setVisible(not (on and name in self.presenter_hidden))
 
     def toggle_keys(self) -> None:
-        k = self.keys
-        if k.isVisible():
-            k.hide()
-            return
-        k.adjustSize()
-        parent = k.parentWidget()
-        k.move((parent.width() - k.width()) // 2, (parent.height() - k.height()) // 2)
-        k.raise_()
-        k.show()
+        self.keys.toggle()
 
     def save_settings(self) -> None:
         s = settings()

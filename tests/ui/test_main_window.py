@@ -25,7 +25,7 @@ def win(qtbot, tmp_path, monkeypatch):
     assert w.load_scene_file(SCENES / "default.toml")
     yield w
     w.close()
-    assert not any(s.busy for s in (w.train_panel.slot, w.optimize_panel.slot, w.compare_slot))
+    assert not any(s.busy for s in (w.train_panel.slot, w.optimize_panel.slot, w.compare.slot))
 
 
 def small_training_scene(epochs: int = 40) -> Scene:
@@ -122,7 +122,7 @@ def test_every_preset_loads(win, qtbot):
         assert win.doc.scene.title == p.title
         assert win.doc.z.shape == (win.doc.scene.camera.resolution,) * 2 and np.isfinite(win.doc.z).all()
         win.train_panel.cancel()
-        win.compare_slot.cancel()
+        win.compare.slot.cancel()
     assert win.load_scene_file(SCENES / "default.toml")
 
 

@@ -11,23 +11,12 @@ from PySide6 import QtCore, QtWidgets
 from nnlab.ui.document import Document
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
 from nnlab.ui.progress import ProgressBar
-from nnlab.ui.thumbs import heat_pixmap
+from nnlab.ui.panels.target_box import TargetBox
 from nnlab.ui.worker import TaskSlot
 
 
 PROCESS_JOBS = True  # train in a worker process (the GUI keeps its GIL); False: on a thread
 FRAME_MS = 120  # at most ~8 screen refreshes a second while training
-
-
-def _targets() -> list[tuple[str, str]]:
-    items = [("none", "none (untrained)")]
-    try:
-        from nnlab.engine.targets import TARGETS
-
-        items += [(e.name, e.label) for e in TARGETS]
-    except ImportError:
-        pass
-    return items + [("expression", "custom expression"), ("csv", "CSV data")]
 
 
 class TrainPanel(QtWidgets.QWidget):
@@ -47,25 +36,9 @@ class TrainPanel(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         form = QtWidgets.QFormLayout()
         lay.addLayout(form)
-        self.target = combo(_targets())
-        form.addRow("Target", self.target)
-        self.preview = QtWidgets.QLabel()
-        self.preview.setFixedSize(96, 96)
-        self.about = QtWidgets.QLabel()
-        self.about.setWordWrap(True)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.preview)
-        row.addWidget(self.about, 1)
-        form.addRow(row)
-        self.expr = QtWidgets.QLineEdit()
-        self.expr.setPlaceholderText("e.g. sin(3*x) * cos(2*y)")
-        self.expr_msg = QtWidgets.QLabel()
-        self.expr_msg.setWordWrap(True)
-        self.expr_msg.setStyleSheet("color: #e0564a")
-        form.addRow("f(x, y) =", self.expr)
-        form.addRow(self.expr_msg)
-        self.csv_btn = QtWidgets.QPushButton("Import CSV…")
-        form.addRow("", self.csv_btn)
+        self.target_box = TargetBox(doc)
+        form.addRow(self.target_box)
+        self.target, self.expr, self.expr_msg = self.target_box.target, self.target_box.expr, self.target_box.expr_msg
         self.samples = spin_int(4, 10_000_000, 2000)
         self.sampling = combo([(s, s) for s in ("uniform", "lhs", "grid")])
         self.noise = spin_float(0.0, 1e6, 0.0, 4, 0.01)
@@ -104,11 +77,6 @@ class TrainPanel(QtWidgets.QWidget):
         lay.addWidget(self.plots, 1)
         self.history: list[tuple[int, float, float]] = []
 
-        self.target.currentIndexChanged.connect(self._target_chosen)
-        self.expr.textChanged.connect(self._check_expr)
-        self.expr.returnPressed.connect(self._apply_expr)
-        self.expr.editingFinished.connect(self._apply_expr)
-        self.csv_btn.clicked.connect(self._import_csv)
         for w, key in ((self.samples, "samples"), (self.noise, "noise"), (self.lr, "lr"), (self.epochs, "epochs"),
                        (self.batch, "batch_size")):
             w.valueChanged.connect(lambda v, key=key: self.doc.update("train", **{key: v}))
@@ -121,84 +89,25 @@ class TrainPanel(QtWidgets.QWidget):
         self.reset_btn.clicked.connect(self.reset)
         self.slot.busy_changed.connect(lambda _b: self._buttons())
         doc.scene_changed.connect(self.sync)
-        doc.target_changed.connect(self._preview)
         doc.target_changed.connect(self.cancel)
         doc.network_changed.connect(self._on_new_network)
         self.sync()
-        self._preview()
 
     # ---- scene <-> widgets --------------------------------------------------------------------------------
     def sync(self) -> None:
         s = self.doc.scene
-        set_quiet(self.target, s.target.name)
-        set_quiet(self.expr, s.target.expression)
-        self.expr.setEnabled(s.target.name == "expression")
+        self.target_box.sync()
         for w, v in ((self.samples, s.train.samples), (self.noise, s.train.noise), (self.lr, s.train.lr),
                      (self.epochs, s.train.epochs), (self.batch, s.train.batch_size),
                      (self.sampling, s.train.sampling), (self.optimizer, s.train.optimizer)):
             set_quiet(w, v)
         self._buttons()
 
-    def _preview(self) -> None:
-        name = self.doc.scene.target.name
-        z = self.doc.target_grid()
-        if z is None:
-            self.preview.clear()
-        else:
-            self.preview.setPixmap(heat_pixmap(z, 96, self.doc.scene.camera.colormap))
-        desc = {"none": "No target: the network stays as initialized.", "expression": "Your formula in x and y.",
-                "csv": f"Samples from {self.doc.scene.target.csv or 'a CSV file'} (columns x1, x2, y)."}.get(name)
-        if desc is None:
-            from nnlab.engine.targets import TARGETS
-
-            e = TARGETS.get(name)
-            desc = f"{e.label}: {e.description}" if e.description else e.label
-        lo, hi = self.doc.scene.domain()
-        self.about.setText(f"{desc}\nDomain [{lo[0]:g}, {hi[0]:g}] × [{lo[1]:g}, {hi[1]:g}]")
-
-    def _target_chosen(self) -> None:
-        name = self.target.currentData()
-        if name == "expression":
-            text = self.expr.text().strip() or "sin(3*x) * cos(2*y)"
-            set_quiet(self.expr, text)
-            self.doc.update("target", name="expression", expression=text)
-        elif name == "csv":
-            if not self._import_csv():
-                self.sync()
-        else:
-            self.doc.update("target", name=name)
-
-    def _check_expr(self, text: str) -> None:
-        from nnlab.engine.expression import check_expression
-
-        msg = check_expression(text) if text.strip() else "type an expression in x and y"
-        self.expr_msg.setText(msg or "")
-        self.expr.setStyleSheet("" if msg is None else "border: 2px solid #e0564a")
-
     def _apply_expr(self) -> None:
-        from nnlab.engine.expression import check_expression
-
-        text = self.expr.text().strip()
-        if self.target.currentData() != "expression" or not text or check_expression(text) is not None:
-            return
-        if text != self.doc.scene.target.expression:
-            self.doc.update("target", name="expression", expression=text)
-
-    def _import_csv(self) -> bool:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import samples", "", "CSV files (*.csv);;All files (*)")
-        if not path:
-            return False
-        return self.load_csv(path)
+        self.target_box.apply_expr()
 
     def load_csv(self, path: str) -> bool:
-        from nnlab.engine.csvdata import load_csv_samples
-
-        try:
-            load_csv_samples(path)
-        except (ValueError, OSError) as e:
-            self.doc.error.emit(str(e))
-            return False
-        return self.doc.update("target", name="csv", csv=path)
+        return self.target_box.load_csv(path)
 
     # ---- training -----------------------------------------------------------------------------------------
     def _buttons(self) -> None:

@@ -1,0 +1,80 @@
+"""Screenshots: the current view at a chosen size, or the whole window as the user sees it; PNGs written atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+
+def write_png(img: np.ndarray, path: str | Path) -> None:
+    """RGBA uint8 (h, w, 4) to a PNG, atomically."""
+    h, w = img.shape[:2]
+    qimg = QtGui.QImage(np.ascontiguousarray(img).tobytes(), w, h, 4 * w, QtGui.QImage.Format.Format_RGBA8888)
+    save_qimage(qimg, path)
+
+
+def save_qimage(qimg: QtGui.QImage, path: str | Path) -> None:
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".png", dir=str(p.parent) or ".")
+    os.close(fd)
+    try:
+        if not qimg.save(tmp, "PNG"):
+            raise OSError(f"cannot write {p}")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; a screenshot is an ordinary file
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def window_image(win: QtWidgets.QMainWindow, overlay: QtWidgets.QWidget | None = None) -> QtGui.QImage:
+    """The window as the user sees it; GL views are redrawn into it (a plain grab misses their labels)."""
+    from nnlab.ui.surface_view import SurfaceView
+
+    img = win.grab().toImage()
+    dpr = img.devicePixelRatio()
+    painter = QtGui.QPainter(img)
+    for v in win.findChildren(SurfaceView):
+        if v.isVisible() and v.width() > 0:
+            top_left = v.mapTo(win, QtCore.QPoint(0, 0))
+            painter.drawImage(QtCore.QRectF(top_left.x(), top_left.y(), v.width(), v.height()),
+                              v.grabFramebuffer())
+    if overlay is not None and overlay.isVisible():  # the help overlay sits above the GL view
+        painter.drawPixmap(overlay.mapTo(win, QtCore.QPoint(0, 0)), overlay.grab())
+    painter.end()
+    img.setDevicePixelRatio(dpr)
+    return img
+
+
+def screenshot_dialog(win: QtWidgets.QMainWindow, save: Callable[[str, int, int], None]) -> None:
+    """Ask for a size and a file, then save the current view there."""
+    e = win.doc.scene.export
+    dlg = QtWidgets.QDialog(win)
+    dlg.setWindowTitle("Screenshot of the view")
+    form = QtWidgets.QFormLayout(dlg)
+    w, h = QtWidgets.QSpinBox(), QtWidgets.QSpinBox()
+    for s, v in ((w, e.width), (h, e.height)):
+        s.setRange(16, 8192)
+        s.setValue(v)
+    form.addRow("Width", w)
+    form.addRow("Height", h)
+    bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
+                                    | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+    bb.accepted.connect(dlg.accept)
+    bb.rejected.connect(dlg.reject)
+    form.addRow(bb)
+    if dlg.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+        return
+    path, _ = QtWidgets.QFileDialog.getSaveFileName(win, "Save screenshot", "nnlab.png", "PNG (*.png)")
+    if path:
+        try:
+            save(path, w.value(), h.value())
+            win.status.showMessage(f"Saved {path} ({w.value()}×{h.value()})", 8000)
+        except (OSError, ValueError) as err:
+            win.show_error(str(err))
