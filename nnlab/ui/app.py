@@ -15,6 +15,11 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
         app = QtWidgets.QApplication(argv if argv is not None else sys.argv[:1])
         app.setApplicationName("nnlab")
         app.setOrganizationName("nnlab")
+        from PySide6 import QtGui
+
+        from nnlab.ui.theme import RESOURCES
+
+        app.setWindowIcon(QtGui.QIcon(str(RESOURCES / "icons" / "nnlab.svg")))
     return app
 
 
@@ -33,6 +38,9 @@ def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot:
 
     theme = theme or str(settings().value("theme", "dark"))
     theme = theme if theme in ("dark", "light") else "dark"
+    from nnlab.ui.process_worker import prewarm
+
+    prewarm()  # a worker process imports torch in the background: the first Train press starts at once
     win = MainWindow(theme=theme)
     apply_theme(app, theme, win.actions_.point_size)
     win.set_background_for_theme()

@@ -242,6 +242,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_auto_rotate(c.auto_rotate)
         self.actions_.sync_colormap(c.colormap)
 
+    def sync_camera(self) -> None:
+        """Write the view's camera and mode into the scene (before saving it)."""
+        e, a, d = self.view3d.camera()
+        mode = self.mode()
+        self.doc.update("camera", elevation=max(-90.0, min(90.0, e)), azimuth=a % 360.0, distance=d,
+                        view=mode if mode in ("3d", "2d") else self.doc.scene.camera.view,
+                        auto_rotate=self.rotate_timer.isActive())
+
     def set_colormap(self, name: str) -> None:
         if name in COLORMAPS:
             self.doc.update("camera", colormap=name)

@@ -140,6 +140,7 @@ class WindowActions(QtCore.QObject):
             self.win.load_scene_file(path)
 
     def save_scene(self) -> None:
+        self.win.sync_camera()
         d = self.win.doc
         if d.path and not Path(d.path).resolve().is_relative_to(self.presets_dir()):
             d.save(d.path)
@@ -153,6 +154,7 @@ class WindowActions(QtCore.QObject):
         return SCENES.resolve()
 
     def save_scene_as(self) -> None:
+        self.win.sync_camera()
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self.win, "Save scene", "scene.toml", "Scenes (*.toml)")
         if path:
             if self.win.doc.save(path):

@@ -13,8 +13,10 @@ from PySide6 import QtCore, QtGui
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_main(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+def run_main(*args: str, timeout: float = 60.0, home: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "xcb"), NNLAB_NO_RESTORE="1")
+    if home is not None:
+        env["XDG_CONFIG_HOME"] = str(home)  # settings (recent files, theme) stay out of the real home
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT)
 
@@ -22,7 +24,8 @@ def run_main(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (run under xvfb-run)")
 def test_main_py_smoke_runs_and_writes_a_screenshot(tmp_path):
     shot = tmp_path / "win.png"
-    r = run_main("gui", str(ROOT / "resources/scenes/default.toml"), "--quit-after", "8", "--screenshot", str(shot))
+    r = run_main("gui", str(ROOT / "resources/scenes/default.toml"), "--quit-after", "8", "--screenshot", str(shot),
+                 home=tmp_path)
     assert r.returncode == 0, r.stderr
     img = QtGui.QImage(str(shot))
     assert img.width() >= 800 and img.height() >= 500
@@ -31,8 +34,8 @@ def test_main_py_smoke_runs_and_writes_a_screenshot(tmp_path):
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (run under xvfb-run)")
-def test_quit_after_exits_zero():
-    r = run_main("resources/scenes/xavier.toml", "--quit-after", "1")
+def test_quit_after_exits_zero(tmp_path):
+    r = run_main("resources/scenes/xavier.toml", "--quit-after", "1", home=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
 

@@ -151,6 +151,9 @@ def test_bad_expression_is_flagged_and_not_applied(win):
 
 
 def test_save_and_load_round_trip(win, tmp_path):
+    win.view3d.set_camera(50.0, 120.0, 7.0)
+    win.sync_camera()
+    assert (win.doc.scene.camera.elevation, win.doc.scene.camera.azimuth) == (50.0, 120.0)
     win.init_panel.seed.setValue(5)
     win.doc.update("init", scheme="lecun_normal")
     win.doc.update("target", name="rastrigin")
@@ -162,6 +165,17 @@ def test_save_and_load_round_trip(win, tmp_path):
     assert win.load_scene_file(path)
     win.train_panel.cancel()
     assert np.array_equal(win.doc.z, z)
+    assert win.view3d.camera() == (50.0, 120.0, 7.0)  # the camera comes back with the scene
+
+
+def test_diverging_training_reports_and_keeps_a_finite_network(win, qtbot):
+    scene = small_training_scene(epochs=50).replace("train", optimizer="sgd", lr=50.0, momentum=0.99)
+    win.doc.set_scene(scene)
+    with qtbot.waitSignal(win.train_panel.trained, timeout=60000) as done:
+        win.train_panel.train_btn.click()
+    assert done.args[0].status == "diverged"
+    assert "learning rate" in win.error_label.toolTip()
+    assert np.isfinite(win.doc.z).all() and win.doc.scene == scene
 
 
 def test_screenshots_are_not_blank(win, tmp_path):
