@@ -243,3 +243,44 @@ def test_closing_during_training_exits_cleanly(qtbot, tmp_path, monkeypatch):
     worker = w.train_panel.slot.worker
     w.close()
     assert worker.isFinished()
+
+
+def test_export_network_round_trips(win, tmp_path):
+    from nnlab.engine.io import load_model
+
+    for name in ("net.npz", "net.onnx"):
+        assert win.actions_.save_network(str(tmp_path / name))
+        back = load_model(tmp_path / name)
+        x = np.array([[0.2, 0.7], [0.9, 0.1]])
+        assert np.allclose(back.forward(x), win.doc.net.forward(x), atol=1e-5)
+    assert not win.actions_.save_network(str(tmp_path / "net.txt"))  # unknown format: an error, no crash
+    assert win.error_label.text()
+
+
+def test_recent_files_and_linked_compare_cameras(win, qtbot):
+    from nnlab.ui.window_actions import settings
+
+    recent = settings().value("recent")
+    assert any(str(p).endswith("default.toml") for p in ([recent] if isinstance(recent, str) else recent))
+    assert win.load_scene_file(SCENES / "he_vs_xavier.toml")
+    assert win.mode() == "compare" and win.compare.other is not None
+    left, right = win.compare.views
+    qtbot.waitExposed(left)
+    qtbot.wait(100)
+    left.set_camera(55.0, 10.0, 6.5)  # as a mouse drag would: the next repaint tells the other view
+    qtbot.waitUntil(lambda: right.camera() == (55.0, 10.0, 6.5), timeout=3000)
+
+
+def test_lecture_keys_font_and_auto_rotate(win, qtbot):
+    size = win.actions_.point_size
+    win.actions_.font_step(2.0)
+    assert win.actions_.point_size == size + 2.0
+    assert win.view3d.axes.font.pointSizeF() == size + 3.0
+    az = win.view3d.camera()[1]
+    win.set_auto_rotate(True)
+    qtbot.waitUntil(lambda: win.view3d.camera()[1] != az, timeout=3000)
+    win.set_auto_rotate(False)
+    win.actions_.apply_presenter(True)
+    assert not win.docks["Network"].isVisible() and win.docks["Target && training"].isVisible()
+    win.actions_.apply_presenter(False)
+    win.actions_.font_step(-2.0)
