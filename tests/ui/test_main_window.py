@@ -284,3 +284,14 @@ def test_lecture_keys_font_and_auto_rotate(win, qtbot):
     assert not win.docks["Network"].isVisible() and win.docks["Target && training"].isVisible()
     win.actions_.apply_presenter(False)
     win.actions_.font_step(-2.0)
+
+
+def test_optimize_panel_follows_the_scene_optimizer(win):
+    op = win.optimize_panel
+    names = [e.name for e in op.entries]
+    if "random" not in names:
+        pytest.skip("no 'random' optimizer registered")
+    win.doc.update("optimizer", method="random", sense="min", time_limit=3.0, seed=4)
+    assert op.current_method() == "random" and op.sense.currentData() == "min"
+    assert op.time_limit.value() == 3.0 and op.seed.value() == 4
+    assert len(names) == op.forms.count() >= 1  # every registered method has its generated form

@@ -6,7 +6,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from nnlab.ui.document import Document
-from nnlab.ui.forms import DataclassForm, combo, spin_float, spin_int
+from nnlab.ui.forms import DataclassForm, combo, set_quiet, spin_float, spin_int
 from nnlab.ui.jobs import MethodDone, race_job
 from nnlab.ui.worker import TaskSlot
 
@@ -86,6 +86,23 @@ class OptimizePanel(QtWidgets.QWidget):
         doc.network_changed.connect(self.clear)
         if self.entries:
             self.list.setCurrentRow(0)
+        self._synced_from: object = None
+        doc.scene_changed.connect(self.sync)
+        self.sync()
+
+    def sync(self) -> None:
+        """Take method, sense, time limit, seed and parameters from the scene's [optimizer] (O runs them)."""
+        spec = self.doc.scene.optimizer
+        if spec == self._synced_from:
+            return
+        self._synced_from = spec
+        names = [e.name for e in self.entries]
+        if spec.method in names:
+            self.select(spec.method)
+            self.forms.widget(names.index(spec.method)).set_values(dict(spec.params))
+        set_quiet(self.sense, spec.sense)
+        set_quiet(self.time_limit, min(spec.time_limit, self.time_limit.maximum()))
+        set_quiet(self.seed, spec.seed)
         self._buttons(False)
 
     def _show_form(self, row: int) -> None:
