@@ -1,0 +1,169 @@
+"""Input branch and bound (`bab`) and its CROWN bounds: soundness, known optima, agreement with regions / milp,
+time limit, cancellation."""
+import numpy as np
+import pytest
+
+from nnlab.engine.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.optimize import run_method, run_to_result
+from nnlab.engine.optimize.base import BoundProgress, Incumbent
+from nnlab.engine.optimize.bounds import interval_bounds
+from nnlab.engine.optimize.crown import Crown
+from nnlab.engine.scene import InitSpec, NetworkSpec
+
+TIGHT = {"mip_gap": 1e-9}
+
+
+def make(n0, hidden, scheme, seed):
+    extra = {"bias": "zero"} if scheme == "xavier_uniform" else {}
+    return initial_snapshot(NetworkSpec(n0, hidden), InitSpec(scheme=scheme, seed=seed, **extra))
+
+
+def check(net, r, lo, hi):
+    assert r.x is not None and np.all(r.x >= lo) and np.all(r.x <= hi)
+    assert r.value == pytest.approx(float(net.forward(r.x)), rel=1e-9, abs=1e-12)
+    assert r.method == "bab" and r.verified_value == r.value
+
+
+@pytest.mark.parametrize("scheme", ["torch_default", "xavier_uniform"])
+@pytest.mark.parametrize("intermediate,alpha", [("crown", 0), ("ibp", 0), ("crown", 8)])
+def test_crown_bound_is_sound_and_within_interval_bound(scheme, intermediate, alpha):
+    net = make(4, (20, 20), scheme, 3)
+    rng = np.random.default_rng(1)
+    lo = rng.uniform(-1, 0.5, (24, 4))
+    hi = lo + rng.uniform(0, 0.6, (24, 4))
+    hi[0, 2] = lo[0, 2]  # a degenerate box too
+    cr = Crown(net, intermediate, alpha)
+    bb = cr.bounds(lo, hi)
+    wl, bl = net.weights[-1][0], float(net.biases[-1][0])
+    for i in range(lo.shape[0]):
+        pts = np.vstack([rng.uniform(lo[i], hi[i], (3000, 4)), bb.corner[i]])
+        vals = net.forward(pts)
+        assert bb.ub[i] >= vals.max() - 1e-12
+        # the linear bound A x + c holds at every sample, and the corner is where it is largest
+        assert np.all(pts @ bb.A[i] + bb.c[i] >= vals - 1e-12)
+        assert bb.corner[i] @ bb.A[i] + bb.c[i] == pytest.approx(bb.ub[i], abs=1e-12)
+        L, U = interval_bounds(net, lo[i], hi[i])[-1]
+        ibp = np.maximum(wl, 0) @ np.maximum(U, 0) + np.minimum(wl, 0) @ np.maximum(L, 0) + bl
+        assert bb.ub[i] <= ibp + 1e-9
+        for (Lc, Uc), g in zip(bb.layers, net.preactivations(pts)):  # hidden-layer bounds hold too
+            assert np.all(g >= Lc[i] - 1e-12) and np.all(g <= Uc[i] + 1e-12)
+    # a parent's bounds passed as `prev` only tighten
+    bb2 = cr.bounds(lo, hi, [(L, U) for L, U in bb.layers])
+    assert np.all(bb2.ub <= bb.ub + 1e-12)
+
+
+def bump(n0):
+    """1 - sum |x_i - c_i|: max 1 at c (interior, every ReLU at its kink); min at the farthest corner of [-1, 1]^n."""
+    c = np.array([0.3, -0.2, 0.1, 0.4, -0.35][:n0])
+    W = np.vstack([np.eye(n0), -np.eye(n0)])
+    return snapshot_from_layers([(W, np.concatenate([-c, c])), (-np.ones((1, 2 * n0)), np.array([1.0]))]), c
+
+
+def two_layer_hand():
+    """relu(relu(x1) - relu(x1 - 0.5) - 0.25): max 0.25 for x1 >= 0.5, min 0."""
+    return snapshot_from_layers([(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([0.0, -0.5])),
+                                 (np.array([[1.0, -1.0]]), np.array([-0.25])),
+                                 (np.array([[1.0]]), np.array([0.0]))])
+
+
+@pytest.mark.parametrize("sense", ["max", "min"])
+@pytest.mark.parametrize("warm", [True, False])
+def test_known_optima(sense, warm):
+    net5, c = bump(5)
+    lo5, hi5 = -np.ones(5), np.ones(5)
+    cases = [(net5, lo5, hi5, {"max": 1.0, "min": 1 - np.sum(1 + np.abs(c))}),
+             (two_layer_hand(), -np.ones(2), np.ones(2), {"max": 0.25, "min": 0.0})]
+    for net, lo, hi, want in cases:
+        r = run_to_result(run_method("bab", net, lo, hi, sense, 30, 0, {"warm_start": warm, **TIGHT}))
+        assert r.status == "optimal"
+        assert r.value == pytest.approx(want[sense], abs=1e-7)
+        sgn = 1 if sense == "max" else -1
+        assert sgn * (r.bound - want[sense]) >= -1e-9 and abs(r.bound - want[sense]) <= 1e-6
+        check(net, r, lo, hi)
+    r = run_to_result(run_method("bab", net5, lo5, hi5, "max", 30, 0, {"warm_start": warm, **TIGHT}))
+    np.testing.assert_allclose(r.x, c, atol=1e-6)
+
+
+@pytest.mark.parametrize("scheme", ["torch_default", "xavier_uniform"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_agrees_with_regions_in_2d(scheme, seed):
+    net = make(2, (12, 12), scheme, seed)
+    lo, hi = np.array([-1.0, 0.0]), np.array([2.0, 1.0])
+    for sense in ("max", "min"):
+        rg = run_to_result(run_method("regions", net, lo, hi, sense))
+        rb = run_to_result(run_method("bab", net, lo, hi, sense, 30, seed, TIGHT))
+        assert rb.status == rg.status == "optimal"
+        assert rb.value == pytest.approx(rg.value, rel=1e-6, abs=1e-6)
+        sgn = 1 if sense == "max" else -1
+        assert sgn * (rb.bound - rg.value) >= -1e-9
+        check(net, rb, lo, hi)
+
+
+@pytest.mark.parametrize("n0,hidden,scheme,seed", [(4, (12, 12), "torch_default", 1), (4, (12, 12), "xavier_uniform", 2),
+                                                   (5, (16,), "torch_default", 3), (5, (10, 10), "xavier_uniform", 4)])
+def test_agrees_with_milp_in_nd(n0, hidden, scheme, seed):
+    net = make(n0, hidden, scheme, seed)
+    lo, hi = -np.ones(n0), np.ones(n0)
+    for sense in ("max", "min"):
+        rm = run_to_result(run_method("milp", net, lo, hi, sense, 30, 0, TIGHT))
+        rb = run_to_result(run_method("bab", net, lo, hi, sense, 30, 0, TIGHT))
+        assert rm.status == rb.status == "optimal"
+        assert rb.value == pytest.approx(rm.value, rel=1e-6, abs=1e-6)
+        sgn = 1 if sense == "max" else -1
+        assert sgn * (rb.bound - rm.value) >= -1e-6
+        check(net, rb, lo, hi)
+
+
+def test_exact_dispatches_nd_to_bab():
+    net, c = bump(5)
+    lo, hi = -np.ones(5), np.ones(5)
+    r = run_to_result(run_method("exact", net, lo, hi, "min", 30))
+    assert r.method == "exact" and r.extra["via"] == "bab" and r.status == "optimal"
+    assert r.value == pytest.approx(1 - np.sum(1 + np.abs(c)), abs=1e-6)
+
+
+def test_time_limit_returns_incumbent_and_valid_bound():
+    net = make(10, (20, 20), "torch_default", 5)
+    lo, hi = np.zeros(10), np.ones(10)
+    truth = run_to_result(run_method("milp", net, lo, hi, "max", 60, 0, TIGHT))
+    assert truth.status == "optimal"
+    evs = []
+    gen = run_method("bab", net, lo, hi, "max", 0.3, 0, {"mip_gap": 0.0, "lp_close": 0, "warm_start": False})
+    try:
+        while True:
+            evs.append(next(gen))
+    except StopIteration as stop:
+        r = stop.value
+    assert r.status == "time_limit"
+    check(net, r, lo, hi)
+    assert r.bound >= truth.value - 1e-9 and r.value <= truth.value + 1e-9 and r.gap is not None
+    incs = [e for e in evs if isinstance(e, Incumbent)]
+    assert incs and incs[-1].value == pytest.approx(r.value)
+    progress = [e for e in evs if isinstance(e, BoundProgress)]
+    assert progress and all(e.bound >= truth.value - 1e-9 for e in progress)
+
+
+def test_cancellation_mid_run():
+    net = make(10, (60, 60), "xavier_uniform", 1)
+    gen = run_method("bab", net, np.zeros(10), np.ones(10), "max", 120.0, 0)
+    n = 0
+    for ev in gen:
+        n += isinstance(ev, BoundProgress)
+        if n >= 2:
+            break
+    gen.close()
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+def test_invalid_parameters():
+    net, _ = bump(2)
+    box = (-np.ones(2), np.ones(2))
+    with pytest.raises(ValueError, match="intermediate"):
+        run_to_result(run_method("bab", net, *box, params={"intermediate": "magic"}))
+    with pytest.raises(ValueError, match="branching"):
+        run_to_result(run_method("bab", net, *box, params={"branching": "magic"}))
+    with pytest.raises(ValueError, match="batch"):
+        run_to_result(run_method("bab", net, *box, params={"batch": 0}))
+    with pytest.raises(ValueError, match="mip_gap"):
+        run_to_result(run_method("bab", net, *box, params={"mip_gap": 2.0}))
