@@ -17,7 +17,7 @@ class InfoPanel(QtWidgets.QWidget):
         self.text.setTextFormat(QtCore.Qt.TextFormat.RichText)
         lay.addWidget(self.text)
         lay.addStretch(1)
-        doc.surface_changed.connect(self.refresh)
+        doc.network_changed.connect(self.refresh)  # not every training frame: a relayout per frame costs a repaint
         doc.scene_changed.connect(self.refresh)
         self.refresh()
 
