@@ -209,6 +209,11 @@ class ProcessGeneratorWorker(GeneratorWorker):
 
     def run(self) -> None:
         try:
+            pickle.dumps(self._factory)  # mp.Queue pickles on a feeder thread, where a failure would be silent
+        except Exception as e:  # noqa: BLE001
+            self.errored.emit(TypeError(f"this job cannot run in a worker process: {e}"))
+            return
+        try:
             host = acquire()
         except Exception as e:  # noqa: BLE001
             self.errored.emit(RuntimeError(f"cannot start a worker process: {e}"))

@@ -148,4 +148,7 @@ def test_process_job_yields_returns_stops_and_reports_errors(qtbot):
     slot.start(partial(map, int, ["1", "x"]), on_error=errors.append, process=True)
     qtbot.waitUntil(lambda: bool(errors), timeout=30000)
     assert isinstance(errors[0], ValueError) and "'x'" in str(errors[0])
+    slot.start(lambda: iter([1]), on_error=errors.append, process=True)  # a lambda cannot be pickled
+    qtbot.waitUntil(lambda: len(errors) == 2, timeout=10000)
+    assert "worker process" in str(errors[1])
     assert slot.shutdown(2000)
