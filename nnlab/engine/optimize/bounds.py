@@ -5,14 +5,13 @@ LP costs ~20 ms of compilation, while re-solving one HiGHS model with a new obje
 """
 from __future__ import annotations
 
-import os
-import sys
 import time
 from typing import Generator
 
 import numpy as np
 
 from nnlab.engine.network import NetSnapshot
+from nnlab.engine.optimize.highs import new_highs as _highs
 
 
 def interval_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -35,31 +34,6 @@ def interval_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray) -> l
 
 # --- LP-based tightening ("RR"): max and min of each pre-activation over the LP relaxation of the layers before ---
 
-_BANNER_DONE = False
-
-
-def _highs(threads: int = 1) -> "highspy.Highs":  # noqa: F821
-    """A silent Highs. HiGHS prints a banner to fd 1 on its first construction in a process, which would pollute
-    `nnlab optimize --json` stdout: that construction runs with fd 1 on /dev/null."""
-    global _BANNER_DONE
-    import highspy
-
-    if _BANNER_DONE:
-        h = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 1)
-            h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(devnull)
-        _BANNER_DONE = True
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", threads)
-    return h
 
 
 class ReluModel:

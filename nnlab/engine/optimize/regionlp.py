@@ -9,42 +9,14 @@ built through cvxpy + HiGHS.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Generator, Sequence
 
 import numpy as np
 
 from nnlab.engine.network import NetSnapshot
+from nnlab.engine.optimize.highs import new_highs, set_dense_rows
 
-_BANNER_SILENCED = False
-
-
-def new_highs() -> Any:
-    """A silent highspy.Highs; HiGHS prints its banner to fd 1 on the first construction, which would pollute
-    `nnlab optimize --json` stdout, so that first construction runs with fd 1 pointed at /dev/null."""
-    global _BANNER_SILENCED
-    import highspy
-
-    if _BANNER_SILENCED:
-        h = highspy.Highs()
-    else:
-        import sys
-
-        sys.stdout.flush()
-        saved = os.dup(1)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 1)
-            h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(devnull)
-        _BANNER_SILENCED = True
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    return h
 
 
 def flat_pattern(pattern: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -114,12 +86,7 @@ class RegionLP:
         lp.col_cost_ = c
         lp.col_lower_, lp.col_upper_ = self.lower, self.upper
         lp.row_lower_, lp.row_upper_ = r, np.full(m, highspy.kHighsInf)
-        mat = lp.a_matrix_
-        mat.format_ = highspy.MatrixFormat.kRowwise
-        mat.num_col_, mat.num_row_ = n, m
-        mat.start_ = np.arange(0, m * n + 1, n, dtype=np.int32)
-        mat.index_ = np.tile(np.arange(n, dtype=np.int32), m)
-        mat.value_ = A.ravel()
+        set_dense_rows(lp, A)
         lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
         h = self._h
         h.passModel(lp)

@@ -11,7 +11,8 @@ import numpy as np
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, Event, OptResult, PointsVisited, better, finish
 from nnlab.engine.optimize.baselines import SCHEMES, Best, Clock, check_positive, iter_points
-from nnlab.engine.optimize.regionlp import RegionLP, flat_pattern, new_highs, pattern_key
+from nnlab.engine.optimize.highs import new_highs, set_dense_rows
+from nnlab.engine.optimize.regionlp import RegionLP, flat_pattern, pattern_key
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,6 @@ def solve_free_milp(net: NetSnapshot, pattern: Sequence[np.ndarray], free: Seque
             f_at += 1
         H, c = Hn, cn
     cost = np.concatenate([(net.weights[-1] @ H)[0], np.zeros(nf)])
-    d = float((net.weights[-1] @ c + net.biases[-1])[0])
     A = np.vstack(rows) if rows else np.zeros((0, nv + nf))
     m, n = A.shape
     lp = highspy.HighsLp()
@@ -89,12 +89,7 @@ def solve_free_milp(net: NetSnapshot, pattern: Sequence[np.ndarray], free: Seque
     lp.row_lower_, lp.row_upper_ = np.asarray(rlo, dtype=np.float64), np.asarray(rhi, dtype=np.float64)
     lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
     lp.integrality_ = [highspy.HighsVarType.kContinuous] * nv + [highspy.HighsVarType.kInteger] * nf
-    mat = lp.a_matrix_
-    mat.format_ = highspy.MatrixFormat.kRowwise
-    mat.num_col_, mat.num_row_ = n, m
-    mat.start_ = np.arange(0, m * n + 1, n, dtype=np.int32)
-    mat.index_ = np.tile(np.arange(n, dtype=np.int32), m)
-    mat.value_ = A.ravel()
+    set_dense_rows(lp, A)
     h = new_highs()  # fresh (0.3 ms): HiGHS's clock and time limit semantics differ between LP and MIP on reuse
     h.setOptionValue("time_limit", max(float(time_limit), 1e-3))
     h.passModel(lp)
