@@ -69,10 +69,13 @@ class _Search:
         self.improved = False
 
     def offer(self, pts: np.ndarray) -> None:
-        v = self.inet.forward(pts)
+        """Take the best of the points as incumbent if it beats it (its value re-evaluated by the numpy pass)."""
+        v = self.crown.forward(pts) if pts.shape[0] > 1 else self.inet.forward(pts)
         i = int(np.argmax(v))
         if v[i] > self.value:
-            self.x, self.value, self.improved = pts[i].copy(), float(v[i]), True
+            vi = float(self.inet.forward(pts[i]))
+            if vi > self.value:
+                self.x, self.value, self.improved = pts[i].copy(), vi, True
 
     def tol(self) -> float:
         return self.p.mip_gap * max(1.0, abs(self.value)) if np.isfinite(self.value) else 0.0
@@ -116,22 +119,23 @@ class _Search:
         n_unst = bb.unstable()
         width = hi - lo
         score = np.abs(bb.A) * width
-        for i in range(lo.shape[0]):
+        dims = np.where(score.max(axis=1) > 0, np.argmax(score, axis=1), np.argmax(width, axis=1))
+        # closed at once: within the gap of the incumbent, or affine on the box (the corner value is exact)
+        shut = (bb.ub <= self.value + self.tol()) | (n_unst == 0) | ~np.any(width > 0, axis=1)
+        if shut.any():
+            self.closed = max(self.closed, float(bb.ub[shut].max()))
+        for i in np.flatnonzero(~shut):
             ub = float(bb.ub[i])
+            if ub <= self.value + self.tol():  # an LP-closed box may have raised the incumbent
+                self.closed = max(self.closed, ub)
+                continue
             layers = [(L[i], U[i]) for L, U in bb.layers]
-            if ub <= self.value + self.tol():
-                self.closed = max(self.closed, ub)
-                continue
-            if n_unst[i] == 0 or not np.any(width[i] > 0):  # affine on the box: the corner value is exact
-                self.closed = max(self.closed, ub)
-                continue
             if n_unst[i] <= self.p.lp_close:
                 exact = self._lp_close(lo[i], hi[i], layers)
                 if exact is not None:
                     self.closed = max(self.closed, min(ub, exact))
                     continue
-            dim = int(np.argmax(score[i])) if score[i].max() > 0 else int(np.argmax(width[i]))
-            heapq.heappush(self.heap, (-ub, next(self.ids), lo[i], hi[i], dim, layers))
+            heapq.heappush(self.heap, (-ub, next(self.ids), lo[i], hi[i], int(dims[i]), layers))
 
     def step(self) -> None:
         """Split the best `batch` open boxes (skipping those the incumbent has since closed) and bound the halves."""

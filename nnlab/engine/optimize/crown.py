@@ -56,6 +56,22 @@ class Crown:
         self.alpha_iters = int(alpha_iters)
         self.alpha_lr = float(alpha_lr)
 
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """The network at points x (N, n0), single-threaded torch (cheaper than numpy's BLAS threads here)."""
+        t = self.torch
+        threads = t.get_num_threads()
+        t.set_num_threads(1)
+        try:
+            with t.no_grad():
+                h = t.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
+                for k, (w, b) in enumerate(zip(self.W, self.b)):
+                    h = h @ w.T + b
+                    if k < len(self.W) - 1:
+                        h = h.clamp(min=0)
+                return h[:, 0].numpy().copy()
+        finally:
+            t.set_num_threads(threads)
+
     def _relax(self, L: Any, U: Any) -> tuple[Any, Any, Any, Any]:
         """(upper slope, upper intercept, adaptive lower slope, unstable mask) per neuron."""
         t = self.torch
@@ -69,7 +85,15 @@ class Crown:
 
     def _backward(self, lam: Any, const: Any, top: int, relax: list, slopes: list | None = None) -> tuple[Any, Any]:
         """Push an upper bound lam . h_top + const (lam (B, m, n_top)) back to the input: (A (B, m, n0), const)."""
-        for j in range(top, -1, -1):
+        start = top
+        if lam.dim() == 2 and slopes is None and top >= 0:  # same rows for every box: matmuls, no (B, m, n) temps
+            su, tu, sl, _ = relax[top]
+            pos, neg = lam.clamp(min=0), lam.clamp(max=0)
+            w, bj = self.W[top], self.b[top]
+            const = const + tu @ pos.T + (su * bj) @ pos.T + (sl * bj) @ neg.T
+            lam = pos @ (su[:, :, None] * w) + neg @ (sl[:, :, None] * w)
+            start = top - 1
+        for j in range(start, -1, -1):
             su, tu, sl, unst = relax[j]
             if slopes is not None:
                 sl = self.torch.where(unst, slopes[j], sl)
@@ -112,7 +136,7 @@ class Crown:
                     L = pl @ self.Wp[k].T + pu @ self.Wn[k].T + self.b[k]
                     U = pu @ self.Wp[k].T + pl @ self.Wn[k].T + self.b[k]
                     if self.intermediate == "crown":
-                        lam = t.cat([self.W[k], -self.W[k]]).expand(B, -1, -1)
+                        lam = t.cat([self.W[k], -self.W[k]])
                         const = t.cat([self.b[k], -self.b[k]]).expand(B, -1)
                         A, c = self._backward(lam, const, k - 1, relax)
                         ub = self._concretize(A, c, mid, rad)
@@ -124,7 +148,7 @@ class Crown:
                 U = t.maximum(U, L)  # roundoff can cross them on a degenerate neuron
                 layers.append((L, U))
                 relax.append(self._relax(L, U))
-            lam = self.W[K].expand(B, -1, -1)
+            lam = self.W[K] if K > 0 else self.W[K].expand(B, -1, -1)
             const = self.b[K].expand(B, -1)
             A, c = self._backward(lam, const, K - 1, relax)
             ub = self._concretize(A, c, mid, rad)[:, 0]
