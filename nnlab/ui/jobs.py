@@ -41,3 +41,10 @@ def train_job(scene: Scene, start: NetSnapshot | None) -> partial:
     from nnlab.engine.train import train
 
     return partial(train, scene, start)
+
+
+def metrics_job(net: NetSnapshot, lower: Any, upper: Any, **kw: Any) -> partial:
+    """The Info panel's landscape metrics (nnlab.ui.metrics_job.landscape_job) as a picklable factory."""
+    from nnlab.ui.metrics_job import landscape_job
+
+    return partial(landscape_job, net, lower, upper, **kw)

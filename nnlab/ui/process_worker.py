@@ -49,6 +49,7 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     except Exception:  # noqa: BLE001
         pass
+    _single_thread_blas()
     while True:
         msg = ctrl.get()
         if msg[0] == "quit":
@@ -56,6 +57,29 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
         if msg[0] == "job":
             if _run_job(msg[1], msg[2], ctrl, out):
                 return
+
+
+def _single_thread_blas() -> None:
+    """numpy's OpenBLAS on one thread in the host: the small matrices of the jobs gain nothing from more, and its
+    spinning threads on a loaded 2-core machine made landscape metrics up to 10x slower and starved the GUI."""
+    import ctypes
+    import glob
+    import os
+
+    try:
+        import numpy as np
+
+        libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+        for path in glob.glob(os.path.join(libs, "lib*openblas*.so*")):
+            lib = ctypes.CDLL(path)
+            for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                         "openblas_set_num_threads"):
+                fn = getattr(lib, name, None)
+                if fn is not None:
+                    fn(1)
+                    break
+    except Exception:  # noqa: BLE001 - an optimisation only
+        pass
 
 
 def _run_job(factory: Any, paused: bool, ctrl: "mp.Queue", out: "mp.Queue") -> bool:
