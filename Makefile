@@ -28,8 +28,11 @@ run: setup
 test: setup
 	QT_QPA_PLATFORM=xcb LIBGL_ALWAYS_SOFTWARE=1 xvfb-run $(XVFB_ARGS) $(PY) -m pytest -q -p no:cacheprovider tests
 
+# Benchmarks print ratios against baselines measured in the same run (see README, "Benchmarks").
+BENCHES ?= train optimize bab heuristics export ui_latency
 bench: setup
-	QT_QPA_PLATFORM=xcb LIBGL_ALWAYS_SOFTWARE=1 xvfb-run $(XVFB_ARGS) sh -c '$(PY) bench/train.py && $(PY) bench/optimize.py && $(PY) bench/export.py'
+	for b in $(BENCHES); do echo "== bench/$$b.py"; \
+	  QT_QPA_PLATFORM=xcb xvfb-run $(XVFB_ARGS) $(PY) bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info
