@@ -118,7 +118,7 @@ class _Search:
         """Queue the bounded boxes that stay open; close the others."""
         n_unst = bb.unstable()
         width = hi - lo
-        score = np.abs(bb.A) * width
+        score = bb.score if bb.score is not None else np.abs(bb.A) * width
         dims = np.where(score.max(axis=1) > 0, np.argmax(score, axis=1), np.argmax(width, axis=1))
         # closed at once: within the gap of the incumbent, or affine on the box (the corner value is exact)
         shut = (bb.ub <= self.value + self.tol()) | (n_unst == 0) | ~np.any(width > 0, axis=1)
@@ -185,7 +185,8 @@ class _Search:
         stuck = np.min(key, axis=1) >= 1.5 * pub[0::2] - 1e-12 * (1.0 + np.abs(pub[0::2]))
         best[stuck] = np.array(dims)[stuck]  # no split lowers the bound: the parent's score dimension
         idx = (np.arange(P)[:, None, None] * 2 * n + np.arange(2)[None, :, None] * n + best[:, None, None]).reshape(-1)
-        sub = BoxBounds(bb.ub[idx], bb.A[idx], bb.c[idx], bb.corner[idx], [(L[idx], U[idx]) for L, U in bb.layers])
+        sub = BoxBounds(bb.ub[idx], bb.A[idx], bb.c[idx], bb.corner[idx], [(L[idx], U[idx]) for L, U in bb.layers],
+                        bb.score[idx])
         self.add(clo.reshape(-1, n)[idx], chi.reshape(-1, n)[idx], sub)
 
     def polish(self) -> None:
@@ -238,6 +239,8 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
             s.polish()
         yield from incumbent()
         s.step()
+    if s.x is not None:
+        s.polish()  # a few region LPs: the value within the gap may still improve
     yield from incumbent()
     bound = s.bound()
     yield BoundProgress(sgn * bound, sgn * s.value, time.perf_counter() - t0, "bab: done")

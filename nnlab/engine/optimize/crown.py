@@ -29,6 +29,7 @@ class BoxBounds:
     c: np.ndarray
     corner: np.ndarray
     layers: list[tuple[np.ndarray, np.ndarray]]
+    score: np.ndarray | None = None  # (B, n0) branching score per input dimension (see Crown._score)
 
     def unstable(self) -> np.ndarray:
         """Number of unstable neurons (L < 0 < U) per box."""
@@ -85,6 +86,7 @@ class Crown:
 
     def _backward(self, lam: Any, const: Any, top: int, relax: list, slopes: list | None = None) -> tuple[Any, Any]:
         """Push an upper bound lam . h_top + const (lam (B, m, n_top)) back to the input: (A (B, m, n0), const)."""
+        self._lam0 = lam if top == 0 else None
         start = top
         if lam.dim() == 2 and slopes is None and top >= 0:  # same rows for every box: matmuls, no (B, m, n) temps
             su, tu, sl, _ = relax[top]
@@ -94,6 +96,8 @@ class Crown:
             lam = pos @ (su[:, :, None] * w) + neg @ (sl[:, :, None] * w)
             start = top - 1
         for j in range(start, -1, -1):
+            if j == 0:
+                self._lam0 = lam
             su, tu, sl, unst = relax[j]
             if slopes is not None:
                 sl = self.torch.where(unst, slopes[j], sl)
@@ -153,11 +157,30 @@ class Crown:
             A, c = self._backward(lam, const, K - 1, relax)
             ub = self._concretize(A, c, mid, rad)[:, 0]
             A, c = A[:, 0, :], c[:, 0]
+            score = self._score(A, layers, relax, rad)
         if self.alpha_iters > 0 and K > 0 and any(bool(r[3].any()) for r in relax):
             A, c, ub = self._alpha(relax, A, c, ub, mid, rad, K, B)
         corner = t.where(A > 0, hi_t, lo_t)
         return BoxBounds(ub.numpy().copy(), A.numpy().copy(), c.numpy().copy(), corner.numpy().copy(),
-                         [(L.numpy().copy(), U.numpy().copy()) for L, U in layers])
+                         [(L.numpy().copy(), U.numpy().copy()) for L, U in layers], score.numpy().copy())
+
+    def _score(self, A: Any, layers: list, relax: list, rad: Any) -> Any:
+        """Per input dimension: |A_i| width_i plus the share of the first layer's relaxation error that halving
+        dimension i removes (unstable neuron j: output weight |lam_j| x its relaxation gap x |W_ji| width_i /
+        (U_j - L_j)). Why: |A_i| alone ignores the looseness, and a flat bound (small A_i) can hide it."""
+        t = self.torch
+        width = 2 * rad
+        s = A.abs() * width
+        if not layers or self._lam0 is None:
+            return s
+        L, U = layers[0]
+        unst = relax[0][3]
+        lam = self._lam0[0] if self._lam0.dim() == 2 else self._lam0[:, 0, :]
+        lam = lam.expand(L.shape[0], -1) if lam.dim() == 1 else lam
+        d = t.where(unst, U - L, t.ones_like(U))
+        gap = t.where(lam > 0, -L * U / d, t.minimum(-L, U))
+        wgt = t.where(unst, lam.abs() * gap / d, t.zeros_like(U))  # (B, n_1)
+        return s + (wgt @ self.W[0].abs()) * width
 
     def _alpha(self, relax: list, A: Any, c: Any, ub: Any, mid: Any, rad: Any, K: int, B: int) -> tuple[Any, Any, Any]:
         """alpha-CROWN-lite: optimise the lower slopes of the output bound per box; keep each box's best bound."""
