@@ -35,6 +35,9 @@ class BabParams:
     branching: str = "score"  # "score": largest |A_i| * width_i; "smart": try every dimension, keep the best split
 
 
+_STORE_FLOATS = 25_000_000  # queued boxes keep their hidden-layer bounds up to ~200 MB
+
+
 def _check(p: BabParams) -> None:
     if not 0 <= p.mip_gap < 1:
         raise ValueError(f"mip_gap {p.mip_gap!r} must be in [0, 1)")
@@ -67,6 +70,9 @@ class _Search:
         self.closed = -np.inf  # largest bound of a box closed without reaching the incumbent
         self.n_boxes = self.n_lp = 0
         self.improved = False
+        self.per_box = 2 * sum(inet.widths)
+        self.stored = 0  # floats of hidden-layer bounds held by queued boxes
+        self.no_layers = [(np.full(n, -np.inf), np.full(n, np.inf)) for n in inet.widths]
 
     def offer(self, pts: np.ndarray) -> None:
         """Take the best of the points as incumbent if it beats it (its value re-evaluated by the numpy pass)."""
@@ -135,6 +141,10 @@ class _Search:
                 if exact is not None:
                     self.closed = max(self.closed, min(ub, exact))
                     continue
+            if self.stored + self.per_box > _STORE_FLOATS:
+                layers = None  # memory cap: the children are bounded without the parent's hidden bounds
+            else:
+                self.stored += self.per_box
             heapq.heappush(self.heap, (-ub, next(self.ids), lo[i], hi[i], int(dims[i]), layers))
 
     def step(self) -> None:
@@ -142,6 +152,10 @@ class _Search:
         los, his, prevs, pub, dims = [], [], [], [], []
         while self.heap and len(los) < 2 * self.p.batch:
             nub, _, lo, hi, d, layers = heapq.heappop(self.heap)
+            if layers is None:
+                layers = self.no_layers
+            else:
+                self.stored -= self.per_box
             if -nub <= self.value + self.tol():
                 self.closed = max(self.closed, -nub)
                 continue
