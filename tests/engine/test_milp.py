@@ -64,7 +64,9 @@ def test_interior_maximum_in_five_dimensions():
     assert r.status == "optimal" and r.value == pytest.approx(1.0, abs=1e-7)
     np.testing.assert_allclose(r.x, c, atol=1e-6)
     r = run_to_result(run_method("exact", net, lo, hi, "min", 30))
-    assert r.extra["via"] == "milp" and r.method == "exact"
+    assert r.extra["via"] == "bab" and r.method == "exact"  # n-D inputs: branch and bound
+    r2 = run_to_result(run_method("exact", net, lo, hi, "min", 30, 0, {"nd": "milp"}))
+    assert r2.extra["via"] == "milp" and r2.value == pytest.approx(r.value, abs=1e-6)
     assert r.value == pytest.approx(1 - np.sum(1 + np.abs(c)), abs=1e-6)
 
 
@@ -95,11 +97,11 @@ def test_cvxpy_path_with_another_solver():
     check(net, rs, lo, hi)
 
 
-def test_zero_area_box_goes_to_the_milp():
+def test_zero_area_box_takes_the_nd_path():
     net, _ = bump()
     lo, hi = np.array([0.0, -1.0]), np.array([0.0, 1.0])
     r = run_to_result(run_method("exact", net, lo, hi, "max"))
-    assert r.extra["via"] == "milp" and r.status == "optimal"
+    assert r.extra["via"] == "bab" and r.status == "optimal"
     assert r.value == pytest.approx(0.7, abs=1e-7) and r.x[0] == 0.0
 
 
