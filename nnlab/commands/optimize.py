@@ -1,6 +1,7 @@
 """`nnlab optimize`: optimize a ReLU network's output over a box, from a model file or a scene (a contract for scripts).
 
-With --json, stdout is one JSON object (a list of them for --method all) with the keys
+`exact` (the default) is the 2-D region enumeration for 2-input networks and the input branch and bound (`bab`)
+otherwise; `milp` is the big-M MILP. With --json, stdout is one JSON object (a list of them for --method all) with the keys
 method, sense, value, x, status, bound, gap, seconds, verified_value. Errors: one line on stderr, exit code 2.
 """
 from __future__ import annotations
@@ -24,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lower", help="comma-separated lower bounds (default: the scene's domain, else 0)")
     p.add_argument("--upper", help="comma-separated upper bounds (default: the scene's domain, else 1)")
     p.add_argument("--sense", choices=("max", "min"), default="max")
-    p.add_argument("--method", default="exact", help="exact (default), regions, milp, sampling, walk, gradient, "
-                   "random, lhs, grid, or all")
+    p.add_argument("--method", default="exact", help="exact (default: regions for 2 inputs, else bab), regions, bab, "
+                   "milp, sampling, walk, gradient, random, lhs, grid, or all")
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds per method (default 60)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
