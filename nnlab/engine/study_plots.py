@@ -3,8 +3,8 @@
 - extrema_location.png: by input dimension, the share of networks whose best known max (left) and min (right) lies
   at a box vertex (solid) and inside the box (dashed), one colour per group and width (the exact method's point when
   it is the best known, else the best heuristic's: an unproven MILP's incumbent can be beaten).
-- heuristic_gap.png: by dimension, the mean gap to the best known value of each method (one panel per method and
-  sense), one line per group.
+- heuristic_gap.png: by dimension, the mean gap to the best known value of each method (one column per method, one
+  row per sense), one line per group.
 - landscape.png: by dimension, the median number of local maxima found, the median affine R² and the median
   number of activation patterns met per sample.
 """
@@ -83,7 +83,7 @@ def write_plots(rows: list[dict], out: Path) -> list[Path]:
     col = _colors(groups)
     files = []
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4), sharey=True)
     for ax, sense in zip(axes, ("max", "min")):
         ex = _best_points(rows, sense)
         for g, (xs, ys) in _series(ex, _share("location", "vertex")).items():
@@ -96,27 +96,30 @@ def write_plots(rows: list[dict], out: Path) -> list[Path]:
         ax.set_ylim(-0.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("share of networks")
-    axes[1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="center right")
+    fig.tight_layout(rect=(0, 0, 0.78, 1))
     files.append(_save(fig, out / "extrema_location.png"))
     plt.close(fig)
 
-    keys = list(dict.fromkeys((r["method"], r["sense"]) for r in rows if r["method"] != "exact"))
-    if keys:
-        fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.8), squeeze=False, sharey=True)
-        for ax, (m, s) in zip(axes[0], keys):
-            sub = [r for r in rows if r["method"] == m and r["sense"] == s]
-            mean = lambda rs: (lambda v: sum(v) / len(v) if v else None)([r["gap_best"] for r in rs  # noqa: E731
-                                                                          if r["gap_best"] is not None])
-            for g, (xs, ys) in _series(sub, mean).items():
-                ax.plot(xs, ys, "o-", color=col[g], label=g)
-            ax.set_title(f"{m} ({s}): gap to best known")
-            ax.set_xlabel("input dimension")
-            ax.set_xticks(sorted({int(r["dim"]) for r in rows}))
-            ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel("mean gap / output range")
-        axes[0][-1].legend(fontsize=7)
-        fig.tight_layout()
+    methods = list(dict.fromkeys(r["method"] for r in rows if r["method"] != "exact"))
+    senses = [s for s in ("max", "min") if any(r["sense"] == s and r["method"] != "exact" for r in rows)]
+    if methods:
+        fig, axes = plt.subplots(len(senses), len(methods), figsize=(3.6 * len(methods) + 2.6, 3.2 * len(senses)),
+                                 squeeze=False, sharey=True)
+        for i, s in enumerate(senses):
+            for ax, m in zip(axes[i], methods):
+                sub = [r for r in rows if r["method"] == m and r["sense"] == s]
+                mean = lambda rs: (lambda v: sum(v) / len(v) if v else None)([r["gap_best"] for r in rs  # noqa: E731
+                                                                              if r["gap_best"] is not None])
+                for g, (xs, ys) in _series(sub, mean).items():
+                    ax.plot(xs, ys, "o-", color=col[g], label=g)
+                ax.set_title(f"{m} ({s}): gap to best known", fontsize=9)
+                ax.set_xlabel("input dimension")
+                ax.set_xticks(sorted({int(r["dim"]) for r in rows}))
+                ax.grid(alpha=0.3)
+            axes[i][0].set_ylabel("mean gap / output range")
+        fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="center right")
+        fig.tight_layout(rect=(0, 0, 1 - 2.4 / (3.6 * len(methods) + 2.6), 1))
         files.append(_save(fig, out / "heuristic_gap.png"))
         plt.close(fig)
 
