@@ -277,7 +277,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ---- shutting down ----------------------------------------------------------------------------------------
     def stop_all(self) -> bool:
         ok = True
-        for slot in (self.train_panel.slot, self.optimize_panel.slot, self.compare.slot, self.info_panel.slot):
+        for slot in (self.train_panel.slot, self.optimize_panel.slot, self.compare.slot, self.info_panel):
             ok = slot.shutdown(1500) and ok  # process jobs that do not stop in time are terminated
         return ok
 

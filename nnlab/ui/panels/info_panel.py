@@ -28,6 +28,7 @@ class InfoPanel(QtWidgets.QWidget):
         self.metrics: NetMetrics | None = None
         self.error = ""
         self._key: tuple | None = None
+        self._closed = False
         self._debounce = QtCore.QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._start_metrics)
         lay = QtWidgets.QVBoxLayout(self)
@@ -77,6 +78,8 @@ class InfoPanel(QtWidgets.QWidget):
     # ---- landscape metrics (a worker job per network) ---------------------------------------------------------
     def _schedule(self) -> None:
         """A new network or domain: drop the old metrics, cancel their job, start a new one after a short pause."""
+        if self._closed:
+            return
         key = (self.doc.net, self.doc.domain())
         if self._key is not None and key[0] is self._key[0] and key[1] == self._key[1]:
             return
@@ -87,6 +90,8 @@ class InfoPanel(QtWidgets.QWidget):
         self._debounce.start()
 
     def _start_metrics(self) -> None:
+        if self._closed:
+            return
         from nnlab.ui.jobs import metrics_job
 
         lo, hi = self.doc.domain()
@@ -103,7 +108,7 @@ class InfoPanel(QtWidgets.QWidget):
         self._start_metrics()
 
     def _show(self, key: tuple, m: NetMetrics, final: bool = False) -> None:
-        if key is not self._key:
+        if key is not self._key or self._closed:
             return
         self.metrics = m
         self._render()
@@ -111,9 +116,15 @@ class InfoPanel(QtWidgets.QWidget):
             self.metrics_ready.emit(m)
 
     def _failed(self, key: tuple, e: Exception) -> None:
-        if key is self._key:
+        if key is self._key and not self._closed:
             self.error = f"metrics failed: {e}"
             self._render()
+
+    def shutdown(self, timeout_ms: int = 1500) -> bool:
+        """Window closing: no new job, stop the running one (True if it ended in time)."""
+        self._closed = True
+        self._debounce.stop()
+        return self.slot.shutdown(timeout_ms)
 
     @property
     def busy(self) -> bool:

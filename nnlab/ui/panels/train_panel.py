@@ -17,6 +17,8 @@ from nnlab.ui.worker import TaskSlot
 
 PROCESS_JOBS = True  # train in a worker process (the GUI keeps its GIL); False: on a thread
 FRAME_MS = 120  # at most ~8 screen refreshes a second while training
+PLOT_MS = 500  # the loss plot and progress bar at most twice a second: with a GL view in the window, every widget
+# repaint re-composites the whole window (20-40 ms under software GL), so fewer raster repaints = fewer long ticks
 
 
 class TrainPanel(QtWidgets.QWidget):
@@ -30,7 +32,9 @@ class TrainPanel(QtWidgets.QWidget):
         self._last_epoch = -1
         self._pending_surface = None
         self._pending_event = None
+        self._final = False
         self._surface_turn_done = False
+        self._plot_clock = QtCore.QElapsedTimer()
         self._frame = QtCore.QTimer(self, singleShot=True, interval=FRAME_MS)
         self._frame.timeout.connect(self._flush)
         lay = QtWidgets.QVBoxLayout(self)
@@ -147,6 +151,7 @@ class TrainPanel(QtWidgets.QWidget):
         scene, start = self.doc.scene, self.doc.net
         self.history = []
         self._last_epoch = -1
+        self._plot_clock.invalidate()
         self.progress.setRange(0, scene.train.epochs)
         self.progress.setValue(0)
         self.progress.setFormat("starting… (epoch %v / %m)")
@@ -188,11 +193,16 @@ class TrainPanel(QtWidgets.QWidget):
                 self._frame.start(FRAME_MS // 2)
             return
         self._surface_turn_done = False
+        if (self._pending_event is not None and self._plot_clock.isValid() and
+                 self._plot_clock.elapsed() < PLOT_MS and not self._final):
+            self._frame.start(FRAME_MS)  # plots wait; the surface keeps its own pace
+            return
         ev, self._pending_event = self._pending_event, None
         if ev is None:
             if self._pending_surface is not None:
                 self._frame.start(FRAME_MS // 2)
             return
+        self._plot_clock.start()
         h = np.array(self.history, dtype=np.float64)
         self.loss_curve.setData(h[:, 0], np.maximum(h[:, 1], 1e-12))
         self.r2_curve.setData(h[:, 0], np.clip(np.nan_to_num(h[:, 2], nan=0.0), -1.0, 1.0))
@@ -205,8 +215,12 @@ class TrainPanel(QtWidgets.QWidget):
     def _finished(self, result) -> None:
         self._frame.stop()
         self._surface_turn_done = False
-        self._flush()
-        self._flush()
+        self._final = True
+        try:
+            self._flush()
+            self._flush()
+        finally:
+            self._final = False
         self.doc.set_network(result.snapshot, trained=True)
         r2 = "—" if result.val_r2 is None else f"{result.val_r2:.4f}"
         self.doc.message.emit(f"Training {result.status}: {result.epochs_run} epochs, loss {result.train_loss:.4g}, "
