@@ -47,6 +47,7 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
 
         # leave a core to the GUI (it renders with the CPU under software GL): the app must stay responsive
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        os.nice(5)  # and let the GUI win when the machine is busy anyway
     except Exception:  # noqa: BLE001
         pass
     _single_thread_blas()
