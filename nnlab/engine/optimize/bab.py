@@ -26,7 +26,7 @@ from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent,
 
 @dataclass(frozen=True)
 class BabParams:
-    mip_gap: float = 1e-4  # stop when (bound - incumbent) / max(1, |incumbent|) <= mip_gap
+    mip_gap: float = 1e-6  # stop when (bound - incumbent) / max(1, |incumbent|) <= mip_gap
     batch: int = 256  # boxes split per step (2x as many bounded)
     intermediate: str = "crown"  # bounds of hidden layers: "crown" | "ibp"
     alpha_iters: int = 0  # alpha-CROWN-lite steps on the output bound (0: adaptive slopes only)

@@ -21,7 +21,7 @@ from nnlab.engine.optimize.base import METHODS, Event, OptResult, check_box
 class ExactParams:
     bounds: str = "lp"  # MILP: "interval" | "lp"
     solver: str = "HIGHS"  # MILP solver
-    mip_gap: float = 1e-4
+    mip_gap: float = 1e-6  # relative to max(1, |value|), like base.relative_gap
     warm_start: bool = True
     max_regions: int = 2_000_000  # regions: give up (status error) past this many
     nd: str = "bab"  # path for inputs other than 2-D: "bab" | "milp" (bounds, solver, warm_start: MILP only)
