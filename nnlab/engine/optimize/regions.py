@@ -25,6 +25,9 @@ from nnlab.engine.optimize.base import (
 )
 
 
+_MNK = 262_144  # OpenBLAS runs gemm single-threaded up to this M*N*K
+
+
 class RegionLimitError(ValueError):
     """The partition grew past the allowed number of regions."""
 
@@ -56,10 +59,20 @@ class RegionMap:
 
 
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b; small products bypass BLAS, whose thread wake-up (tens of ms on a busy 2-core machine) dominates them."""
-    if a.shape[0] * a.shape[1] * b.shape[1] < 30_000_000:
-        return np.einsum("ij,jk->ik", a, b)
-    return a @ b
+    """a @ b in column blocks small enough for OpenBLAS to run each single-threaded (M*N*K <= 2**18): on a busy
+    2-core machine waking its threads costs tens of ms; einsum avoids that too but is 4x slower than BLAS."""
+    m, k = a.shape
+    n = b.shape[1]
+    kb = max(1, _MNK // max(1, m * k))
+    if n <= kb:
+        return a @ b
+    nb = n // kb
+    out = np.empty((m, n))
+    np.matmul(a, b[:, : nb * kb].reshape(k, nb, kb).transpose(1, 0, 2),
+              out=out[:, : nb * kb].reshape(m, nb, kb).transpose(1, 0, 2))
+    if nb * kb < n:
+        out[:, nb * kb:] = a @ b[:, nb * kb:]
+    return out
 
 
 def _check_2d(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,14 +145,25 @@ def _split_layer(V: np.ndarray, cnt: np.ndarray, C: np.ndarray, S: np.ndarray, t
     off = np.concatenate(([0], np.cumsum(cnt)[:-1]))
     vpar = np.repeat(np.arange(P0), cnt)
     might = np.zeros((P0, n), dtype=bool)
-    blk = max(1, 2_000_000 // max(1, V.shape[0]))
-    Ct, St = C.transpose(1, 0, 2), S.T
-    for j0 in range(0, n, blk):  # first phase: all pairs, by broadcasting over blocks of neurons
-        Cb = Ct[:, j0: j0 + blk][vpar]  # (N, blk, 3): vertex-major, so reduceat runs over contiguous rows
-        g = Cb[:, :, 0] * V[:, :1] + Cb[:, :, 1] * V[:, 1:] + Cb[:, :, 2]
-        t = tol * St[:, j0: j0 + blk][vpar]
-        might[:, j0: j0 + blk] = (np.maximum.reduceat(g - t, off, axis=0) > 0) & \
-            (np.minimum.reduceat(g + t, off, axis=0) < 0)
+    K = int(cnt.max())
+    if P0 * K <= 4 * V.shape[0]:  # first phase: all pairs, polygons padded to K vertices (max/min ignore repeats)
+        Vp = V[off[:, None] + np.minimum(np.arange(K), cnt[:, None] - 1)]  # (P0, K, 2)
+        C0, C1, C2 = (np.ascontiguousarray(C[:, :, i].T) for i in range(3))  # (P0, n) each
+        T = tol * S.T
+        blk = max(1, 2_000_000 // (K * n))
+        for p0 in range(0, P0, blk):
+            sl = slice(p0, p0 + blk)
+            g = Vp[sl, :, 0, None] * C0[sl, None] + Vp[sl, :, 1, None] * C1[sl, None] + C2[sl, None]
+            might[sl] = (g.max(axis=1) > T[sl]) & (g.min(axis=1) < -T[sl])
+    else:
+        blk = max(1, 2_000_000 // max(1, V.shape[0]))
+        Ct, St = C.transpose(1, 0, 2), S.T
+        for j0 in range(0, n, blk):  # first phase: all pairs, by broadcasting over blocks of neurons
+            Cb = Ct[:, j0: j0 + blk][vpar]  # (N, blk, 3): vertex-major, so reduceat runs over contiguous rows
+            g = Cb[:, :, 0] * V[:, :1] + Cb[:, :, 1] * V[:, 1:] + Cb[:, :, 2]
+            t = tol * St[:, j0: j0 + blk][vpar]
+            might[:, j0: j0 + blk] = (np.maximum.reduceat(g - t, off, axis=0) > 0) & \
+                (np.minimum.reduceat(g + t, off, axis=0) < 0)
     pp, pj = np.nonzero(might)
     phase0 = True
     while True:
