@@ -278,7 +278,8 @@ def iter_regions(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, toleran
         ancestors = [anc[ppar] for anc in ancestors] + [np.arange(cnt.size)]
         pats.append(a)
         A *= a[:, :, None]
-        Sm = np.take(S, ppar, axis=1) * a
+        if k < len(net.weights) - 2:  # the magnitude bound is needed only by a following hidden layer
+            Sm = np.take(S, ppar, axis=1) * a
     n_in, P = A.shape[0], A.shape[1]
     out = _mm(net.weights[-1], A.reshape(n_in, P * 3)).reshape(P, 3)
     out[:, 2] += net.biases[-1][0]
