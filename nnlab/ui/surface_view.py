@@ -119,10 +119,14 @@ class SurfaceView(gl.GLViewWidget):
         corner = min(corners, key=lambda c: m.map(QtGui.QVector3D(c[0], c[1], 0.0)).x())
         return sy, sx, corner
 
-    def paintGL(self) -> None:
-        if self._z is not None and self._label_frame() != self._frame:  # the camera moved to another side
+    def _follow_camera(self) -> None:
+        """Move the tick labels to the edges facing the camera when it has moved to another side."""
+        if self._z is not None and self._label_frame() != self._frame:
             self._frame = self._label_frame()
             self.axes.update(*self.data_ranges(), frame=self._frame)
+
+    def paintGL(self) -> None:
+        self._follow_camera()
         super().paintGL()
         cam = self.camera()
         if cam != self._last_cam:
@@ -242,6 +246,7 @@ class SurfaceView(gl.GLViewWidget):
         if distance is not None and distance > 0:
             kw["distance"] = float(distance)
         self.setCameraPosition(pos=QtGui.QVector3D(0, 0, H * 0.35), **kw)
+        self._follow_camera()  # offscreen renders paint without paintGL
 
     def camera(self) -> tuple[float, float, float]:
         return float(self.opts["elevation"]), float(self.opts["azimuth"]), float(self.opts["distance"])

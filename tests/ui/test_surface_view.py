@@ -100,3 +100,18 @@ def test_camera_round_trip_and_flat_surface(view):
     xs = np.linspace(0, 1, 10)
     view.set_surface(xs, xs, np.zeros((10, 10), dtype=np.float32))  # degenerate range must not divide by 0
     assert view.render_image(64, 48).shape == (48, 64, 4)
+
+
+@pytest.mark.parametrize("azimuth", [45.0, 135.0, 225.0, 315.0])
+def test_tick_labels_move_to_the_edges_facing_the_camera_without_a_repaint(view, azimuth):
+    """Offscreen renders paint without paintGL: set_camera itself must move the labels to the near edges."""
+    xs, ys, z = _bowl()
+    view.set_surface(xs, ys, z)
+    view.set_camera(30.0, azimuth)
+    cam = view.cameraPosition()
+    texts = view.axes.texts()
+    x1_ticks = [pos for pos, text, kind in texts if kind == "tick" and abs(pos[2]) < 1e-9 and abs(abs(pos[1]) - 1.14) < 1e-6]
+    x2_ticks = [pos for pos, text, kind in texts if kind == "tick" and abs(pos[2]) < 1e-9 and abs(abs(pos[0]) - 1.14) < 1e-6]
+    assert x1_ticks and x2_ticks
+    assert all(np.sign(p[1]) == np.sign(cam.y()) for p in x1_ticks)  # the x1 ticks lie on the edge nearer the camera
+    assert all(np.sign(p[0]) == np.sign(cam.x()) for p in x2_ticks)
