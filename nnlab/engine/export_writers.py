@@ -18,6 +18,7 @@ import numpy as np
 
 FrameFn = Callable[[int], np.ndarray]
 GIF_SAMPLE_FRAMES = 12  # frames the global GIF palette is quantized from
+GIF_PENDING = 4  # rendered frames that may wait for palette mapping
 
 
 @dataclass(frozen=True)
@@ -106,24 +107,36 @@ def to_palette(rgb: np.ndarray, palette) -> "Image.Image":
 
 
 def write_gif(path: Path, frame_at: FrameFn, n: int, fps: float, loop: bool) -> Generator[ExportProgress, None, Path]:
-    """GIF with ONE global palette from a sample of frames; each frame mapped to it without dithering."""
-    from PIL import Image
+    """GIF with ONE global palette from a sample of frames; each frame mapped to it without dithering.
+
+    Frames are rendered here (the caller's thread: the GL context lives there) while a worker thread maps the
+    previous ones to the palette (Pillow and numpy release the GIL), so mapping overlaps rendering; at most
+    GIF_PENDING frames wait, and the output is the same as mapping them in turn.
+    """
+    from concurrent.futures import ThreadPoolExecutor
 
     sample_idx = sorted({round(k * (n - 1) / max(1, GIF_SAMPLE_FRAMES - 1)) for k in range(min(n, GIF_SAMPLE_FRAMES))})
     cache: dict[int, np.ndarray] = {}
     for k, i in enumerate(sample_idx):
-        cache[i] = _rgb(frame_at(i))
+        cache[i] = np.asarray(frame_at(i), dtype=np.uint8)
         yield ExportProgress("render", k + 1, n, "sampling the palette")
-    palette = global_palette(list(cache.values()))
-    images = []
-    done = len(cache)
-    for i in range(n):
-        rgb = cache.pop(i, None)
-        if rgb is None:
-            rgb = _rgb(frame_at(i))
-            done += 1
-        images.append(to_palette(rgb, palette))
-        yield ExportProgress("render", done, n, f"frame {i + 1}/{n}")
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnlab-gif")
+    try:
+        palette = global_palette(list(cache.values()))
+        mapped = []
+        done = len(cache)
+        for i in range(n):
+            frame = cache.pop(i, None)
+            if frame is None:
+                frame = np.asarray(frame_at(i), dtype=np.uint8)
+                done += 1
+            mapped.append(pool.submit(lambda f=frame: to_palette(_rgb(f), palette)))
+            if i >= GIF_PENDING:
+                mapped[i - GIF_PENDING].result()  # bound the frames held in memory
+            yield ExportProgress("render", done, n, f"frame {i + 1}/{n}")
+        images = [f.result() for f in mapped]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     yield ExportProgress("write", n, n, "writing GIF")
     tmp = _temp_beside(path)
     try:
