@@ -37,7 +37,7 @@ LIT_SHADER = shaders.ShaderProgram("nnlab_lit", [
         void main() {
             vec3 n = normalize(v_normal);
             float d = abs(dot(n, normalize(vec3(-0.35, 0.55, 0.75))));
-            float s = pow(d, 24.0) * 0.18;
+            float d2 = d * d; float d4 = d2 * d2; float d8 = d4 * d4; float s = d8 * d8 * d8 * 0.18;
             vec3 rgb = v_color.rgb * (0.42 + 0.58 * d) + vec3(s);
             gl_FragColor = vec4(min(rgb, vec3(1.0)), v_color.a);
         }
