@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6 import QtCore
 
 from nnlab.engine.network import NetSnapshot
-from nnlab.ui.presets import SCENES
 
 WAIT_MS = 60_000  # the first job may have to start a worker process
 
 
 @pytest.fixture
-def win(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("NNLAB_NO_RESTORE", "1")
-    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
-    QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, str(tmp_path))
-    from nnlab.ui.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.load_scene_file(SCENES / "default.toml")
+def win(new_main_window):
+    w = new_main_window()
     yield w
     w.close()
     assert not w.info_panel.slot.busy

@@ -11,18 +11,8 @@ from nnlab.ui.presets import SCENES, list_presets
 
 
 @pytest.fixture
-def win(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("NNLAB_NO_RESTORE", "1")
-    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
-    QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, str(tmp_path))
-    from nnlab.ui.main_window import MainWindow
-
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.load_scene_file(SCENES / "default.toml")
+def win(new_main_window):
+    w = new_main_window()
     yield w
     w.close()
     assert not any(s.busy for s in (w.train_panel.slot, w.optimize_panel.slot, w.compare.slot))

@@ -134,12 +134,18 @@ class RandomParams:
                   description="Uniform random points in the box; the best network value found.")
 def random_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: RandomParams,
                   time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
-    check_positive("samples", params.samples)
+    return (yield from _sample_search("random", "uniform", net, lower, upper, sense, params.samples, time_limit, seed))
+
+
+def _sample_search(name: str, scheme: str, net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
+                   samples: int, time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
+    """The best network value over `samples` points drawn by `scheme` (uniform or lhs)."""
+    check_positive("samples", samples)
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
-    chunks = iter_points("uniform", params.samples, lower, upper, seed, batch_for(net))
+    chunks = iter_points(scheme, samples, lower, upper, seed, batch_for(net))
     status = yield from _evaluate(net, chunks, best, clock)
-    return finish(net, "random", sense, best.x, status, clock.t0, extra={"samples": params.samples})
+    return finish(net, name, sense, best.x, status, clock.t0, extra={"samples": samples})
 
 
 @dataclass(frozen=True)
@@ -151,12 +157,7 @@ class LhsParams:
                   description="Latin hypercube points in the box (scipy.stats.qmc); the best network value found.")
 def lhs_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: LhsParams,
                time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
-    check_positive("samples", params.samples)
-    clock = Clock(time_limit)
-    best = Best(net, sense, clock.t0)
-    chunks = iter_points("lhs", params.samples, lower, upper, seed, batch_for(net))
-    status = yield from _evaluate(net, chunks, best, clock)
-    return finish(net, "lhs", sense, best.x, status, clock.t0, extra={"samples": params.samples})
+    return (yield from _sample_search("lhs", "lhs", net, lower, upper, sense, params.samples, time_limit, seed))
 
 
 @dataclass(frozen=True)
