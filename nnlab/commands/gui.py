@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.quit_after is not None and not args.quit_after >= 0:
         raise ValueError(f"--quit-after {args.quit_after} must be >= 0 seconds")
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        raise ValueError("no display to open the window on: set DISPLAY (for a virtual screen: xvfb-run nnlab gui)")
     from nnlab.ui.app import run_gui
 
     return run_gui(args.scene, args.quit_after, args.screenshot, args.theme, args.presenter)

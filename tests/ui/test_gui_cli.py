@@ -64,3 +64,12 @@ def test_ctrl_q_closes_the_window(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is w, timeout=5000)
     qtbot.keyClick(w, QtCore.Qt.Key.Key_Q, QtCore.Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=3000)
+
+
+def test_no_display_is_one_line_and_exit_2():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run([sys.executable, str(ROOT / "main.py"), "gui"], capture_output=True, text=True, timeout=60,
+                       env=env, cwd=ROOT)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "nnlab gui: error: no display to open the window on: set DISPLAY " \
+                               "(for a virtual screen: xvfb-run nnlab gui)"
