@@ -156,3 +156,24 @@ def test_invalid_inputs():
         enumerate_regions(net, np.zeros(3), np.ones(3))
     r = run_to_result(run_method("regions", net, *BOX, params={"max_regions": 2}))
     assert r.status == "error" and "max_regions" in r.message
+
+
+@pytest.mark.parametrize("lo,hi", [((0.0, 0.0), (1.0, 1.0)), ((-1.0, 0.0), (1.0, 1.0)), ((-1.0, -0.5), (1.0, 1.5)),
+                                   ((-0.3, -1.0), (0.0, 1.0))])
+def test_sector_fast_path_matches_general_algorithm(lo, hi, monkeypatch):
+    """Nets homogeneous around a point (lines of layer 1 through it, later biases zero) go through the sector path;
+    its regions must equal those of the general polygon splitting (apex at a corner, on an edge, inside)."""
+    import nnlab.engine.optimize.regions as R
+
+    lo, hi = np.array(lo), np.array(hi)
+    base = net_of("xavier_uniform", 5, hidden=(20, 20), bias="zero")
+    c = np.array([-0.1, 0.2]) if lo[0] < -0.1 and hi[1] > 0.2 else np.zeros(2)
+    w1 = base.weights[0]
+    net = snapshot_from_layers([(w1, -w1 @ c)] + list(zip(base.weights[1:], base.biases[1:])))
+    assert R._apex(net, lo, hi, 1e-12) is not None
+    fast = enumerate_regions(net, lo, hi)
+    check_map(net, lo, hi, fast)
+    monkeypatch.setattr(R, "_apex", lambda *a: None)
+    slow = enumerate_regions(net, lo, hi)
+    assert len(fast) == len(slow) > 10
+    assert {r.tobytes() for r in fast.patterns} == {r.tobytes() for r in slow.patterns}
