@@ -1,7 +1,8 @@
 """GL pieces of the surface view: the lighting shader, fast grid normals, and offscreen rendering for export."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 from OpenGL import GL
@@ -58,6 +59,30 @@ def grid_normals(gx: np.ndarray, gy: np.ndarray, zd: np.ndarray) -> np.ndarray:
 
 
 
+
+@contextmanager
+def items_for_supersampling(view: "SurfaceView", ss: int) -> Iterator[None]:
+    """Hide the GL tick labels (they are painted onto the image at the export size) and scale point sizes and
+    line widths by the supersampling factor, restoring all of it afterwards."""
+    shown = [item for item in view.axes.labels if item.visible()]
+    sized = [(it, it.size) for it in (view.scatter, view.marker)]
+    widths = [(it, it.width) for it in (view.path_lines, view.marker_stem, view.overlay_lines, view.axes.box)]
+    try:
+        for item in shown:
+            item.setVisible(False)
+        for it, v in sized:
+            it.size = v * ss
+        for it, v in widths:
+            it.width = v * ss
+        yield
+    finally:
+        for item in shown:
+            item.setVisible(True)
+        for it, v in sized:
+            it.size = v
+        for it, v in widths:
+            it.width = v
+
 def render_view(self: "SurfaceView", width: int, height: int) -> np.ndarray:
     """(height, width, 4) RGBA uint8 of a SurfaceView's current camera, rendered into an offscreen framebuffer at
     2x and averaged down (smooth edges); tick labels are painted onto the image at the export size."""
@@ -70,29 +95,14 @@ def render_view(self: "SurfaceView", width: int, height: int) -> np.ndarray:
     fmt = QOpenGLFramebufferObjectFormat()
     fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
     fbo = QOpenGLFramebufferObject(W, Hh, fmt)
-    labels = self.axes.labels
-    hidden = [item for item in labels if item.visible()]
-    sized = [(it, it.size) for it in (self.scatter, self.marker)]
-    widths = [(it, it.width) for it in (self.path_lines, self.marker_stem, self.overlay_lines, self.axes.box)]
     try:
-        for item in hidden:
-            item.setVisible(False)
-        for it, s in sized:
-            it.size = s * ss
-        for it, w in widths:
-            it.width = w * ss
-        fbo.bind()
-        GL.glViewport(0, 0, W, Hh)
-        self.paint(region=(0, 0, W, Hh), viewport=(0, 0, W, Hh))
-        buf = GL.glReadPixels(0, 0, W, Hh, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+        with items_for_supersampling(self, ss):
+            fbo.bind()
+            GL.glViewport(0, 0, W, Hh)
+            self.paint(region=(0, 0, W, Hh), viewport=(0, 0, W, Hh))
+            buf = GL.glReadPixels(0, 0, W, Hh, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
     finally:
         fbo.release()
-        for item in hidden:
-            item.setVisible(True)
-        for it, s in sized:
-            it.size = s
-        for it, w in widths:
-            it.width = w
         self.doneCurrent()
     img = np.frombuffer(buf, dtype=np.uint8).reshape(Hh, W, 4)[::-1].copy()
     img[..., 3] = 255

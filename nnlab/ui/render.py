@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtWidgets
 from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat
 
 from nnlab.engine.export import Frame, Panel, Plan
+from nnlab.ui.gl_render import items_for_supersampling
 from nnlab.ui.surface_view import BACKGROUNDS as VIEW_BACKGROUNDS, SurfaceView
 
 def guard_none_refcount() -> bool:
@@ -82,39 +83,24 @@ class ExportView(SurfaceView):
         self.makeCurrent()
         ss = self.supersample if max(width, height) * self.supersample <= 8192 else 1
         W, H = width * ss, height * ss
-        shown = [item for item in self.axes.labels if item.visible()]
-        sized = [(it, it.size) for it in (self.scatter, self.marker)]
-        widths = [(it, it.width) for it in (self.path_lines, self.marker_stem, self.overlay_lines, self.axes.box)]
         img = np.empty((height, width, 4), dtype=np.uint8)
+        flip = ss > 1  # destination rows reversed in the blit: the read-back comes out top-down, as images want
         try:
             ms, out = self._targets(width, height, ss)
-            for item in shown:
-                item.setVisible(False)
-            for it, v in sized:
-                it.size = v * ss
-            for it, v in widths:
-                it.width = v * ss
-            ms.bind()
-            GL.glViewport(0, 0, W, H)
-            self.paint(region=(0, 0, W, H), viewport=(0, 0, W, H))
-            GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, ms.handle())
-            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, out.handle())
-            # destination rows reversed: the read-back rows come out top-down, as images want them (a multisampled
-            # source may not be mirrored: big stills are flipped on the CPU instead)
-            flip = ss > 1
-            GL.glBlitFramebuffer(0, 0, W, H, 0, height if flip else 0, width, 0 if flip else height,
-                                 GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR if ss > 1 else GL.GL_NEAREST)
-            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, out.handle())
-            GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
-            GL.glReadPixels(0, 0, width, height, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, img)
-            out.release()
+            with items_for_supersampling(self, ss):
+                ms.bind()
+                GL.glViewport(0, 0, W, H)
+                self.paint(region=(0, 0, W, H), viewport=(0, 0, W, H))
+                GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, ms.handle())
+                GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, out.handle())
+                # (a multisampled source may not be mirrored: big stills are flipped on the CPU instead)
+                GL.glBlitFramebuffer(0, 0, W, H, 0, height if flip else 0, width, 0 if flip else height,
+                                     GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR if ss > 1 else GL.GL_NEAREST)
+                GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, out.handle())
+                GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
+                GL.glReadPixels(0, 0, width, height, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, img)
+                out.release()
         finally:
-            for item in shown:
-                item.setVisible(True)
-            for it, v in sized:
-                it.size = v
-            for it, v in widths:
-                it.width = v
             self.doneCurrent()
         if not flip:
             img = img[::-1].copy()
