@@ -81,18 +81,33 @@ def extremum(net: NetSnapshot, lower: Any, upper: Any, sense: str = "max", time_
                     res.status, loc, k, float(res.seconds))
 
 
+def _act_and_slope(name: str, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An activation's values and derivatives at pre-activations g."""
+    if name == "relu":
+        m = (g > 0).astype(np.float64)
+        return g * m, m
+    if name == "leaky_relu":
+        m = np.where(g > 0, 1.0, 0.01)
+        return g * m, m
+    if name == "tanh":
+        t = np.tanh(g)
+        return t, 1.0 - t * t
+    s = 0.5 * (1.0 + np.tanh(0.5 * g))
+    if name == "sigmoid":
+        return s, s * (1.0 - s)
+    return g * s, s + g * s * (1.0 - s)  # silu
+
+
 def value_and_grad(net: NetSnapshot, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Outputs (N,) and input gradients (N, n0) of a ReLU net at points x (N, n0), one batched backward pass."""
+    """Outputs (N,) and input gradients (N, n0) at points x (N, n0), one batched backward pass (any activation)."""
     h = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    masks = []
+    slopes = []
     for w, b in zip(net.weights[:-1], net.biases[:-1]):
-        g = h @ w.T + b
-        m = g > 0
-        masks.append(m)
-        h = g * m
+        h, m = _act_and_slope(net.activation, h @ w.T + b)
+        slopes.append(m)
     y = (h @ net.weights[-1].T + net.biases[-1])[:, 0]
     d = np.repeat(net.weights[-1], len(y), axis=0)
-    for w, m in zip(reversed(net.weights[:-1]), reversed(masks)):
+    for w, m in zip(reversed(net.weights[:-1]), reversed(slopes)):
         d = (d * m) @ w
     return y, d
 

@@ -124,3 +124,18 @@ def test_landscape_metrics_of_a_random_net():
 def test_bad_box_is_one_line_error():
     with pytest.raises(ValueError, match="3 inputs"):
         L.affine_r2(initial_snapshot(NetworkSpec(input_dim=3, hidden=(4,)), InitSpec()), [0, 0], [1, 1])
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh", "sigmoid", "silu"])
+def test_value_and_grad_matches_forward_and_finite_differences(act):
+    from nnlab.engine.landscape import value_and_grad
+    from nnlab.engine.network import initial_snapshot
+    from nnlab.engine.scene import InitSpec, NetworkSpec
+
+    net = initial_snapshot(NetworkSpec(input_dim=3, hidden=(12, 9), activation=act), InitSpec(scheme="torch_default", seed=4))
+    x = np.random.default_rng(3).uniform(-1, 1, size=(20, 3))
+    y, g = value_and_grad(net, x)
+    assert np.allclose(y, net.forward(x), rtol=1e-12, atol=1e-12)
+    h = 1e-6
+    fd = np.stack([(net.forward(x + h * e) - net.forward(x - h * e)) / (2 * h) for e in np.eye(3)], axis=1)
+    assert np.allclose(g, fd, atol=1e-6)
