@@ -15,6 +15,7 @@ from nnlab.engine.export import (
     BACKGROUNDS, COLORMAPS, FORMATS, KINDS, ExportProgress, Plan, build_plan, check_output, format_for_path,
     frame_image, options_for, write_animation,
 )
+from nnlab.engine.jobs import drain
 from nnlab.engine.scene import Scene
 from nnlab.ui.render import GLPanelRenderer
 from nnlab.ui.worker import TaskSlot
@@ -188,7 +189,7 @@ class ExportDialog(QtWidgets.QDialog):
             bg = self.background.currentText()
             opts = self.options(kind=quick, frames=1, fmt="png", background="white" if bg == "transparent" else bg)
             gen = build_plan(scene, opts)
-            plan = _drain(gen)
+            plan = drain(gen)
             if self._preview_renderer is None:
                 self._preview_renderer = GLPanelRenderer(plan)
             self._preview_renderer.options = plan.options
@@ -301,12 +302,3 @@ class ExportDialog(QtWidgets.QDialog):
         if self.running:
             self.cancel()
         super().closeEvent(event)
-
-
-def _drain(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-

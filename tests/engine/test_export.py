@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -13,6 +12,7 @@ from nnlab.engine.export import (
     run_export, scene_surface,
 )
 from nnlab.engine.export_writers import write_animation
+from nnlab.engine.jobs import drain
 from nnlab.engine.network import initial_snapshot
 from nnlab.engine.scene import InitSpec, NetworkSpec, OptimizerSpec, Scene, TargetSpec, TrainSpec
 from nnlab.engine.surface import evaluate_network
@@ -36,12 +36,6 @@ def fake_renderer(plan: Plan):
     return render
 
 
-def drain(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def frames_of(n=12, w=64, h=48):

@@ -14,6 +14,7 @@ from typing import Any, Callable, Generator, Union
 
 import numpy as np
 
+from nnlab.engine.jobs import drain
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.registry import Registry
 
@@ -165,8 +166,4 @@ def run_method(method: str, net: NetSnapshot, lower: Any, upper: Any, sense: str
 
 def run_to_result(gen: Generator[Event, None, OptResult]) -> OptResult:
     """Drain a method generator and return its result (for scripts and tests)."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return drain(gen)

@@ -10,6 +10,7 @@ from typing import Generator
 
 import numpy as np
 
+from nnlab.engine.jobs import drain
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.highs import new_highs as _highs
 
@@ -253,9 +254,4 @@ def lp_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, time_limit
               ) -> list[tuple[np.ndarray, np.ndarray]]:
     """LP-tightened pre-activation bounds (see iter_lp_bounds); within interval_bounds and valid over the box."""
     deadline = None if time_limit is None else time.perf_counter() + time_limit
-    gen = iter_lp_bounds(net, lower, upper, deadline)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return drain(iter_lp_bounds(net, lower, upper, deadline))

@@ -14,6 +14,7 @@ from typing import Any, Generator, Sequence
 
 import numpy as np
 
+from nnlab.engine.jobs import drain
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.highs import new_highs, set_dense_rows
 
@@ -260,9 +261,4 @@ class BigM:
 
     def relax(self, sense: str, fixed: dict[tuple[int, int], int] | None = None) -> RelaxSolution | None:
         """relax_iter run to the end."""
-        it = self.relax_iter(sense, fixed)
-        while True:
-            try:
-                next(it)
-            except StopIteration as stop:
-                return stop.value
+        return drain(self.relax_iter(sense, fixed))

@@ -19,6 +19,7 @@ from typing import Generator
 
 import numpy as np
 
+from nnlab.engine.jobs import drain
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.regions_cone import apex as _apex, cone_maps as _cone_maps, sectors as _sectors
 from nnlab.engine.optimize.regions_kernels import mm as _mm, ranges as _ranges
@@ -280,12 +281,7 @@ def iter_regions(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, toleran
 def enumerate_regions(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, tolerance: float = 1e-12
                       ) -> RegionMap:
     """All linear regions of a 2-input ReLU network over the box [lower, upper] (used by overlays and metrics)."""
-    gen = iter_regions(net, lower, upper, tolerance)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return drain(iter_regions(net, lower, upper, tolerance))
 
 
 def region_count(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray) -> int:
