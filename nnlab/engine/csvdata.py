@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.errors import NnlabError
+
 COLUMNS = ("x1", "x2", "y")
 
 
-class CsvError(ValueError):
+class CsvError(NnlabError):
     """A CSV data file cannot be used; one line naming the file (and line and column where it applies)."""
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Generator
 
 import numpy as np
 
+from nnlab.errors import NnlabError
 from nnlab.engine.network import NetSnapshot, initial_snapshot
 from nnlab.engine.export_layout import BACKGROUNDS, bands, frame_image  # noqa: F401  (re-exported)
 from nnlab.engine.export_writers import ExportProgress, write_animation  # noqa: F401  (re-exported)
@@ -27,7 +28,7 @@ COLORMAPS = next(f.metadata["choices"] for f in fields(CameraSpec) if f.name == 
 DEFAULT_TURN = {"orbit": 360.0, "gallery": 360.0, "compare": 360.0, "training": 60.0, "optimizer": 60.0}
 
 
-class ExportError(ValueError):
+class ExportError(NnlabError):
     """Bad export options or output path; the message is one line."""
 
 

@@ -14,12 +14,14 @@ from typing import Callable
 
 import numpy as np
 
+from nnlab.errors import NnlabError
+
 MAX_LENGTH = 500
 MAX_DEPTH = 100
 MAX_NODES = 400
 
 
-class ExpressionError(ValueError):
+class ExpressionError(NnlabError):
     """The expression is not allowed or not valid; the message is one line naming the offending piece."""
 
 

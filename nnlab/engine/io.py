@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.errors import NnlabError
 from nnlab.engine.network import NetSnapshot, snapshot_from_layers, to_torch
 from nnlab.engine.scene import atomic_write_bytes
 
 SUFFIXES = (".pt", ".npz", ".onnx")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(NnlabError):
     """A model file cannot be read or written; one line naming the file."""
 
 

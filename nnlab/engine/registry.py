@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
+from nnlab.errors import NnlabError
+
 T = TypeVar("T")
 
 
@@ -56,11 +58,11 @@ class Registry(Generic[T]):
         return self.register(name, **kwargs)(obj)
 
     def get(self, name: str) -> Entry[T]:
-        """The entry for `name`, or a ValueError that lists what is allowed."""
+        """The entry for `name`, or an NnlabError that lists what is allowed."""
         try:
             return self._entries[name]
         except KeyError:
-            raise ValueError(f"unknown {self.kind} {name!r}; allowed: {', '.join(self._entries)}") from None
+            raise NnlabError(f"unknown {self.kind} {name!r}; allowed: {', '.join(self._entries)}") from None
 
     def names(self, flag: str | None = None) -> list[str]:
         """Registered names, optionally only those with a capability flag."""

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nnlab.errors import NnlabError
+
 FORMAT_VERSION = 1
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "silu")
 
 
-class SceneError(ValueError):
+class SceneError(NnlabError):
     """A scene file or value is invalid; the message is one line naming the field."""
 
 

@@ -46,10 +46,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from nnlab.errors import NnlabError
+
 CACHE_VERSION = 1
 
 
-class StudyError(ValueError):
+class StudyError(NnlabError):
     """A study config is invalid; the message is one line naming the field."""
 
 

@@ -19,6 +19,7 @@ from typing import Generator
 
 import numpy as np
 
+from nnlab.errors import NnlabError
 from nnlab.engine.jobs import drain
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.regions_cone import apex as _apex, cone_maps as _cone_maps, sectors as _sectors
@@ -31,7 +32,7 @@ from nnlab.engine.optimize.base import (
 
 
 
-class RegionLimitError(ValueError):
+class RegionLimitError(NnlabError):
     """The partition grew past the allowed number of regions."""
 
 
