@@ -13,7 +13,7 @@ XVFB_ARGS := -a -s "-screen 0 1920x1080x24 -nolisten tcp"
 system-deps:
 	@bash scripts/system-deps.sh
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
@@ -26,7 +26,8 @@ run: setup
 	$(PY) main.py gui $(SCENE)
 
 test: setup
-	QT_QPA_PLATFORM=xcb LIBGL_ALWAYS_SOFTWARE=1 xvfb-run $(XVFB_ARGS) $(PY) -m pytest -q -p no:cacheprovider tests
+	# `timeout`: a suite that hangs fails (with the stacks pytest-timeout/faulthandler print) instead of sitting there
+	QT_QPA_PLATFORM=xcb LIBGL_ALWAYS_SOFTWARE=1 timeout -k 30 1800 xvfb-run $(XVFB_ARGS) $(PY) -m pytest -q -p no:cacheprovider tests
 
 # Benchmarks print ratios against baselines measured in the same run (see README, "Benchmarks").
 BENCHES ?= train optimize bab heuristics export ui_latency
