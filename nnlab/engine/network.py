@@ -10,17 +10,33 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from nnlab.engine.scene import ACTIVATIONS, InitSpec, NetworkSpec
+from nnlab.errors import NnlabError
 
 if TYPE_CHECKING:  # torch is heavy; imported where needed
     import torch
 
+LEAKY_SLOPE = 0.01  # nnlab's leaky_relu: max(z, 0.01 z), torch.nn.LeakyReLU's default; files record it
+
 _NP_ACT = {
     "relu": lambda z: np.maximum(z, 0.0),
-    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "leaky_relu": lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
     "tanh": np.tanh,
     "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
     "silu": lambda z: z * 0.5 * (1.0 + np.tanh(0.5 * z)),
 }
+
+
+class NetworkError(NnlabError):
+    """Weights that do not make an nnlab network (shapes, widths, values); one line naming the layer."""
+
+
+def _real_array(a: object, what: str) -> np.ndarray:
+    """A float64 copy of a weight array; complex, text or object arrays are refused (never cut to a real part)."""
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "fiu":
+        kind = "complex" if arr.dtype.kind == "c" else str(arr.dtype)
+        raise NetworkError(f"{what} holds {kind} values; weights must be real numbers")
+    return np.array(arr, dtype=np.float64, copy=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,23 +48,29 @@ class NetSnapshot:
     activation: str = "relu"
 
     def __post_init__(self) -> None:
+        """Every check a network from a file needs (NetworkError, one line): real finite values, matching shapes,
+        at least one input, no zero-width layer, one output."""
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation {self.activation!r} is not supported; allowed: {', '.join(ACTIVATIONS)}")
+            raise NetworkError(f"activation {self.activation!r} is not supported; allowed: {', '.join(ACTIVATIONS)}")
         if len(self.weights) != len(self.biases) or not self.weights:
-            raise ValueError("a network needs as many bias vectors as weight matrices, and at least one layer")
-        ws = tuple(np.array(w, dtype=np.float64, copy=True) for w in self.weights)
-        bs = tuple(np.array(b, dtype=np.float64, copy=True).reshape(-1) for b in self.biases)
+            raise NetworkError("a network needs as many bias vectors as weight matrices, and at least one layer")
+        ws = tuple(_real_array(w, f"layer {k} weight") for k, w in enumerate(self.weights))
+        bs = tuple(_real_array(b, f"layer {k} bias").reshape(-1) for k, b in enumerate(self.biases))
         for k, (w, b) in enumerate(zip(ws, bs)):
             if w.ndim != 2 or w.shape[0] != b.shape[0]:
-                raise ValueError(f"layer {k}: weight shape {w.shape} does not match bias shape {b.shape}")
+                raise NetworkError(f"layer {k}: weight shape {w.shape} does not match bias shape {b.shape}")
+            if k == 0 and w.shape[1] == 0:
+                raise NetworkError(f"the network has zero inputs (layer 0 weight shape {w.shape})")
+            if w.shape[0] == 0:
+                raise NetworkError(f"layer {k} has zero width (weight shape {w.shape}); every layer needs a neuron")
             if k and w.shape[1] != ws[k - 1].shape[0]:
-                raise ValueError(f"layer {k}: expects {w.shape[1]} inputs but layer {k - 1} has {ws[k - 1].shape[0]} outputs")
+                raise NetworkError(f"layer {k}: expects {w.shape[1]} inputs but layer {k - 1} has {ws[k - 1].shape[0]} outputs")
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-                raise ValueError(f"layer {k}: weights or biases are not finite")
+                raise NetworkError(f"layer {k}: weights or biases are not finite")
             w.flags.writeable = False
             b.flags.writeable = False
         if ws[-1].shape[0] != 1:
-            raise ValueError(f"the network must have one output, got {ws[-1].shape[0]}")
+            raise NetworkError(f"the network must have one output, got {ws[-1].shape[0]}")
         object.__setattr__(self, "weights", ws)
         object.__setattr__(self, "biases", bs)
 
@@ -111,7 +133,7 @@ def initial_snapshot(net: NetworkSpec, init: InitSpec) -> NetSnapshot:
 def _torch_act(name: str) -> "torch.nn.Module":
     import torch.nn as nn
 
-    return {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01), "tanh": nn.Tanh,
+    return {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE), "tanh": nn.Tanh,
             "sigmoid": nn.Sigmoid, "silu": nn.SiLU}[name]()
 
 
@@ -134,26 +156,84 @@ def to_torch(snap: NetSnapshot, dtype: "torch.dtype | None" = None) -> "torch.nn
     return nn.Sequential(*mods)
 
 
-def activation_of(model: "torch.nn.Sequential") -> str:
-    """The activation name of a Sequential built by `to_torch` (relu when there is no hidden layer)."""
-    import torch.nn as nn
+class LayerChain:
+    """A network read in order from a graph (ONNX, TorchScript, torch.export, a torch Sequential): affine maps
+    compose until an activation closes a hidden layer. nnlab networks use one activation kind in every hidden
+    layer, so a second kind is refused, as is anything that is not a chain of affine maps and activations."""
 
-    names = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SiLU: "silu"}
-    for m in model:
-        if type(m) in names:
-            return names[type(m)]
-        if not isinstance(m, nn.Linear):
-            raise ValueError(f"unsupported layer {type(m).__name__}; expected Linear and an activation")
-    return "relu"
+    def __init__(self, width: int | None = None) -> None:
+        self.width = width  # the current width, when known
+        self.layers: list[tuple[np.ndarray, np.ndarray]] = []
+        self.pending: tuple[np.ndarray, np.ndarray] | None = None  # affine map since the last activation (out, in)
+        self.activation: str | None = None
+
+    def affine(self, w: np.ndarray, b: np.ndarray | None = None) -> None:
+        """Compose x -> w x + b (w in torch layout (out, in)) onto the pending map."""
+        w = _real_array(w, "weight")
+        if w.ndim != 2:
+            raise NetworkError(f"weight must be a matrix, got shape {w.shape}")
+        b = np.zeros(w.shape[0]) if b is None else _real_array(b, "bias").reshape(-1)
+        if b.size == 1 and w.shape[0] != 1:
+            b = np.full(w.shape[0], b[0])
+        if b.size != w.shape[0]:
+            raise NetworkError(f"shape mismatch: bias of size {b.size} for a layer of width {w.shape[0]}")
+        if self.width is not None and w.shape[1] != self.width:
+            raise NetworkError(f"shape mismatch: weight {w.shape[::-1]} expects {w.shape[1]} inputs, "
+                               f"the previous layer gives {self.width}")
+        self.pending = (w, b) if self.pending is None else (w @ self.pending[0], w @ self.pending[1] + b)
+        self.width = w.shape[0]
+
+    def bias(self, b: np.ndarray) -> None:
+        """Add a bias (size 1 or the current width) to the pending map."""
+        b = _real_array(b, "bias").reshape(-1)
+        if self.pending is None:
+            if self.width is None:
+                raise NetworkError("a bias before any weight needs a known input width")
+            self.pending = (np.eye(self.width), np.zeros(self.width))
+        if b.size not in (1, self.width):
+            raise NetworkError(f"shape mismatch: bias of size {b.size} for a layer of width {self.width}")
+        self.pending = (self.pending[0], self.pending[1] + b)
+
+    def act(self, name: str) -> None:
+        """Close a hidden layer with activation `name` (one of ACTIVATIONS)."""
+        if self.pending is None:
+            raise NetworkError(f"the activation {name} must follow an affine layer")
+        if self.activation is not None and name != self.activation:
+            raise NetworkError(f"the network mixes activations {self.activation} and {name}; "
+                               "nnlab networks use one activation in every hidden layer")
+        self.activation = name
+        self.layers.append(self.pending)
+        self.pending = None
+
+    def snapshot(self) -> NetSnapshot:
+        if self.pending is None:
+            raise NetworkError("the network must end with an affine layer, not an activation"
+                               if self.layers else "no affine layer found")
+        return snapshot_from_layers([*self.layers, self.pending], self.activation or "relu")
+
+
+def leaky_activation(slope: float, what: str = "LeakyReLU") -> str:
+    """"leaky_relu" for nnlab's slope (float32 rounding of 0.01 allowed), else a NetworkError naming the slope."""
+    if abs(float(slope) - LEAKY_SLOPE) > 1e-8:
+        raise NetworkError(f"{what} with negative slope {float(slope):g}: nnlab's leaky_relu has slope {LEAKY_SLOPE:g}")
+    return "leaky_relu"
+
+
+_TORCH_ACT_NAMES = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "SiLU": "silu"}
 
 
 def from_torch(model: "torch.nn.Sequential") -> NetSnapshot:
     """Snapshot (float64 copies) of a Sequential of Linear layers and one activation kind."""
     import torch.nn as nn
 
-    lins = [m for m in model if isinstance(m, nn.Linear)]
-    return NetSnapshot(
-        tuple(m.weight.detach().cpu().double().numpy() for m in lins),
-        tuple(m.bias.detach().cpu().double().numpy() if m.bias is not None else np.zeros(m.out_features) for m in lins),
-        activation_of(model),
-    )
+    chain = LayerChain()
+    for m in model:
+        if isinstance(m, nn.Linear):
+            chain.affine(m.weight.detach().cpu().double().numpy(),
+                         None if m.bias is None else m.bias.detach().cpu().double().numpy())
+        elif type(m).__name__ in _TORCH_ACT_NAMES and type(m).__module__.startswith("torch.nn"):
+            name = _TORCH_ACT_NAMES[type(m).__name__]
+            chain.act(leaky_activation(m.negative_slope) if name == "leaky_relu" else name)
+        else:
+            raise NetworkError(f"unsupported layer {type(m).__name__}; expected Linear and an activation")
+    return chain.snapshot()

@@ -116,3 +116,182 @@ def test_missing_and_unsupported_files(capsys, tmp_path):
     assert main(["optimize", "--model", str(garbage)]) == 2
     err = capsys.readouterr().err
     assert "g.onnx" in err and err.count("\n") == 1
+
+
+# --- activations (issue 9, item 1) --------------------------------------------------------------------------
+
+TANH_SCENE = """
+title = "tanh peaks"
+[network]
+hidden = [16, 16]
+activation = "tanh"
+[init]
+scheme = "xavier_uniform"
+seed = 3
+[target]
+name = "peaks"
+[train]
+enabled = true
+samples = 400
+epochs = 30
+batch_size = 100
+lr = 0.01
+"""
+
+
+def tanh_forward(state: dict, x: np.ndarray) -> float:
+    """The tanh network of a torch state_dict at x, in float64, independently of nnlab's readers."""
+    import torch
+
+    keys = sorted({int(k.split(".")[0]) for k in state})
+    h = torch.tensor(np.atleast_2d(x), dtype=torch.float64)
+    for j, k in enumerate(keys):
+        h = h @ state[f"{k}.weight"].double().T + state[f"{k}.bias"].double()
+        if j < len(keys) - 1:
+            h = torch.tanh(h)
+    return float(h[0, 0])
+
+
+def test_trained_tanh_scene_saved_to_pt_is_optimized_as_tanh(capsys, tmp_path):
+    import torch
+
+    scene = tmp_path / "tanh.toml"
+    scene.write_text(TANH_SCENE, encoding="utf-8")
+    assert main(["train", str(scene), "--out", str(tmp_path / "own.pt"), "--quiet"]) == 0
+    capsys.readouterr()
+    state = torch.load(tmp_path / "own.pt", weights_only=True)["state_dict"]
+    for method in ("gradient", "random", "lhs", "grid"):
+        code, out, err = run_json(capsys, "--model", tmp_path / "own.pt", "--method", method, "--lower", "-3,-3",
+                                  "--upper", "3,3", "--time-limit", 20)
+        obj = json.loads(out)
+        assert code == 0 and "records no activation" not in err
+        assert obj["value"] == pytest.approx(tanh_forward(state, np.array(obj["x"])), rel=1e-12, abs=1e-12)
+    code, out, err = run_json(capsys, "--model", tmp_path / "own.pt", "--method", "exact")
+    assert code == 2 and out == ""
+    head = "nnlab optimize: error: method 'exact' needs a ReLU network, this one uses tanh (methods for any activation: "
+    assert err.startswith(head) and err.endswith(")\n") and err.count("\n") == 1
+    assert set(err[len(head):-2].split(", ")) == {"gradient", "random", "lhs", "grid"}
+
+
+def test_foreign_tanh_state_dict_is_relu_unless_named(capsys, tmp_path):
+    import torch
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(2, 20), torch.nn.Tanh(), torch.nn.Linear(20, 1))
+    torch.save(module.state_dict(), tmp_path / "foreign.pt")
+    code, out, err = run_json(capsys, "--model", tmp_path / "foreign.pt", "--method", "grid")
+    assert code == 0
+    assert err == ("nnlab optimize: note: foreign.pt records no activation (a bare state_dict or arrays); "
+                   "assuming relu (--activation NAME names it)\n")
+    code, out, err = run_json(capsys, "--model", tmp_path / "foreign.pt", "--method", "gradient", "--activation", "tanh")
+    obj = json.loads(out)
+    assert code == 0 and err == ""
+    x = torch.tensor([obj["x"]], dtype=torch.float64)
+    with torch.no_grad():
+        true = float(module.double()(x)[0, 0])
+    assert obj["value"] == pytest.approx(true, rel=1e-12, abs=1e-12)
+    code, out, err = run_json(capsys, "--model", tmp_path / "foreign.pt", "--activation", "tanh", "--method", "milp")
+    assert code == 2 and "method 'milp' needs a ReLU network, this one uses tanh" in err
+
+
+def test_activation_that_contradicts_the_file_is_refused(capsys, model):
+    code, out, err = run_json(capsys, "--model", model, "--activation", "tanh")
+    assert code == 2 and out == "" and "bump.npz: the file records activation relu, not tanh" in err
+
+
+def test_all_on_a_tanh_net_runs_the_methods_for_any_activation(capsys, tmp_path):
+    net = initial_snapshot(NetworkSpec(hidden=(8,), activation="tanh"), InitSpec(scheme="torch_default", seed=1))
+    save_model(net, tmp_path / "t.npz")
+    code, out, err = run_json(capsys, "--model", tmp_path / "t.npz", "--method", "all", "--time-limit", 5)
+    objs = json.loads(out)
+    assert code == 0 and sorted(o["method"] for o in objs) == ["gradient", "grid", "lhs", "random"]
+    for o in objs:
+        assert o["value"] == pytest.approx(float(net.forward(np.array(o["x"]))), rel=1e-12)
+    assert "regions: skipped (method 'regions' needs a ReLU network, this one uses tanh" in err
+
+
+def test_all_in_three_dimensions_skips_a_grid_beyond_its_limit(capsys, tmp_path):
+    net = initial_snapshot(NetworkSpec(input_dim=3, hidden=(6,)), InitSpec(scheme="torch_default", seed=1))
+    save_model(net, tmp_path / "m3.npz")
+    code, out, err = run_json(capsys, "--model", tmp_path / "m3.npz", "--method", "all", "--time-limit", 5)
+    names = [o["method"] for o in json.loads(out)]
+    assert code == 0 and "grid" not in names and "regions" not in names and {"bab", "milp", "gradient"} <= set(names)
+    assert "grid: skipped (a grid of 501^3 = 1.26e+08 points exceeds max_points 4000000" in err
+    code, out, _ = run_json(capsys, "--model", tmp_path / "m3.npz", "--method", "grid", "--param", "resolution=11")
+    obj = json.loads(out)
+    X = np.stack(np.meshgrid(*[np.linspace(0, 1, 11)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    assert code == 0 and obj["value"] == pytest.approx(float(net.forward(X).max()), rel=1e-12)
+
+
+# --- boxes, strict JSON, exit codes (items 4, 15, 19) -------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [["--lower", "-5,-5", "--upper", "5,5"], ["--lower=-5,-5", "--upper=5,5"]])
+def test_negative_bounds_parse(capsys, model, argv):
+    code, out, _ = run_json(capsys, "--model", model, "--method", "regions", *argv)
+    obj = json.loads(out)
+    assert code == 0 and obj["x"] == pytest.approx([0.3, 0.6], abs=1e-6) and obj["value"] == pytest.approx(1.0)
+    code, out, _ = run_json(capsys, "--model", model, "--method", "regions", "--sense", "min", *argv)
+    # farthest corner from (.3, .6) in L1 within [-5,5]^2: (-5, -5) -> 1 - 5.3 - 5.6
+    assert code == 0 and json.loads(out)["value"] == pytest.approx(-9.9)
+
+
+def test_python_m_nnlab_optimize_with_negative_bounds(model):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "nnlab", "optimize", "--model", str(model), "--method", "regions",
+                           "--lower", "-5,-5", "--upper", "5,5", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["value"] == pytest.approx(1.0)
+
+
+def test_json_is_strict_and_non_finite_numbers_are_null(capsys, model, monkeypatch):
+    from nnlab.commands import optimize as cmd
+    from nnlab.engine.optimize import run_to_result
+
+    def with_infinite_bound(gen):
+        res = run_to_result(gen)
+        return type(res)(**{**res.__dict__, "bound": float("inf"), "gap": float("nan")})
+
+    monkeypatch.setattr("nnlab.engine.optimize.run_to_result", with_infinite_bound)
+    code, out, _ = run_json(capsys, "--model", model, "--method", "grid")
+
+    def refuse(name):
+        raise AssertionError(f"non-strict JSON constant {name}")
+
+    obj = json.loads(out, parse_constant=refuse)
+    assert code == 0 and obj["bound"] is None and obj["gap"] is None and obj["value"] == pytest.approx(1.0)
+    assert cmd.JSON_KEYS == tuple(obj)
+
+
+def test_a_box_too_large_to_compute_soundly_is_refused(capsys, model):
+    code, out, err = run_json(capsys, "--model", model, "--lower", "-1e308,-1e308", "--upper", "1e308,1e308")
+    assert code == 2 and out == ""
+    assert err == ("nnlab optimize: error: the box reaches 1e+308, beyond +-1e+12: float64 arithmetic over it is "
+                   "not precise enough for a sound answer; rescale the inputs\n")
+
+
+def test_an_internal_error_keeps_its_traceback(model, monkeypatch):
+    """A bug (here a plain ValueError, as numpy raises for a broadcasting mistake) is not a user error."""
+    def broken(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr("nnlab.engine.optimize.baselines.Best.offer_batch", broken)
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        main(["optimize", "--model", str(model), "--method", "random"])
+
+
+def test_a_bundled_preset_name_is_a_model(capsys):
+    from nnlab.bundled import preset_names, presets
+
+    from nnlab.engine.network import initial_snapshot as init_net
+    from nnlab.engine.scene import load_scene
+
+    assert "default" in preset_names()
+    code, out, _ = run_json(capsys, "--model", "default", "--method", "regions")
+    obj = json.loads(out)
+    scene = load_scene(next(p for p in presets() if p.stem == "default"))
+    net = init_net(scene.network, scene.init)
+    lo, hi = scene.domain()
+    assert code == 0 and all(a <= v <= b for a, v, b in zip(lo, obj["x"], hi))
+    assert obj["value"] == pytest.approx(float(net.forward(np.array(obj["x"]))), rel=1e-12)

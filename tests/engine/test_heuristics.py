@@ -1,13 +1,19 @@
 """Heuristic optimizers (sampling, relax-and-walk, gradient, random, lhs, grid) on hand-made networks."""
+import gc
+import threading
+import time
+import weakref
+
 import numpy as np
 import pytest
 
-from nnlab.engine.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.network import NetSnapshot, initial_snapshot, snapshot_from_layers
 from nnlab.engine.optimize import METHODS, run_method, run_to_result
-from nnlab.engine.optimize.base import BoundProgress, Incumbent, PointsVisited, WalkPath
+from nnlab.engine.optimize.base import BoundProgress, Incumbent, PointsVisited, WalkPath, check_box
 from nnlab.engine.optimize.regionlp import RegionLP
 from nnlab.engine.optimize.walk import walk_steps
 from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.errors import LimitError, NnlabError
 
 HEURISTICS = ["sampling", "walk", "gradient", "random", "lhs", "grid"]
 FAST = {"sampling": {"samples": 200}, "random": {"samples": 2000}, "lhs": {"samples": 2000},
@@ -49,8 +55,105 @@ def events(method, net, lo, hi, sense="max", time_limit=30.0, seed=0, **params):
 def test_every_heuristic_is_registered_with_flags():
     for name in HEURISTICS:
         assert "heuristic" in METHODS.get(name).flags
-    assert "2d" in METHODS.get("grid").flags and "any_dim" not in METHODS.get("grid").flags
-    assert all("any_dim" in METHODS.get(n).flags for n in HEURISTICS if n != "grid")
+        assert "any_dim" in METHODS.get(name).flags and "2d" not in METHODS.get(name).flags
+    assert set(METHODS.names("any_activation")) == {"gradient", "random", "lhs", "grid"}
+
+
+@pytest.mark.parametrize("n0,res", [(1, 1001), (3, 21), (4, 9)])
+def test_grid_runs_in_any_dimension(n0, res):
+    net = random_net(3, n0=n0, hidden=(6, 6))
+    lo, hi = -np.ones(n0), np.linspace(0.5, 2.0, n0)
+    mesh = np.meshgrid(*[np.linspace(lo[i], hi[i], res) for i in range(n0)], indexing="ij")
+    vals = net.forward(np.stack([m.ravel() for m in mesh], axis=1))
+    for sense, pick in (("max", np.max), ("min", np.min)):
+        res_ = run("grid", net, lo, hi, sense, resolution=res)
+        assert res_.extra["points"] == res ** n0
+        assert res_.value == pytest.approx(float(pick(vals)), abs=1e-12)
+
+
+def test_grid_limit_is_checked_before_any_work():
+    net = random_net(1, n0=10, hidden=(4,))
+    with pytest.raises(LimitError, match=r"a grid of 501\^10 = .* points exceeds max_points 4000000"):
+        run_method("grid", net, np.zeros(10), np.ones(10))  # raised by the call itself, not at the first step
+    assert run("grid", net, np.zeros(10), np.ones(10), resolution=3).extra["points"] == 3 ** 10
+
+
+SMOOTH = ["tanh", "sigmoid", "silu"]
+
+
+def act_net(act, seed, n0=2, hidden=(8, 8)):
+    return initial_snapshot(NetworkSpec(input_dim=n0, hidden=hidden, activation=act),
+                            InitSpec(scheme="torch_default", seed=seed))
+
+
+@pytest.mark.parametrize("act", [*SMOOTH, "leaky_relu"])
+@pytest.mark.parametrize("method", ["gradient", "random", "lhs", "grid"])
+def test_forward_and_gradient_methods_work_for_every_activation(method, act):
+    net = act_net(act, 2)
+    lo, hi = -2 * np.ones(2), 2 * np.ones(2)
+    res_grid = 301
+    mesh = np.meshgrid(*[np.linspace(lo[i], hi[i], res_grid) for i in range(2)], indexing="ij")
+    gv = net.forward(np.stack([m.ravel() for m in mesh], axis=1))
+    # every activation here is at most 1.1-Lipschitz (silu: 1.0998), so the net is at most L-Lipschitz
+    L = float(np.prod([1.1 * np.linalg.norm(w, 2) for w in net.weights]))
+    slack = L * np.linalg.norm((hi - lo) / (res_grid - 1) / 2)
+    for sense in ("max", "min"):
+        evs, res = events(method, net, lo, hi, sense)
+        assert np.all(res.x >= lo) and np.all(res.x <= hi)
+        incs = [e for e in evs if isinstance(e, Incumbent)]
+        assert incs and incs[-1].value == pytest.approx(res.value, rel=1e-12, abs=1e-15)
+        for e in incs:  # every value reported is the true (activation's) forward pass
+            assert e.value == pytest.approx(float(net.forward(e.x)), rel=1e-6, abs=1e-9)
+        if sense == "max":
+            assert gv.max() - slack <= res.value <= gv.max() + slack or method in ("random", "lhs")
+            assert res.value <= gv.max() + slack
+        else:
+            assert gv.min() - slack <= res.value <= gv.min() + slack or method in ("random", "lhs")
+            assert res.value >= gv.min() - slack
+
+
+@pytest.mark.parametrize("act", SMOOTH)
+@pytest.mark.parametrize("seed", [0, 1, 5])
+def test_gradient_follows_the_true_derivative_of_smooth_activations(act, seed):
+    """A smooth net's local optimum has zero partial derivatives in its free coordinates (landscape's exact
+    derivatives are the check); with the ReLU derivative the ascent would stop elsewhere."""
+    from nnlab.engine.landscape import value_and_grad
+
+    net = act_net(act, seed)
+    lo, hi = -2 * np.ones(2), 2 * np.ones(2)
+    for sense in ("max", "min"):
+        res = run("gradient", net, lo, hi, sense)
+        grid = run("grid", net, lo, hi, sense, resolution=301)
+        assert (res.value >= grid.value - 1e-9) if sense == "max" else (res.value <= grid.value + 1e-9)
+        _, d = value_and_grad(net, res.x[None])
+        free = (res.x > lo + 1e-6) & (res.x < hi - 1e-6)
+        assert np.all(np.abs(d[0][free]) <= 1e-4)
+
+
+@pytest.mark.parametrize("method", [e.name for e in METHODS if "any_activation" not in e.flags])
+def test_relu_only_methods_refuse_other_activations_before_starting(method):
+    net = act_net("tanh", 0)
+    with pytest.raises(NnlabError, match=f"method '{method}' needs a ReLU network, this one uses tanh"):
+        run_method(method, net, np.zeros(2), np.ones(2))
+
+
+def test_check_box_refuses_boxes_that_cannot_be_computed_soundly():
+    net = random_net(1)
+    lo, hi = check_box(net, [-1e12, -5.0], [1e12, 5.0])  # the limit itself is fine
+    assert lo.tolist() == [-1e12, -5.0] and hi.tolist() == [1e12, 5.0]
+    with pytest.raises(NnlabError, match=r"the box reaches 1e\+308, beyond \+-1e\+12"):
+        check_box(net, [-1e308, -1e308], [1e308, 1e308])
+    with pytest.raises(NnlabError, match=r"the box reaches 1.1e\+12"):
+        run_method("random", net, [0.0, 0.0], [1.1e12, 1.0])
+    huge = snapshot_from_layers([(np.full((3, 2), 1e80), np.zeros(3)), (np.full((1, 3), 1e80), np.zeros(1))])
+    with pytest.raises(NnlabError, match=r"the network's values could reach 6e\+160, beyond 1e\+150"):
+        check_box(huge, [0.0, 0.0], [1.0, 1.0])
+    overflow = snapshot_from_layers([(np.full((3, 2), 1e200), np.zeros(3)), (np.full((1, 3), 1e200), np.zeros(1))])
+    with pytest.raises(NnlabError, match=r"could reach inf"):
+        check_box(overflow, [0.0, 0.0], [1.0, 1.0])
+    saturating = snapshot_from_layers([(np.full((3, 2), 1e80), np.zeros(3)), (np.full((1, 3), 1e80), np.zeros(1))],
+                                      "tanh")
+    check_box(saturating, [0.0, 0.0], [1.0, 1.0])  # |tanh| <= 1: the output is at most 3e80
 
 
 BUMP_MAX, BUMP_MIN = ("max", 1.0, (0.3, 0.6)), ("min", -0.3, (1.0, 0.0))
@@ -134,17 +237,52 @@ def test_time_limit_returns_the_incumbent(method, params):
     assert res.seconds < 10.0  # generous: the limit is checked at least every heartbeat
 
 
-@pytest.mark.parametrize("method", ["sampling", "walk", "gradient", "lhs"])
-def test_cancellation_by_close(method):
+# a run too long to finish in the test, and the number of points it would evaluate at least
+HEAVY = {"sampling": ({"samples": 10**6}, 10**6), "walk": ({"restarts": 10**5}, 10**5),
+         "gradient": ({"rounds": 10**4, "starts": 64, "steps": 20}, 2 * 64 * 10**4),
+         "random": ({"samples": 10**8}, 10**8), "lhs": ({"samples": 2 * 10**6}, 2 * 10**6),
+         "grid": ({"resolution": 60, "max_points": 10**8}, 60**4)}
+
+
+@pytest.mark.parametrize("method", HEURISTICS)
+def test_close_stops_the_work_and_frees_its_resources(method, monkeypatch):
+    """Closing a method's generator (how the app and the study cancel) ends its work at once: the points it
+    evaluated are a small part of the run, no thread is left behind, torch's thread count is restored and its
+    HiGHS region LPs are freed."""
+    import torch
+
+    params, total = HEAVY[method]
     net = random_net(8, n0=4, hidden=(20, 20))
-    gen = run_method(method, net, np.zeros(4), np.ones(4), "max", 60.0, 0,
-                     {"samples": 10**5} if method in ("sampling", "lhs") else {"restarts": 0} if method == "walk"
-                     else {"rounds": 0})
+    evaluated = [0]
+    forward = NetSnapshot.forward
+
+    def counting(self, x):
+        evaluated[0] += int(np.atleast_2d(x).shape[0])
+        return forward(self, x)
+
+    monkeypatch.setattr(NetSnapshot, "forward", counting)
+    lps = []
+    init = RegionLP.__init__
+
+    def tracking(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        lps.append(weakref.ref(self))
+
+    monkeypatch.setattr(RegionLP, "__init__", tracking)
+    threads, torch_threads = threading.active_count(), torch.get_num_threads()
+    gen = run_method(method, net, np.zeros(4), np.ones(4), "max", 600.0, 0, params)
     for _ in range(3):
         next(gen)
+    t0 = time.perf_counter()
     gen.close()
-    with pytest.raises(StopIteration):
-        next(gen)
+    assert time.perf_counter() - t0 < 10.0  # generous: closing must not run the rest
+    at_close = evaluated[0]
+    assert 0 < at_close < 0.1 * total, at_close
+    del gen
+    gc.collect()
+    assert evaluated[0] == at_close
+    assert all(ref() is None for ref in lps) and (bool(lps) == (method in ("sampling", "walk")))
+    assert threading.active_count() == threads and torch.get_num_threads() == torch_threads
 
 
 @pytest.mark.parametrize("sense", ["max", "min"])
@@ -202,7 +340,7 @@ def test_grid_matches_brute_force_and_refuses_huge_grids():
     for sense, pick in (("max", np.max), ("min", np.min)):
         res = run("grid", net, lo, hi, sense, resolution=57)
         assert res.value == pytest.approx(pick(Z), abs=1e-12)
-    with pytest.raises(ValueError, match="max_points"):
+    with pytest.raises(LimitError, match="max_points"):
         run("grid", random_net(1, n0=10, hidden=(4,)), np.zeros(10), np.ones(10), "max")
     small = run("grid", random_net(1, n0=3, hidden=(4,)), np.zeros(3), np.ones(3), "max", resolution=11)
     assert small.extra["points"] == 11 ** 3
@@ -210,16 +348,22 @@ def test_grid_matches_brute_force_and_refuses_huge_grids():
 
 def test_bad_parameters_are_one_line_errors():
     net = random_net(1)
-    with pytest.raises(ValueError, match="scheme"):
+    with pytest.raises(NnlabError, match="scheme"):
         run("sampling", net, np.zeros(2), np.ones(2), scheme="sobol")
-    with pytest.raises(ValueError, match="optimizer"):
+    with pytest.raises(NnlabError, match="optimizer"):
         run("gradient", net, np.zeros(2), np.ones(2), optimizer="lbfgs")
-    with pytest.raises(ValueError, match="samples"):
-        run("random", net, np.zeros(2), np.ones(2), samples=0)
+    with pytest.raises(NnlabError, match="parameter 'samples' must be > 0, got 0"):
+        run_method("random", net, np.zeros(2), np.ones(2), params={"samples": 0})  # before the first step
+    with pytest.raises(LimitError, match="Latin hypercube samples in 2 dimensions exceed"):
+        run_method("lhs", net, np.zeros(2), np.ones(2), params={"samples": 10**8})
 
 
-def test_heartbeats_are_progress_events():
-    net = random_net(15, n0=5, hidden=(30, 30))
-    evs, _ = events("sampling", net, np.zeros(5), np.ones(5), "max", time_limit=0.6, samples=10**5)
+@pytest.mark.parametrize("method", ["sampling", "walk", "gradient"])
+def test_heartbeats_are_progress_events(method, monkeypatch):
+    monkeypatch.setattr("nnlab.engine.optimize.baselines.HEARTBEAT", 0.0)  # every check is due: beats must come
+    net = random_net(15, n0=3, hidden=(12, 12))
+    evs, res = events(method, net, np.zeros(3), np.ones(3), "max")
     beats = [e for e in evs if isinstance(e, BoundProgress)]
+    assert beats, "no heartbeat although every check was due"
     assert all(b.bound is None and b.stage for b in beats)
+    assert all(b.incumbent is None or b.incumbent <= res.value + 1e-12 for b in beats)

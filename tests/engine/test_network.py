@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from nnlab.engine.network import NetSnapshot, from_torch, initial_snapshot, to_torch
+from nnlab.engine.network import NetSnapshot, NetworkError, from_torch, initial_snapshot, to_torch
 from nnlab.engine.scene import ACTIVATIONS, InitSpec, NetworkSpec
+from nnlab.errors import NnlabError
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
@@ -33,14 +34,37 @@ def test_hand_built_relu_net_and_pattern():
 
 
 def test_snapshot_rejects_bad_shapes_and_values():
-    with pytest.raises(ValueError, match="does not match"):
+    assert issubclass(NetworkError, NnlabError)  # a user's file or scene: one line, exit 2
+    with pytest.raises(NetworkError, match="does not match"):
         NetSnapshot((np.ones((3, 2)), np.ones((1, 3))), (np.zeros(2), np.zeros(1)))
-    with pytest.raises(ValueError, match="expects 4 inputs"):
+    with pytest.raises(NetworkError, match="expects 4 inputs"):
         NetSnapshot((np.ones((3, 2)), np.ones((1, 4))), (np.zeros(3), np.zeros(1)))
-    with pytest.raises(ValueError, match="not finite"):
+    with pytest.raises(NetworkError, match="not finite"):
         NetSnapshot((np.full((1, 2), np.nan),), (np.zeros(1),))
-    with pytest.raises(ValueError, match="one output"):
+    with pytest.raises(NetworkError, match="one output"):
         NetSnapshot((np.ones((2, 2)),), (np.zeros(2),))
+
+
+def test_snapshot_rejects_zero_widths_zero_inputs_and_complex_weights():
+    with pytest.raises(NetworkError, match=r"layer 0 has zero width \(weight shape \(0, 2\)\)"):
+        NetSnapshot((np.ones((0, 2)), np.ones((1, 0))), (np.zeros(0), np.zeros(1)))
+    with pytest.raises(NetworkError, match=r"the network has zero inputs"):
+        NetSnapshot((np.ones((3, 0)), np.ones((1, 3))), (np.zeros(3), np.zeros(1)))
+    with pytest.raises(NetworkError, match="layer 1 weight holds complex values"):
+        NetSnapshot((np.ones((3, 2)), np.ones((1, 3)) + 0j), (np.zeros(3), np.zeros(1)))
+    with pytest.raises(NetworkError, match="layer 0 bias holds complex values"):
+        NetSnapshot((np.ones((1, 2)),), (np.array([1j]),))
+
+
+def test_from_torch_refuses_what_a_snapshot_cannot_hold():
+    mixed = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.Tanh(),
+                                torch.nn.Linear(3, 1))
+    with pytest.raises(NetworkError, match="mixes activations relu and tanh"):
+        from_torch(mixed)
+    with pytest.raises(NetworkError, match="negative slope 0.2"):
+        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(0.2), torch.nn.Linear(3, 1)))
+    with pytest.raises(NetworkError, match="unsupported layer ELU"):
+        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ELU(), torch.nn.Linear(3, 1)))
 
 
 def test_snapshot_is_immutable():

@@ -12,6 +12,7 @@ import numpy as np
 
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, PointsVisited, better, finish
+from nnlab.errors import LimitError, NnlabError
 
 HEARTBEAT = 0.1  # seconds between yields at most (cancellation happens at yields)
 SCHEMES = ("lhs", "uniform")
@@ -86,7 +87,7 @@ def iter_points(scheme: str, n: int, lower: np.ndarray, upper: np.ndarray, seed:
             yield lower + rng.random((min(batch, n - i), d)) * (upper - lower)
     elif scheme == "lhs":
         if n * d > MAX_LHS_VALUES:
-            raise ValueError(f"{n} Latin hypercube samples in {d} dimensions exceed {MAX_LHS_VALUES} values; "
+            raise LimitError(f"{n} Latin hypercube samples in {d} dimensions exceed {MAX_LHS_VALUES} values; "
                              "use fewer samples or the uniform scheme")
         from scipy.stats import qmc
 
@@ -94,12 +95,12 @@ def iter_points(scheme: str, n: int, lower: np.ndarray, upper: np.ndarray, seed:
         for i in range(0, n, batch):
             yield lower + u[i:i + batch] * (upper - lower)
     else:
-        raise ValueError(f"sampling scheme {scheme!r} is not allowed; expected one of {', '.join(SCHEMES)}")
+        raise NnlabError(f"sampling scheme {scheme!r} is not allowed; expected one of {', '.join(SCHEMES)}")
 
 
 def check_positive(name: str, value: float) -> None:
     if not value > 0:
-        raise ValueError(f"parameter {name!r} must be > 0, got {value!r}")
+        raise NnlabError(f"parameter {name!r} must be > 0, got {value!r}")
 
 
 def _evaluate(net: NetSnapshot, chunks: Iterator[np.ndarray], best: Best, clock: Clock,
@@ -130,7 +131,15 @@ class RandomParams:
     samples: int = 10000
 
 
-@METHODS.register("random", label="Random sampling", params=RandomParams, flags=("heuristic", "any_dim", "baseline"),
+def _check_samples(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, params: "RandomParams | LhsParams") -> None:
+    check_positive("samples", params.samples)
+    if isinstance(params, LhsParams) and params.samples * lower.size > MAX_LHS_VALUES:
+        raise LimitError(f"{params.samples} Latin hypercube samples in {lower.size} dimensions exceed "
+                         f"{MAX_LHS_VALUES} values; use fewer samples or the uniform scheme")
+
+
+@METHODS.register("random", label="Random sampling", params=RandomParams, check=_check_samples,
+                  flags=("heuristic", "any_dim", "any_activation", "baseline"),
                   description="Uniform random points in the box; the best network value found.")
 def random_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: RandomParams,
                   time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
@@ -153,7 +162,8 @@ class LhsParams:
     samples: int = 10000
 
 
-@METHODS.register("lhs", label="Latin hypercube sampling", params=LhsParams, flags=("heuristic", "any_dim", "baseline"),
+@METHODS.register("lhs", label="Latin hypercube sampling", params=LhsParams, check=_check_samples,
+                  flags=("heuristic", "any_dim", "any_activation", "baseline"),
                   description="Latin hypercube points in the box (scipy.stats.qmc); the best network value found.")
 def lhs_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: LhsParams,
                time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
@@ -166,20 +176,32 @@ class GridParams:
     max_points: int = 4_000_000
 
 
-def grid_axes_for(lower: np.ndarray, upper: np.ndarray, params: GridParams) -> list[np.ndarray]:
-    """Per-axis grid coordinates; a ValueError when resolution ** n0 exceeds max_points."""
+def grid_points(n0: int, params: GridParams) -> int:
+    """resolution ** n0 points, or a LimitError (before any work) when that exceeds max_points."""
     check_positive("resolution", params.resolution)
-    n0 = lower.size
+    check_positive("max_points", params.max_points)
     total = float(params.resolution) ** n0
     if total > params.max_points:
-        raise ValueError(f"a grid of {params.resolution}^{n0} = {total:.3g} points exceeds max_points "
+        raise LimitError(f"a grid of {params.resolution}^{n0} = {total:.3g} points exceeds max_points "
                          f"{params.max_points}; lower the resolution or use another method")
-    return [np.linspace(lower[i], upper[i], params.resolution) for i in range(n0)]
+    return params.resolution ** n0
 
 
-@METHODS.register("grid", label="Dense grid", params=GridParams, flags=("heuristic", "2d", "baseline"),
-                  description="Every point of a regular grid (resolution per axis); exact up to resolution for "
-                              "2-input nets. Other dimensions only while resolution^n stays within max_points.")
+def grid_axes_for(lower: np.ndarray, upper: np.ndarray, params: GridParams) -> list[np.ndarray]:
+    """Per-axis grid coordinates; a LimitError when resolution ** n0 exceeds max_points."""
+    grid_points(lower.size, params)
+    return [np.linspace(lower[i], upper[i], params.resolution) for i in range(lower.size)]
+
+
+def _check_grid(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, params: GridParams) -> None:
+    grid_points(lower.size, params)
+
+
+@METHODS.register("grid", label="Dense grid", params=GridParams, check=_check_grid,
+                  flags=("heuristic", "any_dim", "any_activation", "baseline"),
+                  description="Every point of a regular grid (resolution per axis) in any dimension, while "
+                              "resolution^n stays within max_points (checked before it starts); exact up to "
+                              "resolution for 2-input nets.")
 def grid_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: GridParams,
                 time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
     axes = grid_axes_for(lower, upper, params)

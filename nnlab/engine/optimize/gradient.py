@@ -11,6 +11,7 @@ import numpy as np
 from nnlab.engine.network import NetSnapshot, to_torch
 from nnlab.engine.optimize.base import METHODS, Event, OptResult, PointsVisited, WalkPath, finish
 from nnlab.engine.optimize.baselines import Best, Clock, check_positive
+from nnlab.errors import NnlabError
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -44,7 +45,7 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 @METHODS.register("gradient", label="Projected gradient multistart", params=GradientParams,
-                  flags=("heuristic", "any_dim"),
+                  flags=("heuristic", "any_dim", "any_activation"),
                   description="Adam (or plain) gradient steps from many uniform starts at once, clipped to the box; "
                               "lr is relative to the box width; rounds = 0 restarts until the time limit.")
 def gradient(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: GradientParams,
@@ -52,9 +53,9 @@ def gradient(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
     for name in ("starts", "steps", "lr", "record_every"):
         check_positive(name, getattr(params, name))
     if params.optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer {params.optimizer!r} is not allowed; expected one of {', '.join(OPTIMIZERS)}")
+        raise NnlabError(f"optimizer {params.optimizer!r} is not allowed; expected one of {', '.join(OPTIMIZERS)}")
     if min(params.rounds, params.draw_paths, params.threads) < 0:
-        raise ValueError("parameters 'rounds', 'draw_paths' and 'threads' must be >= 0")
+        raise NnlabError("parameters 'rounds', 'draw_paths' and 'threads' must be >= 0")
     import torch
 
     clock = Clock(time_limit)
