@@ -15,10 +15,12 @@ from typing import Any, Callable, Generator
 
 import numpy as np
 
-from nnlab.errors import NnlabError
 from nnlab.engine.network import NetSnapshot, initial_snapshot
 from nnlab.engine.export_layout import BACKGROUNDS, bands, frame_image  # noqa: F401  (re-exported)
-from nnlab.engine.export_writers import ExportProgress, write_animation  # noqa: F401  (re-exported)
+from nnlab.engine.export_writers import (  # noqa: F401  (re-exported)
+    ExportError, ExportProgress, Interrupted, check_interrupt, deferred_interrupts, interrupt_handlers, interrupted,
+    write_animation,
+)
 from nnlab.engine.scene import CameraSpec, Scene, load_scene
 from nnlab.engine.surface import evaluate_network, grid_axes
 
@@ -27,9 +29,37 @@ FORMATS = ("gif", "mp4", "png-frames", "png")
 COLORMAPS = next(f.metadata["choices"] for f in fields(CameraSpec) if f.name == "colormap")
 DEFAULT_TURN = {"orbit": 360.0, "gallery": 360.0, "compare": 360.0, "training": 60.0, "optimizer": 60.0}
 
+# Limits checked before any work (a 20 kB caption took half a minute per frame, `--frames 1e9` would run for days).
+# (low, high) of each number an export accepts; every value must also be finite.
+LIMITS: dict[str, tuple[float, float]] = {
+    "width": (16, 8192), "height": (16, 8192), "fps": (0.1, 240), "frames": (1, 100_000), "seeds": (1, 1000),
+    "elevation": (-90, 90), "azimuth": (-1e6, 1e6), "distance": (0, 1e6), "turn": (-1e6, 1e6),
+}
+MAX_PIXELS = 8192 * 4096  # one frame (an 8K still is 7680x4320)
+MAX_GIF_PIXELS = 1 << 30  # frames x width x height of a GIF: it holds every frame in memory (1 byte a pixel)
+MAX_CAPTION = 200  # characters, one line
 
-class ExportError(NnlabError):
-    """Bad export options or output path; the message is one line."""
+
+def check_number(name: str, value: float, label: str | None = None) -> None:
+    """Refuse a non-finite or out-of-range export number; `label` names it in the message (e.g. "--fps")."""
+    lo, hi = LIMITS[name]
+    label = label or name
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ExportError(f"{label} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ExportError(f"{label} {value} is not allowed; expected a finite number in {lo:g}..{hi:g}")
+    if not lo <= value <= hi:
+        raise ExportError(f"{label} {value:g} is not allowed; expected {lo:g}..{hi:g}")
+
+
+def check_caption(text: str, label: str = "caption") -> None:
+    """One line of at most MAX_CAPTION characters (drawn in a band one line high)."""
+    if not isinstance(text, str):
+        raise ExportError(f"{label} must be text, got {type(text).__name__}")
+    if len(text) > MAX_CAPTION:
+        raise ExportError(f"{label} has {len(text)} characters; at most {MAX_CAPTION} are allowed")
+    if any(not c.isprintable() for c in text):
+        raise ExportError(f"{label} must be one line of printable text (no newlines or control characters)")
 
 
 @dataclass(frozen=True)
@@ -60,18 +90,28 @@ class ExportOptions:
             raise ExportError(f"unknown kind {self.kind!r}; allowed: {', '.join(KINDS)}")
         if self.fmt not in FORMATS:
             raise ExportError(f"unknown format {self.fmt!r}; allowed: {', '.join(FORMATS)}")
+        for name in ("width", "height", "frames", "seeds"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise ExportError(f"{name} must be a whole number, got {getattr(self, name)!r}")
         if not (16 <= self.width <= 8192 and 16 <= self.height <= 8192):
             raise ExportError(f"size {self.width}x{self.height} is not allowed; expected 16..8192 pixels each way")
-        if not (0.1 <= self.fps <= 240) or not (1 <= self.frames <= 100000) or not (1 <= self.seeds <= 1000):
-            raise ExportError("fps must be 0.1..240, frames 1..100000 and seeds 1..1000")
+        if self.width * self.height > MAX_PIXELS:
+            raise ExportError(f"size {self.width}x{self.height} is not allowed; at most {MAX_PIXELS:,} pixels a frame")
+        for name in ("fps", "frames", "seeds", "elevation", "azimuth", "distance"):
+            check_number(name, getattr(self, name))
+        if self.turn is not None:
+            check_number("turn", self.turn)
+        check_caption(self.caption)
+        if self.fmt == "gif" and self.frames * self.width * self.height > MAX_GIF_PIXELS:
+            raise ExportError(f"a GIF of {self.frames} frames at {self.width}x{self.height} would hold "
+                              f"{self.frames * self.width * self.height:,} pixels in memory (at most "
+                              f"{MAX_GIF_PIXELS:,}); use fewer frames, a smaller size, or MP4 / PNG frames")
         if self.colormap not in COLORMAPS:
             raise ExportError(f"unknown colormap {self.colormap!r}; allowed: {', '.join(COLORMAPS)}")
         if self.background not in BACKGROUNDS:
             raise ExportError(f"unknown background {self.background!r}; allowed: {', '.join(BACKGROUNDS)}")
         if self.background == "transparent" and self.fmt in ("gif", "mp4"):
             raise ExportError("a transparent background needs PNG output (a .png still or a folder of PNG frames)")
-        if not -90 <= self.elevation <= 90:
-            raise ExportError(f"elevation {self.elevation} is not allowed; expected -90..90 degrees")
 
 
 def options_for(scene: Scene, **overrides: Any) -> ExportOptions:
@@ -246,8 +286,11 @@ def _plan_training(scene: Scene, opts: ExportOptions) -> Generator[ExportProgres
 
 def _plan_optimizer(scene: Scene, opts: ExportOptions) -> Generator[ExportProgress, None, tuple[Frame, ...]]:
     """Steps (points, walks, incumbents) revealed over ~75% of the frames, then the optimum is held."""
-    from nnlab.engine.optimize import Incumbent, PointsVisited, WalkPath, run_method
+    from nnlab.engine.optimize import METHODS, Incumbent, PointsVisited, WalkPath, run_method
 
+    o = scene.optimizer
+    method = opts.method or o.method
+    METHODS.get(method)  # an unknown method is refused before the scene's network is trained
     if scene.train.enabled:
         from nnlab.engine.train import scene_network
 
@@ -255,8 +298,6 @@ def _plan_optimizer(scene: Scene, opts: ExportOptions) -> Generator[ExportProgre
     else:
         net = initial_snapshot(scene.network, scene.init)
     base = scene_surface(scene, net)
-    o = scene.optimizer
-    method = opts.method or o.method
     lo, hi = scene.domain()
     steps: list[tuple[list, list, np.ndarray | None]] = [([], [], None)]
     gen = run_method(method, net, lo, hi, o.sense, o.time_limit, o.seed, o.params if method == o.method else None)
@@ -309,16 +350,23 @@ def run_export(scene: Scene, opts: ExportOptions, out: str | os.PathLike,
     """The whole export: check the path, build the plan, render and write; returns the written path.
 
     `make_renderer(plan)` is called once after the plan is built (the UI passes the GL renderer); if the returned
-    renderer has `close()`, it is called at the end, also on cancel.
+    renderer has `close()`, it is called at the end, also on cancel. The renderer runs with interrupts deferred
+    (see export_writers): a signal stops the export between frames, never inside a GL or Qt call.
     """
     path = check_output(out)
     plan = yield from build_plan(scene, opts)
-    render = make_renderer(plan)
+    render = None
     try:
+        with deferred_interrupts():
+            render = make_renderer(plan)
+
+        def frame_at(i: int) -> np.ndarray:
+            with deferred_interrupts():
+                return frame_image(plan, i, render)
         n = 1 if opts.fmt == "png" else len(plan.frames)
-        return (yield from write_animation(path, opts.fmt, lambda i: frame_image(plan, i, render), n, opts.fps,
-                                           opts.loop))
+        return (yield from write_animation(path, opts.fmt, frame_at, n, opts.fps, opts.loop))
     finally:
         close = getattr(render, "close", None)
         if close is not None:
-            close()
+            with deferred_interrupts():
+                close()

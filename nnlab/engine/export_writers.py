@@ -3,18 +3,30 @@
 Every writer renders frames on demand through `frame_at(i) -> (H, W, 4) uint8 RGBA`, writes under a temporary name
 in the target folder and renames at the very end; closing the generator early (Cancel) or an error removes the
 temporary output and leaves any earlier file of the same name untouched.
+
+Interrupts (SIGINT, SIGTERM, SIGHUP) during an export: `interrupt_handlers()` turns them into `Interrupted`
+(a KeyboardInterrupt) raised at once in plain Python/numpy code, but only recorded while a `deferred_interrupts()`
+block runs (Qt imports and GL rendering: pyqtgraph's drawItemTree swallows exceptions raised in paint, an
+exception inside shiboken's import aborts the interpreter, and one raised while a QPainter is active crashes on
+teardown) and raised when that block ends. This is the deferred-signal pattern of CPython's own
+signal-handling advice: the handler only sets a flag, the code checks it where stopping is safe.
 """
 from __future__ import annotations
 
 import io
 import os
 import shutil
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generator
+from typing import Callable, Generator, Iterator
 
 import numpy as np
+
+from nnlab.errors import NnlabError
 
 FrameFn = Callable[[int], np.ndarray]
 GIF_SAMPLE_FRAMES = 12  # frames the global GIF palette is quantized from
@@ -31,11 +43,91 @@ class ExportProgress:
     message: str = ""
 
 
+class ExportError(NnlabError):
+    """Bad export options or output path; the message is one line."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM, SIGHUP) stopped the export; the conventional exit code is 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _InterruptState:
+    signum: int | None = None  # the first signal received (sticky until the handlers are removed)
+    raised = False  # Interrupted was raised once: cleanup code that follows must not be cut short again
+    depth = 0  # nesting of deferred_interrupts() blocks on the main thread
+
+
+_STATE = _InterruptState()
+INTERRUPT_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _raise_once() -> None:
+    _STATE.raised = True
+    raise Interrupted(_STATE.signum)
+
+
+def _on_signal(signum: int, frame) -> None:
+    if _STATE.signum is None:
+        _STATE.signum = signum
+    if _STATE.depth == 0 and not _STATE.raised:
+        _raise_once()
+
+
+@contextmanager
+def interrupt_handlers() -> Iterator[None]:
+    """Route SIGINT/SIGTERM/SIGHUP to `Interrupted` for the duration of the block; the previous handlers come
+    back afterwards. Outside the main thread (where handlers cannot be installed) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, _on_signal) for s in INTERRUPT_SIGNALS}
+    _STATE.signum, _STATE.raised, _STATE.depth = None, False, 0
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        _STATE.signum, _STATE.raised, _STATE.depth = None, False, 0
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold back an interrupt until the block ends (see the module docstring), then raise it (once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _STATE.depth += 1
+    try:
+        yield
+    finally:
+        _STATE.depth -= 1
+        if _STATE.depth == 0 and _STATE.signum is not None and not _STATE.raised:
+            _raise_once()
+
+
+def interrupted() -> int | None:
+    """The signal number if an interrupt arrived while the handlers are installed, else None."""
+    return _STATE.signum
+
+
+def check_interrupt() -> None:
+    """Raise Interrupted if a signal arrived (even one already raised and swallowed by a library): the commit
+    points (a rename over the user's file) call this, so an interrupted export never replaces the earlier file."""
+    if _STATE.signum is not None:
+        raise Interrupted(_STATE.signum)
+
+
 def _rgb(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[..., :3])
 
 
 def _temp_beside(path: Path, suffix: str = ".part") -> str:
+    """An empty temporary file in the target's folder (so the final rename stays on one file system). Callers
+    assign it inside a deferred_interrupts() block within their try, so an interrupt never loses its name."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     return tmp
@@ -48,9 +140,12 @@ def _umask() -> int:
 
 
 def _publish(tmp: str, path: Path, mode: int = 0o666) -> None:
-    """Give the temporary output the permissions a plain open() would, then rename it over `path`."""
+    """Give the temporary output the permissions a plain open() would, then rename it over `path` -- unless an
+    interrupt arrived (the rename is the commit point of an export)."""
     os.chmod(tmp, mode & ~_umask())
-    os.replace(tmp, path)
+    with deferred_interrupts():
+        check_interrupt()
+        os.replace(tmp, path)
 
 
 def _unlink(p: str | None) -> None:
@@ -138,8 +233,10 @@ def write_gif(path: Path, frame_at: FrameFn, n: int, fps: float, loop: bool) -> 
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     yield ExportProgress("write", n, n, "writing GIF")
-    tmp = _temp_beside(path)
+    tmp = None
     try:
+        with deferred_interrupts():
+            tmp = _temp_beside(path)
         extra = {"loop": 0} if loop else {}
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps),
                        optimize=False, disposal=1, **extra)
@@ -155,10 +252,11 @@ def write_mp4(path: Path, frame_at: FrameFn, n: int, fps: float) -> Generator[Ex
     try:
         import imageio_ffmpeg
     except ImportError:
-        raise ValueError("MP4 export needs imageio-ffmpeg: pip install 'nnlab[video]'") from None
-    tmp = _temp_beside(path, ".part.mp4")
-    writer = None
+        raise ExportError("MP4 export needs imageio-ffmpeg: pip install 'nnlab[video]'") from None
+    tmp = writer = None
     try:
+        with deferred_interrupts():
+            tmp = _temp_beside(path, ".part.mp4")
         for i in range(n):
             rgb = _rgb(frame_at(i))
             h, w = rgb.shape[:2]
@@ -200,23 +298,27 @@ def _png_bytes(frame: np.ndarray) -> bytes:
 def write_png_frames(path: Path, frame_at: FrameFn, n: int) -> Generator[ExportProgress, None, Path]:
     """frame_00000.png ... in a folder; the folder is built beside the target and swapped in at the end."""
     if path.exists() and not path.is_dir():
-        raise ValueError(f"cannot write PNG frames to {path}: it exists and is not a folder")
-    tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    old = None
+        raise ExportError(f"cannot write PNG frames to {path}: it exists and is not a folder")
+    tmp = old = None
     try:
+        with deferred_interrupts():
+            tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         for i in range(n):
             Path(tmp, f"frame_{i:05d}.png").write_bytes(_png_bytes(frame_at(i)))
             yield ExportProgress("render", i + 1, n, f"frame {i + 1}/{n}")
-        if path.exists():
-            old = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent)
-            os.replace(path, Path(old, "d"))
-        try:
-            _publish(tmp, path, 0o777)
-        except OSError:
-            if old:
-                os.replace(Path(old, "d"), path)
-            raise
-        tmp = None
+        os.chmod(tmp, 0o777 & ~_umask())
+        with deferred_interrupts():  # the swap is two renames: never stop between them
+            check_interrupt()
+            if path.exists():
+                old = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent)
+                os.replace(path, Path(old, "d"))
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                if old:
+                    os.replace(Path(old, "d"), path)
+                raise
+            tmp = None
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -230,7 +332,7 @@ def write_animation(path: str | os.PathLike, fmt: str, frame_at: FrameFn, n: int
     """Write n frames in `fmt` (gif, mp4, png-frames, png = frame 0 only); returns the final path."""
     p = Path(path)
     if n < 1:
-        raise ValueError("an export needs at least one frame")
+        raise ExportError("an export needs at least one frame")
     if fmt == "gif":
         return (yield from write_gif(p, frame_at, n, fps, loop))
     if fmt == "mp4":
@@ -240,12 +342,14 @@ def write_animation(path: str | os.PathLike, fmt: str, frame_at: FrameFn, n: int
     if fmt == "png":
         data = _png_bytes(frame_at(0))
         yield ExportProgress("write", 1, 1, "writing PNG")
-        tmp = _temp_beside(p)
+        tmp = None
         try:
+            with deferred_interrupts():
+                tmp = _temp_beside(p)
             Path(tmp).write_bytes(data)
             _publish(tmp, p)
             tmp = None
         finally:
             _unlink(tmp)
         return p
-    raise ValueError(f"unknown format {fmt!r}")
+    raise ExportError(f"unknown format {fmt!r}")

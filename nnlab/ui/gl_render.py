@@ -123,15 +123,17 @@ def paint_labels(self: "SurfaceView", img: np.ndarray, ss: int) -> np.ndarray:
     mvp.viewport(0, Hh, W, -Hh)
     mvp = mvp * self.projectionMatrix((0, 0, W, Hh), (0, 0, W, Hh)) * self.viewMatrix()
     painter = QtGui.QPainter(qimg)
-    painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
-    painter.setPen(QtGui.QColor(*self.axes.color))
-    scale = max(0.6, Hh / ss / 600.0) * ss  # legible at any export size
-    for pos, text, kind in texts:
-        font = self.axes._font(kind, scale)
-        painter.setFont(font)
-        p = mvp.map(QtGui.QVector3D(*map(float, pos))).toPointF()
-        rect = QtGui.QFontMetricsF(font).tightBoundingRect(text)
-        painter.drawText(QtCore.QPointF(p.x() - rect.width() / 2, p.y() + rect.height() / 2), text)
-    painter.end()
+    try:  # an exception with the painter still active crashes when the image is freed
+        painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
+        painter.setPen(QtGui.QColor(*self.axes.color))
+        scale = max(0.6, Hh / ss / 600.0) * ss  # legible at any export size
+        for pos, text, kind in texts:
+            font = self.axes._font(kind, scale)
+            painter.setFont(font)
+            p = mvp.map(QtGui.QVector3D(*map(float, pos))).toPointF()
+            rect = QtGui.QFontMetricsF(font).tightBoundingRect(text)
+            painter.drawText(QtCore.QPointF(p.x() - rect.width() / 2, p.y() + rect.height() / 2), text)
+    finally:
+        painter.end()
     out = np.frombuffer(qimg.constBits(), dtype=np.uint8, count=Hh * qimg.bytesPerLine())
     return out.reshape(Hh, qimg.bytesPerLine())[:, :4 * W].reshape(Hh, W, 4).copy()

@@ -9,6 +9,8 @@ from typing import Callable
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from nnlab.errors import NnlabError
+
 
 def write_png(img: np.ndarray, path: str | Path) -> None:
     """RGBA uint8 (h, w, 4) to a PNG, atomically."""
@@ -76,5 +78,5 @@ def screenshot_dialog(win: QtWidgets.QMainWindow, save: Callable[[str, int, int]
         try:
             save(path, w.value(), h.value())
             win.status.showMessage(f"Saved {path} ({w.value()}×{h.value()})", 8000)
-        except (OSError, ValueError) as err:
+        except (OSError, NnlabError) as err:
             win.show_error(str(err))

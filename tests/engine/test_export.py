@@ -211,3 +211,157 @@ def test_run_export_with_a_stand_in_renderer(tmp_path):
     back = iio.imread(out, index=None)
     assert back.shape == (6, 60, 80, 3)
     assert not np.array_equal(back[0], back[3])
+
+
+# ---- limits and hostile options (issue 9, items 12 and 15) ------------------------------------------------------
+
+@pytest.mark.parametrize("field,value", [
+    ("azimuth", float("nan")), ("azimuth", float("inf")), ("elevation", float("nan")), ("distance", float("nan")),
+    ("distance", float("inf")), ("distance", -1.0), ("turn", float("nan")), ("turn", float("-inf")),
+    ("fps", float("nan")), ("fps", float("inf")),
+])
+def test_non_finite_and_negative_camera_values_are_refused(field, value):
+    with pytest.raises(ExportError, match=field):
+        ExportOptions(**{field: value})
+
+
+def test_absurd_sizes_and_counts_are_refused_before_work():
+    with pytest.raises(ExportError, match="pixels a frame"):
+        ExportOptions(width=8192, height=8192, fmt="png")
+    with pytest.raises(ExportError, match="in memory"):  # a GIF keeps every frame: 100000 x 800 x 600 bytes
+        ExportOptions(frames=100000, width=800, height=600, fmt="gif")
+    assert ExportOptions(frames=100000, width=800, height=600, fmt="mp4").frames == 100000  # streamed: allowed
+    with pytest.raises(ExportError, match="frames"):
+        ExportOptions(frames=0)
+    with pytest.raises(ExportError, match="seeds"):
+        ExportOptions(seeds=10**6)
+    with pytest.raises(ExportError, match="whole number"):
+        ExportOptions(frames=2.5)
+
+
+def test_long_or_multiline_captions_are_refused():
+    assert ExportOptions(caption="x" * 200).caption == "x" * 200
+    with pytest.raises(ExportError, match="at most 200"):
+        ExportOptions(caption="x" * 20_000)
+    with pytest.raises(ExportError, match="one line"):
+        ExportOptions(caption="two\nlines")  # Pillow's anchored text raised a ValueError traceback here
+
+
+def test_a_caption_is_drawn_once_not_once_per_frame(monkeypatch):
+    from PIL import ImageDraw
+
+    calls = {"text": 0, "textlength": 0}
+    for name in calls:
+        orig = getattr(ImageDraw.ImageDraw, name)
+
+        def counted(self, *a, _orig=orig, _name=name, **k):
+            calls[_name] += 1
+            return _orig(self, *a, **k)
+        monkeypatch.setattr(ImageDraw.ImageDraw, name, counted)
+    caption = "a long caption that does not fit a narrow band " * 4  # 196 characters
+    opts = options_for(SMALL, kind="orbit", frames=10, width=120, height=90, caption=caption)
+    plan = drain(build_plan(SMALL, opts))
+    render = fake_renderer(plan)
+    imgs = [frame_image(plan, i, render) for i in range(10)]
+    assert calls["text"] == 1  # one band for the ten frames that share the caption
+    assert calls["textlength"] <= 12  # shortened by bisection, not a character at a time (~190 measurements)
+    bottom = bands(plan)[1]
+    assert all(np.array_equal(imgs[0][-bottom:], im[-bottom:]) for im in imgs)
+    assert (imgs[0][-bottom:, :, :3] < 128).any()  # the (shortened) caption is there
+
+
+def test_shortened_caption_fits_its_band():
+    from PIL import Image, ImageDraw
+
+    from nnlab.engine.export_layout import _fit, _font
+
+    draw = ImageDraw.Draw(Image.new("RGBA", (10, 10)))
+    font = _font(12)
+    text = "W" * 200
+    short = _fit(draw, text, font, 150)
+    assert short.endswith("…") and short[:-1] == "W" * (len(short) - 1)
+    assert draw.textlength(short, font=font) <= 144 < draw.textlength(short[:-1] + "W…", font=font)
+    assert _fit(draw, "ok", font, 150) == "ok"
+
+
+# ---- interrupts (issue 9, item 11): a signal stops the export between frames and keeps the earlier file -------
+
+def _swallowing_renderer(plan, signum, at_frame):
+    """A stand-in for pyqtgraph's paint loop: a signal arrives while a frame renders and any exception raised in
+    there is swallowed (drawItemTree catches everything, KeyboardInterrupt included)."""
+    import signal
+
+    inner = fake_renderer(plan)
+    count = [0]
+
+    def render(slot, panel, frame, w, h):
+        count[0] += 1
+        if count[0] == at_frame:
+            try:
+                signal.raise_signal(signum)
+                sum(range(1000))  # the handler runs here
+            except BaseException:  # noqa: BLE001 - what drawItemTree does
+                pass
+        return inner(slot, panel, frame, w, h)
+    render.count = count
+    return render
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("fmt", ["gif", "mp4", "png-frames", "png"])
+def test_a_signal_during_rendering_stops_the_export_and_keeps_the_old_file(tmp_path, fmt, signame):
+    import signal
+
+    from nnlab.engine.export import Interrupted, interrupt_handlers
+
+    signum = getattr(signal, signame)
+    out = tmp_path / ("out" if fmt == "png-frames" else f"out.{fmt}")
+    if fmt == "png-frames":
+        out.mkdir()
+        (out / "frame_00000.png").write_bytes(b"old frame")
+    else:
+        out.write_bytes(b"old bytes")
+    opts = options_for(SMALL, kind="orbit", frames=20, width=64, height=48, fmt=fmt)
+    made = []
+
+    def make(plan):
+        made.append(_swallowing_renderer(plan, signum, at_frame=1 if fmt == "png" else 3))
+        return made[-1]
+    before = signal.getsignal(signum)
+    with pytest.raises(Interrupted) as info:
+        with interrupt_handlers():
+            drain(run_export(SMALL, opts, out, make))
+    assert info.value.signum == signum and isinstance(info.value, KeyboardInterrupt)
+    assert made[0].count[0] == (1 if fmt == "png" else 3)  # stopped right after the frame it arrived in
+    assert signal.getsignal(signum) is before  # the previous handler is back
+    if fmt == "png-frames":
+        assert os.listdir(out) == ["frame_00000.png"] and (out / "frame_00000.png").read_bytes() == b"old frame"
+    else:
+        assert out.read_bytes() == b"old bytes"
+    assert os.listdir(tmp_path) == [out.name]  # no temporary file or folder left
+
+
+def test_an_interrupt_swallowed_outside_rendering_still_keeps_the_old_file(tmp_path):
+    """Raised at once in plain code; if something catches it anyway, the commit (rename) still refuses."""
+    import signal
+
+    from nnlab.engine.export import Interrupted, interrupt_handlers
+
+    out = tmp_path / "x.gif"
+    out.write_bytes(b"old")
+    frames = frames_of(6)
+    seen = []
+
+    def frame_at(i):
+        if i == 2:
+            try:
+                signal.raise_signal(signal.SIGINT)
+                sum(range(1000))
+            except KeyboardInterrupt as e:
+                seen.append(e)
+        return frames[i]
+    with pytest.raises(Interrupted):
+        with interrupt_handlers():
+            drain(write_animation(out, "gif", frame_at, 6))
+    assert len(seen) == 1 and isinstance(seen[0], Interrupted)
+    assert out.read_bytes() == b"old" and os.listdir(tmp_path) == ["x.gif"]

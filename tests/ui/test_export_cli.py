@@ -141,3 +141,31 @@ def test_rendering_many_frames_keeps_none_alive(qapp):
     for _ in range(2000):
         m.viewport(0, 0, 1, 1)
     assert sys.version_info >= (3, 12) or sys.getrefcount(None) > 1 << 38 or sys.getrefcount(None) >= before
+
+
+@pytest.mark.parametrize("option,value,says", [
+    ("--seconds", "inf", "--seconds inf"),
+    ("--seconds", "nan", "--seconds nan"),
+    ("--seconds", "1e9", "--seconds"),
+    ("--azimuth", "nan", "--azimuth nan"),
+    ("--elevation", "inf", "--elevation inf"),
+    ("--distance", "nan", "--distance nan"),
+    ("--turn", "inf", "--turn inf"),
+    ("--fps", "1e9", "--fps"),
+    ("--frames", "1000000000", "--frames"),
+    ("--seeds", "0", "--seeds"),
+    ("--size", "100000x100000", "--size"),
+    ("--caption", "x" * 20_000, "--caption has 20000 characters"),
+    ("--caption", "two\nlines", "--caption must be one line"),
+])
+def test_absurd_options_are_refused_with_one_line_before_any_work(scenes, capsys, monkeypatch, option, value, says):
+    import nnlab.commands.export as cmd
+
+    def no_display():
+        raise AssertionError("reached the rendering stage")
+    monkeypatch.setattr(cmd, "ensure_display", no_display)
+    out = scenes / "x.gif"
+    assert main(["export", str(scenes / "plain.toml"), "--out", str(out), f"{option}={value}", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not out.exists()
