@@ -54,7 +54,10 @@ def _run(argv: list[str]) -> int:
 
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
         argv = ["gui", *argv]  # `nnlab` and `nnlab SCENE` open the app
-    parser = build_parser()
+    from nnlab.interrupts import deferred_interrupts, interrupt_handlers
+
+    with interrupt_handlers(), deferred_interrupts():  # an interrupt inside a C extension's import breaks it
+        parser = build_parser()
     args = parser.parse_args(join_negative_values(argv))
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -78,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `nnlab`, `python -m nnlab` and main.py; returns the exit code."""
     try:
         return _run(list(sys.argv[1:] if argv is None else argv))
-    except KeyboardInterrupt:
-        print("nnlab: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl+C, or nnlab.interrupts.Interrupted for SIGTERM/SIGHUP too
+        signum = getattr(stop, "signum", 2)
+        print("nnlab: interrupted" if signum == 2 else f"nnlab: stopped by signal {signum}", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def options_from_args(args: argparse.Namespace, scene):
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, then render with SIGINT/SIGTERM/SIGHUP turned into a clean stop (see the module doc)."""
-    from nnlab.engine.export_writers import Interrupted, deferred_interrupts, interrupt_handlers
+    from nnlab.interrupts import Interrupted, deferred_interrupts, interrupt_handlers
 
     with interrupt_handlers():
         try:
@@ -217,7 +217,8 @@ def _preload(scene, opts) -> None:
 
 
 def _export(args: argparse.Namespace, scene, opts) -> int:
-    from nnlab.engine.export import check_interrupt, deferred_interrupts, run_export
+    from nnlab.engine.export import run_export
+    from nnlab.interrupts import check_interrupt, deferred_interrupts
 
     xvfb = app = None
     try:

@@ -17,10 +17,8 @@ import numpy as np
 
 from nnlab.engine.network import NetSnapshot, initial_snapshot
 from nnlab.engine.export_layout import BACKGROUNDS, bands, frame_image  # noqa: F401  (re-exported)
-from nnlab.engine.export_writers import (  # noqa: F401  (re-exported)
-    ExportError, ExportProgress, Interrupted, check_interrupt, deferred_interrupts, interrupt_handlers, interrupted,
-    write_animation,
-)
+from nnlab.engine.export_writers import ExportError, ExportProgress, write_animation  # noqa: F401  (re-exported)
+from nnlab.interrupts import deferred_interrupts
 from nnlab.engine.scene import CameraSpec, Scene, load_scene
 from nnlab.engine.surface import evaluate_network, grid_axes
 

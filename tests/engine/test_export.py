@@ -312,7 +312,7 @@ def _swallowing_renderer(plan, signum, at_frame):
 def test_a_signal_during_rendering_stops_the_export_and_keeps_the_old_file(tmp_path, fmt, signame):
     import signal
 
-    from nnlab.engine.export import Interrupted, interrupt_handlers
+    from nnlab.interrupts import Interrupted, interrupt_handlers
 
     signum = getattr(signal, signame)
     out = tmp_path / ("out" if fmt == "png-frames" else f"out.{fmt}")
@@ -345,7 +345,7 @@ def test_an_interrupt_swallowed_outside_rendering_still_keeps_the_old_file(tmp_p
     """Raised at once in plain code; if something catches it anyway, the commit (rename) still refuses."""
     import signal
 
-    from nnlab.engine.export import Interrupted, interrupt_handlers
+    from nnlab.interrupts import Interrupted, interrupt_handlers
 
     out = tmp_path / "x.gif"
     out.write_bytes(b"old")
