@@ -1,6 +1,7 @@
 """Start the Qt application and the main window (`nnlab gui`)."""
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -23,6 +24,25 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
     return app
 
 
+def quit_on_signals(app: QtWidgets.QApplication) -> QtCore.QTimer:
+    """Ctrl+C in the terminal (SIGINT) and SIGTERM quit like File > Quit: every window closes (jobs stop, worker
+    processes end) and the app exits with code 0. Python runs signal handlers only between bytecodes, and Qt's loop
+    runs in C: a timer wakes the interpreter a few times a second so the handler runs promptly."""
+    def request_quit(_signum: int, _frame: object) -> None:
+        QtCore.QTimer.singleShot(0, close_everything)
+
+    def close_everything() -> None:
+        app.closeAllWindows()  # MainWindow.closeEvent stops the jobs
+        app.quit()  # also ends a modal dialog's nested loop
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, request_quit)
+    timer = QtCore.QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+    return timer
+
+
 def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot: str | None = None,
             theme: str | None = None, presenter: bool = False) -> int:
     """Open the window on a scene; with `screenshot`, save the window once idle (or at `quit_after`) and quit."""
@@ -30,8 +50,9 @@ def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot:
     from nnlab.ui.presets import default_scene_path
 
     path = Path(scene_path) if scene_path else default_scene_path()
-    scene = load_scene(path)  # SceneError (a ValueError) -> one line, exit 2, before any window opens
+    scene = load_scene(path)  # SceneError (an NnlabError) -> one line, exit 2, before any window opens
     app = make_app()
+    quit_on_signals(app)
     from nnlab.ui.main_window import MainWindow
     from nnlab.ui.theme import apply_theme
     from nnlab.ui.window_actions import settings
@@ -50,7 +71,9 @@ def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot:
         win.actions_.apply_presenter(True)
     if not win.load_scene_file(path):
         win.close()
-        raise ValueError(f"cannot open {path}")
+        from nnlab.errors import NnlabError
+
+        raise NnlabError(f"cannot open {path}: {win.error_label.toolTip()}")
     del scene
     state = {"done": False}
 

@@ -1,10 +1,12 @@
-"""Floor grid, bounding box and tick labels of the 3-D view, in the fixed display cube [-1,1]^2 x [0, h]."""
+"""Floor grid, bounding box and tick labels of the 3-D view, in the fixed display cube [-1,1]^2 x [0, h]. The labels are
+text textures drawn by GL (no QPainter inside the GL draw call)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pyqtgraph.opengl as gl
+from OpenGL import GL
 from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
 from PySide6 import QtCore, QtGui
 
@@ -37,34 +39,152 @@ def fmt_tick(v: float) -> str:
 
 
 class LabelsItem(GLGraphicsItem):
-    """All tick labels drawn with one QPainter per frame (a GLTextItem each costs a QPainter begin/end)."""
+    """All tick labels as pre-rendered text textures. Each label is drawn once with a QPainter on a CPU QImage (the
+    raster engine, no GL) and uploaded as a texture; paint() only draws textured quads at the projected positions.
+    A QPainter on the GL widget inside the GL draw call (GLTextItem's way) crashed a test run in Mesa."""
+
+    MAX_TEXTURES = 256  # labels change with the data ranges: older textures are freed past this many
 
     def __init__(self) -> None:
         super().__init__()
         self.items: list[tuple[np.ndarray, str, QtGui.QFont]] = []
         self.color = QtGui.QColor(230, 230, 230)
+        self.setGLOptions({GL.GL_DEPTH_TEST: False, GL.GL_BLEND: True, GL.GL_CULL_FACE: False,
+                           "glBlendFunc": (GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)})  # premultiplied alpha
+        self._images: dict[tuple, tuple[QtGui.QImage, QtCore.QPointF, float]] = {}
+        self._gl: dict | None = None  # GL objects of the current context: program, buffer, textures
 
     def set_items(self, items: list[tuple[np.ndarray, str, QtGui.QFont]], color: QtGui.QColor) -> None:
         self.items, self.color = items, color
         self.update()
 
+    @staticmethod
+    def _key(text: str, font: QtGui.QFont, color: QtGui.QColor, dpr: float) -> tuple:
+        return text, font.key(), color.rgba(), round(dpr, 3)
+
+    def _image(self, text: str, font: QtGui.QFont, dpr: float) -> tuple[QtGui.QImage, QtCore.QPointF, float]:
+        """The label rendered on the CPU: (RGBA premultiplied image, baseline origin inside it in logical pixels,
+        device pixel ratio). Cached: only new texts are rendered."""
+        key = self._key(text, font, self.color, dpr)
+        hit = self._images.get(key)
+        if hit is not None:
+            return hit
+        fm = QtGui.QFontMetricsF(font)
+        br = fm.boundingRect(text)
+        pad = 2.0
+        w = max(1, math.ceil((br.width() + 2 * pad) * dpr))
+        h = max(1, math.ceil((br.height() + 2 * pad) * dpr))
+        img = QtGui.QImage(w, h, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+        img.setDevicePixelRatio(dpr)
+        img.fill(0)
+        origin = QtCore.QPointF(pad - br.left(), pad - br.top())
+        painter = QtGui.QPainter(img)
+        painter.setPen(self.color)
+        painter.setFont(font)
+        painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
+        painter.drawText(origin, text)
+        painter.end()
+        out = (img.convertToFormat(QtGui.QImage.Format.Format_RGBA8888_Premultiplied), origin, dpr)
+        if len(self._images) > 4 * self.MAX_TEXTURES:
+            self._images.clear()
+        self._images[key] = out
+        return out
+
+    def _context_objects(self) -> dict:
+        """Program, vertex buffer and texture cache of the current GL context (made again if the widget got a
+        new context, e.g. after moving to another window)."""
+        ctx = QtGui.QOpenGLContext.currentContext()
+        if self._gl is not None and self._gl["ctx"] is ctx:
+            return self._gl
+        from OpenGL.GL import shaders
+        from PySide6.QtOpenGL import QOpenGLBuffer
+
+        core = not ctx.isOpenGLES() and ctx.format().version() >= (3, 1)
+        head = "#version 140\n" if core else ""
+        vert = head + ("in vec2 a_position; in vec2 a_texcoord; out vec2 v_texcoord;" if core else
+                       "attribute vec2 a_position; attribute vec2 a_texcoord; varying vec2 v_texcoord;") + """
+            void main() { gl_Position = vec4(a_position, 0.0, 1.0); v_texcoord = a_texcoord; }"""
+        frag = head + ("#ifdef GL_ES\nprecision mediump float;\n#endif\nuniform sampler2D u_texture;" +
+                       ("in vec2 v_texcoord; out vec4 fragColor; void main() { fragColor = texture(u_texture, "
+                        "v_texcoord); }" if core else
+                        "varying vec2 v_texcoord; void main() { gl_FragColor = texture2D(u_texture, v_texcoord); }"))
+        program = shaders.compileProgram(shaders.compileShader(vert, GL.GL_VERTEX_SHADER),
+                                         shaders.compileShader(frag, GL.GL_FRAGMENT_SHADER))
+        GL.glBindAttribLocation(program, 0, "a_position")
+        GL.glBindAttribLocation(program, 1, "a_texcoord")
+        GL.glLinkProgram(program)
+        vbo = QOpenGLBuffer(QOpenGLBuffer.Type.VertexBuffer)
+        vbo.create()
+        self._gl = {"ctx": ctx, "program": program, "vbo": vbo, "textures": {}}
+        return self._gl
+
+    def _texture(self, objs: dict, key: tuple, img: QtGui.QImage) -> int:
+        tex = objs["textures"].get(key)
+        if tex is not None:
+            return tex
+        if len(objs["textures"]) >= self.MAX_TEXTURES:
+            GL.glDeleteTextures(list(objs["textures"].values()))
+            objs["textures"].clear()
+        tex = int(GL.glGenTextures(1))
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+        for name in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, name, GL.GL_NEAREST)  # drawn 1:1 on device pixels
+        for name in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, name, GL.GL_CLAMP_TO_EDGE)
+        w, h = img.width(), img.height()
+        data = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h)
+        data = np.ascontiguousarray(data.reshape(h, img.bytesPerLine())[:, :4 * w])
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
+        GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA, w, h, 0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, data)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        objs["textures"][key] = tex
+        return tex
+
     def paint(self) -> None:
-        if not self.items:
+        view = self.view()
+        if not self.items or view is None or view.width() < 1 or view.height() < 1:
             return
         self.setupGLState()
-        rect = QtCore.QRectF(self.view().rect())
-        to_px = QtGui.QMatrix4x4()
-        to_px.viewport(rect.left(), rect.bottom(), rect.width(), -rect.height())
-        project = to_px * self.mvpMatrix()
-        painter = QtGui.QPainter(self.view())
-        painter.setPen(self.color)
-        painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
+        W, H = float(view.width()), float(view.height())  # logical pixels, as the fonts are measured
+        dpr = float(view.devicePixelRatioF())
+        mvp = self.mvpMatrix()
+        objs = self._context_objects()
+        quads, textures = [], []
         for pos, text, font in self.items:
-            painter.setFont(font)
-            p = project.map(QtGui.QVector3D(*map(float, pos))).toPointF()
+            img, origin, _ = self._image(text, font, dpr)
+            ndc = mvp.map(QtGui.QVector3D(*map(float, pos)))
+            px, py = (ndc.x() + 1.0) * 0.5 * W, (1.0 - ndc.y()) * 0.5 * H
             r = QtGui.QFontMetricsF(font).tightBoundingRect(text)
-            painter.drawText(QtCore.QPointF(p.x() - r.width() / 2, p.y() + r.height() / 2), text)
-        painter.end()
+            # the text's baseline origin where a QPainter would put it: the tight box centred on the point
+            bx, by = px - r.width() / 2, py + r.height() / 2
+            x0 = round((bx - origin.x()) * dpr) / dpr  # whole device pixels: the texture maps 1:1
+            y0 = round((by - origin.y()) * dpr) / dpr
+            x1, y1 = x0 + img.width() / dpr, y0 + img.height() / dpr
+            X0, X1 = 2 * x0 / W - 1, 2 * x1 / W - 1
+            Y0, Y1 = 1 - 2 * y0 / H, 1 - 2 * y1 / H
+            quads.append([X0, Y0, 0, 0, X1, Y0, 1, 0, X0, Y1, 0, 1, X1, Y0, 1, 0, X1, Y1, 1, 1, X0, Y1, 0, 1])
+            textures.append(self._texture(objs, self._key(text, font, self.color, dpr), img))
+        verts = np.asarray(quads, dtype=np.float32)
+        vbo = objs["vbo"]
+        vbo.bind()
+        vbo.allocate(verts.tobytes(), verts.nbytes)
+        GL.glVertexAttribPointer(0, 2, GL.GL_FLOAT, False, 16, None)
+        GL.glVertexAttribPointer(1, 2, GL.GL_FLOAT, False, 16, GL.GLvoidp(8))
+        vbo.release()
+        GL.glEnableVertexAttribArray(0)
+        GL.glEnableVertexAttribArray(1)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        try:
+            GL.glUseProgram(objs["program"])
+            GL.glUniform1i(GL.glGetUniformLocation(objs["program"], "u_texture"), 0)
+            for i, tex in enumerate(textures):
+                GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+                GL.glDrawArrays(GL.GL_TRIANGLES, 6 * i, 6)
+        finally:
+            GL.glUseProgram(0)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+            GL.glDisableVertexAttribArray(0)
+            GL.glDisableVertexAttribArray(1)
 
 
 class Axes3D:

@@ -7,6 +7,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from nnlab.ui.document import Document
+from nnlab.ui.errors import describe
 from nnlab.ui.surface_view import SurfaceView
 from nnlab.ui.worker import TaskSlot
 
@@ -66,7 +67,8 @@ class CompareView(QtWidgets.QWidget):
             other = Document()
             other.error.connect(on_error)
             full = doc.scene.resolve_path(target) if path is None else Path(path)
-            if not other.load(full):
+            if not other.load(full):  # (its error went to on_error) nothing of the old partner stays on screen
+                self.clear_other(f"cannot show the comparison scene {target}")
                 return False
             self.other = other
             self.set_title(1, other.caption())
@@ -78,6 +80,13 @@ class CompareView(QtWidgets.QWidget):
         if self.other is not None:
             self.views[1].set_surface(self.other.xs, self.other.ys, self.other.z)
         return True
+
+    def clear_other(self, title: str = "") -> None:
+        """Empty the right pane: no partner scene, no job training it, no surface."""
+        self.slot.cancel()
+        self.other = None
+        self.views[1].clear()
+        self.set_title(1, title)
 
     def _train_other(self, other: Document, on_error) -> None:
         self.slot.cancel()
@@ -103,4 +112,4 @@ class CompareView(QtWidgets.QWidget):
             self.set_title(1, other.caption() + r2)
 
         self.slot.start(train_job(s, other.net), on_yield, on_return,
-                        lambda e: on_error(f"training the comparison scene failed: {e}"), process=True)
+                        lambda e: on_error(f"training the comparison scene failed: {describe(e)}"), process=True)

@@ -11,8 +11,9 @@ import numpy as np
 from PySide6 import QtCore
 
 from nnlab.engine.network import NetSnapshot, initial_snapshot
-from nnlab.engine.scene import Scene, SceneError, load_scene, save_scene
+from nnlab.engine.scene import Scene, load_scene, save_scene
 from nnlab.engine.surface import evaluate_fn, evaluate_network, grid_axes
+from nnlab.ui.errors import describe
 
 
 class Document(QtCore.QObject):
@@ -42,8 +43,8 @@ class Document(QtCore.QObject):
         try:
             scene = load_scene(path)
             self.set_scene(scene)
-        except (SceneError, ValueError, OSError) as e:
-            self.error.emit(str(e))
+        except Exception as e:  # noqa: BLE001 - a user error as its message, a bug as "internal error" (describe)
+            self.error.emit(describe(e))
             return False
         self.path = str(path)
         self.message.emit(f"Opened {Path(path).name}: {scene.title}")
@@ -51,11 +52,13 @@ class Document(QtCore.QObject):
 
     def save(self, path: str | Path) -> bool:
         try:
-            save_scene(self.scene, path)
-        except (OSError, ValueError) as e:
-            self.error.emit(f"cannot save {path}: {e}")
+            saved = save_scene(self.scene, path)  # relative paths rewritten for the new folder
+        except Exception as e:  # noqa: BLE001 - see describe
+            self.error.emit(f"cannot save {path}: {describe(e)}")
             return False
+        self.scene = saved
         self.path = str(path)
+        self.scene_changed.emit()
         self.message.emit(f"Saved {Path(path).name}")
         return True
 
@@ -79,8 +82,8 @@ class Document(QtCore.QObject):
                 scene.domain()
             rebuild = section in ("network", "init")
             initial = initial_snapshot(scene.network, scene.init) if rebuild else self.initial
-        except (SceneError, ValueError) as e:
-            self.error.emit(str(e))
+        except Exception as e:  # noqa: BLE001 - see describe
+            self.error.emit(describe(e))
             return False
         old = self.scene
         self.scene = scene
@@ -156,8 +159,8 @@ class Document(QtCore.QObject):
             lo, hi = self._box()
             try:
                 z = evaluate_fn(target_function(self.scene), lo, hi, self.scene.camera.resolution)
-            except ValueError as e:
-                self.error.emit(str(e))
+            except Exception as e:  # noqa: BLE001 - see describe
+                self.error.emit(describe(e))
                 return None
             self._target_cache = (key, z)
         return self._target_cache[1]
@@ -172,8 +175,8 @@ class Document(QtCore.QObject):
 
             try:
                 data = make_dataset(self.scene)
-            except (ValueError, OSError) as e:
-                self.error.emit(str(e))
+            except Exception as e:  # noqa: BLE001 - see describe
+                self.error.emit(describe(e))
                 return None
             self._samples_cache = (key, data)
         return self._samples_cache[1]

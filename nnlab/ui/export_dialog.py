@@ -17,6 +17,8 @@ from nnlab.engine.export import (
 )
 from nnlab.engine.jobs import drain
 from nnlab.engine.scene import Scene
+from nnlab.errors import NnlabError
+from nnlab.ui.errors import describe
 from nnlab.ui.render import GLPanelRenderer
 from nnlab.ui.worker import TaskSlot
 
@@ -161,12 +163,12 @@ class ExportDialog(QtWidgets.QDialog):
     def _sync_format(self) -> None:
         try:
             self.fmt.setCurrentText(format_for_path(self.out.text()))
-        except ValueError:
+        except NnlabError:  # no known extension yet: the format box stays as it is
             pass
 
     # ---- options -----------------------------------------------------------------------------------------
     def options(self, **over):
-        """The dialog's settings as ExportOptions (ValueError with a one-line message when invalid)."""
+        """The dialog's settings as ExportOptions (an ExportError with a one-line message when invalid)."""
         compare = self.compare.text().strip()
         if compare:
             compare = str(self.scene.resolve_path(compare))
@@ -195,8 +197,8 @@ class ExportDialog(QtWidgets.QDialog):
             self._preview_renderer.options = plan.options
             self._apply_look(self._preview_renderer, plan)
             img = frame_image(plan, 0, self._preview_renderer)
-        except Exception as exc:  # noqa: BLE001 - shown in the dialog
-            self.preview.setText(f"no preview: {exc}")
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog (a bug as "internal error", see describe)
+            self.preview.setText(f"no preview: {describe(exc)}")
             return
         self.preview_image = img
         qimg = QtGui.QImage(img.data, img.shape[1], img.shape[0], 4 * img.shape[1],
@@ -225,14 +227,14 @@ class ExportDialog(QtWidgets.QDialog):
         try:
             opts = self.options()
             self._path = check_output(self.out.text().strip())
-        except ValueError as exc:
-            self._fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - see nnlab.ui.errors.describe
+            self._fail(describe(exc))
             return
         self._opts = opts
         self._set_running(True, "preparing…")
         scene = self.scene
         self._slot.start(lambda: build_plan(scene, opts), on_yield=self._on_progress, on_return=self._render,
-                         on_error=lambda e: self._fail(str(e)))
+                         on_error=lambda e: self._fail(describe(e)))
 
     def _render(self, plan: Plan) -> None:
         self._renderer = GLPanelRenderer(plan)
@@ -248,8 +250,8 @@ class ExportDialog(QtWidgets.QDialog):
         except StopIteration as stop:
             self._finish(f"wrote {stop.value}")
             self.finished_export.emit(str(stop.value))
-        except Exception as exc:  # noqa: BLE001 - shown in the dialog
-            self._fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog (a bug as "internal error", see describe)
+            self._fail(describe(exc))
 
     def _on_progress(self, ev: ExportProgress) -> None:
         self.progress.setRange(0, ev.total if ev.total else 0)

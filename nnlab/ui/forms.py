@@ -27,6 +27,74 @@ def spin_float(lo: float = -1e9, hi: float = 1e9, value: float = 0.0, decimals: 
     return w
 
 
+class FloatEdit(QtWidgets.QLineEdit):
+    """A float field that never changes a value by displaying it: it shows `value` to 6 significant digits (the
+    exact value in its tooltip) and returns it exactly until the user edits the text; then it returns what they
+    typed, parsed (1e-12 stays 1e-12, where a 6-decimal spin box would say 0.0). `valueChanged` fires on user edits
+    only, once the text is a number inside [lo, hi]."""
+
+    valueChanged = QtCore.Signal(float)
+
+    def __init__(self, lo: float = -1e12, hi: float = 1e12, value: float = 0.0,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._lo, self._hi = float(lo), float(hi)
+        self._value = float(value)
+        self.touched = False
+        self._show(self._value)
+        self.textEdited.connect(self._edited)
+        self.editingFinished.connect(self._finished)
+
+    def _show(self, v: float) -> None:
+        self.setText(f"{v:.6g}")
+        self.setToolTip(repr(v))
+        self.setStyleSheet("")
+
+    def _parse(self) -> float | None:
+        try:
+            v = float(self.text().strip())
+        except ValueError:
+            return None
+        return v if self._lo <= v <= self._hi else None
+
+    def _edited(self, _text: str) -> None:
+        self.touched = True
+        ok = self._parse() is not None
+        self.setStyleSheet("" if ok else "color: #ff6b5e")
+        self.setToolTip(f"a number from {self._lo:g} to {self._hi:g}" if not ok else self.text().strip())
+
+    def _finished(self) -> None:
+        v = self._parse()
+        if not self.touched:
+            return
+        if v is None:  # not a number: back to the last valid value
+            self._show(self._value)
+            return
+        if v != self._value:
+            self._value = v
+            self.valueChanged.emit(v)
+
+    def value(self) -> float:
+        """The exact value: as set, or as the user typed it (the text once it parses)."""
+        if self.touched:
+            v = self._parse()
+            if v is not None:
+                return v
+        return self._value
+
+    def setValue(self, v: float) -> None:
+        """Set by the program (model -> view): exact, not an edit."""
+        self._value = float(v)
+        self.touched = False
+        self._show(self._value)
+
+    def minimum(self) -> float:
+        return self._lo
+
+    def maximum(self) -> float:
+        return self._hi
+
+
 def combo(items: list[tuple[str, str]], current: str | None = None) -> QtWidgets.QComboBox:
     """A combo of (data, label) pairs."""
     w = QtWidgets.QComboBox()
@@ -49,7 +117,9 @@ def set_quiet(w: QtWidgets.QWidget, value: Any) -> None:
     """Set a widget's value without emitting change signals (model -> view sync)."""
     w.blockSignals(True)
     try:
-        if isinstance(w, QtWidgets.QAbstractButton):
+        if isinstance(w, FloatEdit):
+            w.setValue(value)
+        elif isinstance(w, QtWidgets.QAbstractButton):
             w.setChecked(bool(value))
         elif isinstance(w, (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)):
             w.setValue(value)
@@ -63,7 +133,9 @@ def set_quiet(w: QtWidgets.QWidget, value: Any) -> None:
 
 
 class DataclassForm(QtWidgets.QWidget):
-    """Editable fields of a dataclass with defaults: bool -> check box, int/float -> spin box, str -> line edit."""
+    """Editable fields of a dataclass with defaults: bool -> check box, int -> spin box, float -> FloatEdit,
+    str -> line edit. Only what the user changed (or the scene set) is sent: an untouched field sends nothing, so
+    the method's own default applies exactly."""
 
     changed = QtCore.Signal()
 
@@ -71,6 +143,8 @@ class DataclassForm(QtWidgets.QWidget):
         super().__init__(parent)
         self.cls = cls
         self.editors: dict[str, QtWidgets.QWidget] = {}
+        self._touched: set[str] = set()
+        self._given: dict[str, Any] = {}
         lay = QtWidgets.QFormLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         if cls is None:
@@ -83,7 +157,9 @@ class DataclassForm(QtWidgets.QWidget):
             ed = self._editor(hints.get(f.name), default, dict(f.metadata))
             if ed is None:
                 continue
-            ed.setToolTip(str(f.metadata.get("help", f"{f.name} (default {default!r})")))
+            self._track(f.name, ed)
+            if not isinstance(ed, FloatEdit):
+                ed.setToolTip(str(f.metadata.get("help", f"{f.name} (default {default!r})")))
             self.editors[f.name] = ed
             lay.addRow(f.name.replace("_", " "), ed)
 
@@ -102,7 +178,7 @@ class DataclassForm(QtWidgets.QWidget):
             w.valueChanged.connect(self.changed)
             return w
         if tp is float or isinstance(default, float):
-            w = spin_float(float(meta.get("min", -1e12)), float(meta.get("max", 1e12)), float(default or 0.0), 6)
+            w = FloatEdit(float(meta.get("min", -1e12)), float(meta.get("max", 1e12)), float(default or 0.0))
             w.valueChanged.connect(self.changed)
             return w
         if tp is str or isinstance(default, str):
@@ -111,26 +187,40 @@ class DataclassForm(QtWidgets.QWidget):
             return w
         return None  # tuples/dicts stay at their defaults
 
+    def _track(self, name: str, ed: QtWidgets.QWidget) -> None:
+        """Remember which fields the user changed (programmatic updates block signals: see set_quiet)."""
+        mark = lambda *_a, n=name: self._touched.add(n)  # noqa: E731
+        if isinstance(ed, FloatEdit):
+            ed.textEdited.connect(mark)
+        elif isinstance(ed, QtWidgets.QCheckBox):
+            ed.toggled.connect(mark)
+        elif isinstance(ed, QtWidgets.QSpinBox):
+            ed.valueChanged.connect(mark)
+        elif isinstance(ed, QtWidgets.QComboBox):
+            ed.currentIndexChanged.connect(mark)
+        elif isinstance(ed, QtWidgets.QLineEdit):
+            ed.textEdited.connect(mark)
+
     def values(self) -> dict[str, Any]:
-        """Only the fields whose editor differs from the default (a compact params dict)."""
-        out: dict[str, Any] = {}
-        if self.cls is None:
-            return out
-        defaults = {f.name: f.default for f in dataclasses.fields(self.cls)}
-        for name, ed in self.editors.items():
+        """The parameters to send: those the scene set (exactly as given) and those the user edited (as typed)."""
+        out: dict[str, Any] = dict(self._given)
+        for name in self._touched:
+            ed = self.editors[name]
             if isinstance(ed, QtWidgets.QCheckBox):
                 v: Any = ed.isChecked()
-            elif isinstance(ed, (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)):
+            elif isinstance(ed, (QtWidgets.QSpinBox, FloatEdit)):
                 v = ed.value()
             elif isinstance(ed, QtWidgets.QComboBox):
                 v = ed.currentData()
             else:
                 v = ed.text()
-            if v != defaults.get(name):
-                out[name] = v
+            out[name] = v
         return out
 
     def set_values(self, values: dict[str, Any]) -> None:
+        """Show the scene's parameters; they are sent as given until the user edits them."""
+        self._given = dict(values)
+        self._touched.clear()
         for k, v in values.items():
             if k in self.editors:
                 set_quiet(self.editors[k], v)

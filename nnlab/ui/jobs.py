@@ -21,13 +21,21 @@ class MethodDone:
 def race(names: list[str], net: NetSnapshot, lower: Any, upper: Any, sense: str, time_limit: float, seed: int,
          params: dict[str, dict]) -> Generator[Any, Any, int]:
     """Run methods one after another on the same network, passing their events through; returns how many ran."""
+    import sys
+    import traceback
+
     from nnlab.engine.optimize import run_method
+    from nnlab.errors import NnlabError
 
     for name in names:
         try:
             result = yield from run_method(name, net, lower, upper, sense, time_limit, seed, params.get(name))
-        except ValueError as e:
+        except NnlabError as e:  # this method cannot run here (bad parameter, size, activation): the race goes on
             yield MethodDone(name, error=str(e))
+            continue
+        except Exception as e:  # noqa: BLE001 - a bug: its traceback on stderr, and said to be one
+            traceback.print_exc(file=sys.stderr)
+            yield MethodDone(name, error=f"internal error: {type(e).__name__}: {e}")
             continue
         yield MethodDone(name, result=result)
     return len(names)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnlab.engine.scene import SceneError, load_scene
+from nnlab.engine.scene import load_scene
+from nnlab.errors import NnlabError
 from nnlab.ui.theme import RESOURCES
 
 SCENES = RESOURCES / "scenes"
@@ -25,7 +26,7 @@ def list_presets(folder: Path = SCENES) -> list[Preset]:
     for p in files:
         try:
             s = load_scene(p)
-        except (SceneError, ValueError, OSError):
+        except (NnlabError, OSError):
             continue
         out.append(Preset(p, s.title, s.description))
     return out

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing as mp
+import multiprocessing.util  # noqa: F401 - registers its exit handler now, so shutdown_hosts (registered later) runs
+# first: multiprocessing's own handler joins the queues' feeder threads, which a dead host's full pipe blocks forever
 import pickle
 import queue
 import threading
+import time
 from typing import Any
 
 from nnlab.ui.worker import GeneratorWorker
 
 _POOL: list["Host"] = []
 _ALL: list["Host"] = []
-_LOCK = threading.Lock()
+_COND = threading.Condition()  # guards _POOL, _ALL and _closing; notified when a host comes free or ends
 
 
 def _dumps(msg: tuple) -> bytes:
@@ -29,15 +32,21 @@ def _dumps(msg: tuple) -> bytes:
         return pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as e:  # noqa: BLE001 - an event or exception that cannot travel
         if msg[0] == "error":
-            return pickle.dumps(("error", RuntimeError(str(msg[1]))))
+            return pickle.dumps(("error", RuntimeError(str(msg[1])), *msg[2:]))
         return pickle.dumps(("error", RuntimeError(f"cannot send {type(msg[1]).__name__} to the app: {e}")))
 
 
 def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
-    """The child's loop: run jobs one after another until told to quit."""
+    """The child's loop: run jobs one after another until told to quit. Ctrl+C in a terminal reaches the whole
+    process group: a host ignores it (the app decides when its hosts end; it was blocked since the fork)."""
+    import signal
     import sys
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
     sys.path[:] = list(dict.fromkeys([*path, *sys.path]))  # job factories import like they did in the app
+    _exit_with_parent()
     try:
         import os
 
@@ -58,6 +67,21 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
         if msg[0] == "job":
             if _run_job(msg[1], msg[2], ctrl, out):
                 return
+
+
+def _exit_with_parent() -> None:
+    """End this host when the app is gone (SIGKILL, a crash): its queues' pipes never report EOF, since the host
+    holds both of their ends, so without this an orphan would wait in ctrl.get() forever."""
+    import os
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="nnlab-parent-watch").start()
 
 
 def _single_thread_blas() -> None:
@@ -84,40 +108,34 @@ def _single_thread_blas() -> None:
 
 
 def _run_job(factory: Any, paused: bool, ctrl: "mp.Queue", out: "mp.Queue") -> bool:
-    """Run one generator; returns True if the host must quit."""
+    """Run one generator; returns True if the host must quit. A job stopped before it started (its host was still
+    importing torch) is not started at all."""
     gen = None
+    state = {"paused": paused, "steps": 0, "value": None}
     try:
+        end = _control(ctrl, state, block=False)
+        if end:
+            out.put(_dumps(("closed",)))
+            return end == "quit"
         gen = factory()
-        first, value, steps = True, None, 0
+        first = True
         while True:
+            value, state["value"] = state["value"], None
             event = next(gen) if first or value is None else gen.send(value)  # plain iterators work too
-            first, value = False, None
+            first = False
             out.put(_dumps(("yield", event)))
-            while True:  # control messages between yields; block while paused
-                block = paused and steps == 0 and value is None
-                try:
-                    m = ctrl.get(timeout=0.5) if block else ctrl.get_nowait()
-                except queue.Empty:
-                    if block:
-                        continue
-                    break
-                if m[0] in ("stop", "quit"):
-                    out.put(_dumps(("closed",)))
-                    return m[0] == "quit"
-                if m[0] == "pause":
-                    paused = True
-                elif m[0] == "resume":
-                    paused = False
-                elif m[0] == "step":
-                    steps += 1
-                elif m[0] == "send":
-                    value = m[1]
-            if paused and steps > 0 and value is None:
-                steps -= 1
+            end = _control(ctrl, state, block=True)
+            if end:
+                out.put(_dumps(("closed",)))
+                return end == "quit"
+            if state["paused"] and state["steps"] > 0 and state["value"] is None:
+                state["steps"] -= 1
     except StopIteration as done:
         out.put(_dumps(("return", done.value)))
-    except Exception as exc:  # noqa: BLE001 - reported to the app
-        out.put(_dumps(("error", exc)))
+    except Exception as exc:  # noqa: BLE001 - reported to the app, with its traceback text (lost in pickling)
+        import traceback
+
+        out.put(_dumps(("error", exc, traceback.format_exc())))
     finally:
         if gen is not None:
             try:
@@ -127,66 +145,195 @@ def _run_job(factory: Any, paused: bool, ctrl: "mp.Queue", out: "mp.Queue") -> b
     return False
 
 
+def _control(ctrl: "mp.Queue", state: dict, block: bool) -> str:
+    """Apply the control messages waiting between two yields (blocking while paused, if `block`); returns "stop" or
+    "quit" when the job must end, else ""."""
+    while True:
+        wait = block and state["paused"] and state["steps"] == 0 and state["value"] is None
+        try:
+            m = ctrl.get(timeout=0.5) if wait else ctrl.get_nowait()
+        except queue.Empty:
+            if wait:
+                continue
+            return ""
+        if m[0] in ("stop", "quit"):
+            return m[0]
+        if m[0] == "pause":
+            state["paused"] = True
+        elif m[0] == "resume":
+            state["paused"] = False
+        elif m[0] == "step":
+            state["steps"] += 1
+        elif m[0] == "send":
+            state["value"] = m[1]
+
+
 class Host:
-    """One child process with its two queues."""
+    """One child process with its two queues; `owner` is the worker whose job it runs (None while idle)."""
 
     def __init__(self) -> None:
         ctx = mp.get_context("spawn")
         self.ctrl = ctx.Queue()
         self.out = ctx.Queue()
+        self.owner: "ProcessGeneratorWorker | None" = None
+        self.closed = False
         import os
         import sys
 
         path = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
         self.proc = ctx.Process(target=_host_main, args=(self.ctrl, self.out, path), daemon=True,
                                 name="nnlab-worker")
-        self.proc.start()
-        with _LOCK:
-            _ALL.append(self)
+        import signal
+
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # inherited: the child starts deaf to it
+        try:
+            self.proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def alive(self) -> bool:
-        return self.proc.is_alive()
+        return not self.closed and self.proc.is_alive()
 
-    def kill(self) -> None:
+    def send(self, msg: tuple) -> None:
+        """Queue a control message; a host that is gone or closed ignores it."""
+        try:
+            if not self.closed:
+                self.ctrl.put(msg)
+        except (ValueError, OSError):  # the queue was closed by kill() on another thread
+            pass
+
+    def kill(self, wait: float = 1.0) -> None:
+        """Terminate the process (SIGKILL if SIGTERM is not enough) and close its queues. The queues' feeder
+        thread may be blocked writing a job pickle into the pipe of a host that died before reading it (e.g. while
+        importing torch): cancel_join_thread() keeps interpreter exit from waiting for that write forever."""
+        _forget(self)
         if self.proc.is_alive():
             self.proc.terminate()
-        self.proc.join(2)
+        self.proc.join(wait)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(wait)
+        self.close_queues()
+
+    def close_queues(self) -> None:
+        self.closed = True
+        for q in (self.ctrl, self.out):
+            try:
+                q.cancel_join_thread()
+                q.close()
+            except Exception:  # noqa: BLE001 - already closed
+                pass
 
 
-def acquire() -> Host:
-    with _LOCK:
-        while _POOL:
-            h = _POOL.pop()
-            if h.alive():
+MAX_HOSTS = 4  # train, optimize, compare and the Info panel's metrics may run at once; never more processes
+PATIENCE = 1.0  # seconds a new job waits for a host to come free before a cancelled job's host is replaced
+_closing = False
+
+
+def _forget(h: Host) -> None:
+    with _COND:
+        if h in _ALL:
+            _ALL.remove(h)
+        if h in _POOL:
+            _POOL.remove(h)
+        _COND.notify_all()
+
+
+def acquire(owner: "ProcessGeneratorWorker | None" = None) -> Host | None:
+    """A host for `owner`'s job: an idle one, a new one while fewer than MAX_HOSTS live, else the first to come
+    free. A host still busy with a cancelled job (stopping) is killed and replaced after PATIENCE seconds, so fast
+    repeated starts (T/Space presses) reuse or replace processes instead of piling them up. None if `owner` was
+    stopped while it waited."""
+    t0 = time.monotonic()
+    while True:
+        victim = None
+        with _COND:
+            if _closing:
+                raise RuntimeError("the app is shutting down")
+            for h in [h for h in _ALL if not h.proc.is_alive()]:
+                _ALL.remove(h)
+                if h in _POOL:
+                    _POOL.remove(h)
+            while _POOL:
+                h = _POOL.pop()
+                if h.alive():
+                    h.owner = owner
+                    return h
+            if owner is not None and owner.stopping:
+                return None
+            if len(_ALL) < MAX_HOSTS:
+                h = Host()
+                h.owner = owner
+                _ALL.append(h)
                 return h
-    return Host()
+            if time.monotonic() - t0 >= PATIENCE:
+                stale = [h for h in _ALL if h.owner is not None and h.owner.stopping]
+                victim = stale[0] if stale else None
+            if victim is None:
+                _COND.wait(0.1)
+                continue
+        victim.kill(0.5)  # outside the lock: its owner's thread notices and ends quietly
 
 
 def release(h: Host) -> None:
-    if h.alive():
-        with _LOCK:
+    with _COND:
+        h.owner = None
+        if h.alive() and not _closing and h in _ALL:
             _POOL.append(h)
+        _COND.notify_all()
+
+
+def live_hosts() -> int:
+    """Worker processes alive now (tests and shutdown)."""
+    with _COND:
+        return sum(h.proc.is_alive() for h in _ALL)
 
 
 def prewarm() -> None:
     """Start one host in the background so the first Train press does not wait for torch to import."""
-    threading.Thread(target=lambda: release(acquire()), daemon=True).start()
+    def warm() -> None:
+        try:
+            h = acquire()
+        except RuntimeError:
+            return
+        if h is not None:
+            release(h)
+
+    threading.Thread(target=warm, daemon=True).start()
 
 
 @atexit.register
-def shutdown_hosts() -> None:
-    with _LOCK:
+def shutdown_hosts(timeout: float = 2.0) -> None:
+    """Quit every host with one shared deadline: ask all, wait for all, then terminate (and SIGKILL) the rest at
+    once; stopping N hosts takes as long as stopping one."""
+    global _closing
+    with _COND:
+        _closing = True
         hosts = list(_ALL)
         _ALL.clear()
         _POOL.clear()
+        _COND.notify_all()
     for h in hosts:
-        try:
-            h.ctrl.put(("quit",))
-        except Exception:  # noqa: BLE001
-            pass
+        h.send(("quit",))
+    _join_all(hosts, timeout)
     for h in hosts:
-        h.proc.join(1.0)
-        h.kill()
+        if h.proc.is_alive():
+            h.proc.terminate()
+    _join_all(hosts, 1.0)
+    for h in hosts:
+        if h.proc.is_alive():
+            h.proc.kill()
+    _join_all(hosts, 1.0)
+    for h in hosts:
+        h.close_queues()
+    with _COND:
+        _closing = False  # (tests) later jobs may start hosts again
+
+
+def _join_all(hosts: list[Host], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for h in hosts:
+        h.proc.join(max(0.0, deadline - time.monotonic()))
 
 
 class ProcessGeneratorWorker(GeneratorWorker):
@@ -205,7 +352,7 @@ class ProcessGeneratorWorker(GeneratorWorker):
             if self.host is None:
                 self._pending.append(msg)
                 return
-            self.host.ctrl.put(msg)
+            self.host.send(msg)
 
     def stop(self) -> None:
         super().stop()
@@ -229,8 +376,10 @@ class ProcessGeneratorWorker(GeneratorWorker):
         """Last resort at shutdown: a job that does not reach its next yield in time is terminated."""
         with self._cond:
             h = self.host
+            self._over = True  # a worker still waiting for a host gives up
+        self._stop.set()
         if h is not None:
-            h.kill()
+            h.kill(0.5)
 
     def run(self) -> None:
         try:
@@ -239,16 +388,23 @@ class ProcessGeneratorWorker(GeneratorWorker):
             self.errored.emit(TypeError(f"this job cannot run in a worker process: {e}"))
             return
         try:
-            host = acquire()
+            host = acquire(self)
         except Exception as e:  # noqa: BLE001
-            self.errored.emit(RuntimeError(f"cannot start a worker process: {e}"))
+            if not self.stopping:
+                self.errored.emit(RuntimeError(f"cannot start a worker process: {e}"))
+            return
+        if host is None:  # stopped while waiting for a host: nothing ran
             return
         with self._cond:
             self.host = host
             pending, self._pending = self._pending, []
-        host.ctrl.put(("job", self._factory, self._paused))
+            over = self._over
+        if over:  # killed while it waited
+            release(host)
+            return
+        host.send(("job", self._factory, self._paused))
         for msg in pending:
-            host.ctrl.put(msg)
+            host.send(msg)
         clean = False
         try:
             while True:
@@ -260,6 +416,8 @@ class ProcessGeneratorWorker(GeneratorWorker):
                             self.errored.emit(RuntimeError("the worker process ended unexpectedly"))
                         return
                     continue
+                except (OSError, ValueError, EOFError):  # its queues were closed by kill()
+                    return
                 msg = pickle.loads(raw)
                 if msg[0] == "yield":
                     if not self.stopping:
@@ -268,7 +426,13 @@ class ProcessGeneratorWorker(GeneratorWorker):
                 if msg[0] == "return" and not self.stopping:
                     self.returned.emit(msg[1])
                 elif msg[0] == "error" and not self.stopping:
-                    self.errored.emit(msg[1])
+                    exc = msg[1]
+                    if len(msg) > 2:
+                        try:
+                            exc.remote_traceback = msg[2]  # nnlab.ui.errors.describe prints it for a bug
+                        except AttributeError:
+                            pass
+                    self.errored.emit(exc)
                 clean = True
                 return
         finally:
@@ -278,4 +442,4 @@ class ProcessGeneratorWorker(GeneratorWorker):
             if clean:
                 release(host)
             else:
-                host.kill()
+                host.kill(0.5)

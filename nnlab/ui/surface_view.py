@@ -85,6 +85,15 @@ class SurfaceView(gl.GLViewWidget):
             self._region_colors = None
         self._refresh()
 
+    def clear(self) -> None:
+        """Show nothing: no surface, overlay, points, paths or marker (a scene that failed to load)."""
+        self._z = self._overlay = self._region_colors = None
+        self._pts = self._paths = self._marker = None
+        for item in (self.surface, self.overlay_mesh, self.overlay_lines):
+            item.setVisible(False)
+        self._refresh_markers()
+        self.update()
+
     def _refresh(self) -> None:
         if self._z is None:
             return

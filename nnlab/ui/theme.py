@@ -1,11 +1,11 @@
 """Dark and light themes (style sheets in resources/styles) and the lecture font size."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6 import QtGui, QtWidgets
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+from nnlab import bundled
+
+RESOURCES = bundled.root()  # the bundled files: package data in an installed nnlab
 THEMES = ("dark", "light")
 BASE_POINT_SIZE = 10.0
 

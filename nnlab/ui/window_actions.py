@@ -189,8 +189,10 @@ class WindowActions(QtCore.QObject):
         except ImportError:
             self.win.show_error("network export is not available yet (nnlab.engine.io)")
             return False
-        except (ValueError, OSError) as e:
-            self.win.show_error(f"cannot export the network: {e}")
+        except Exception as e:  # noqa: BLE001 - see nnlab.ui.errors.describe
+            from nnlab.ui.errors import describe
+
+            self.win.show_error(f"cannot export the network: {describe(e)}")
             return False
         self.win.status.showMessage(f"Exported the network to {path}", 8000)
         return True

@@ -175,14 +175,25 @@ class TaskSlot(QtCore.QObject):
     def busy(self) -> bool:
         return self.worker is not None
 
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Stop everything and wait for the threads (window close). True if all ended in time."""
+    def shutdown(self, timeout_ms: int = 5000, deadline: float | None = None) -> bool:
+        """Stop everything and wait for the threads (window close). True if all ended in time. All jobs are told
+        to stop first and then share one deadline (`deadline`, time.monotonic(), overrides `timeout_ms`), so N jobs
+        take as long as one; process jobs still running then are terminated together."""
+        import time
+
         self.cancel()
+        workers = list(self._retired)
+        if deadline is None:
+            deadline = time.monotonic() + timeout_ms / 1000.0
+        for w in workers:
+            w.wait(max(0, int(1000 * (deadline - time.monotonic()))))
+        stuck = [w for w in workers if not w.isFinished()]
+        for w in stuck:
+            kill = getattr(w, "kill", None)
+            if kill is not None:  # a process job stuck between yields: terminate its process
+                kill()
         ok = True
-        for w in list(self._retired):
-            if not w.wait(timeout_ms):
-                kill = getattr(w, "kill", None)
-                if kill is not None:  # a process job stuck between yields: terminate its process
-                    kill()
-                ok = w.wait(2000) and ok
+        end = time.monotonic() + 2.0
+        for w in stuck:
+            ok = w.wait(max(0, int(1000 * (end - time.monotonic())))) and ok
         return ok

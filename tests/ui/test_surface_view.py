@@ -115,3 +115,42 @@ def test_tick_labels_move_to_the_edges_facing_the_camera_without_a_repaint(view,
     assert x1_ticks and x2_ticks
     assert all(np.sign(p[1]) == np.sign(cam.y()) for p in x1_ticks)  # the x1 ticks lie on the edge nearer the camera
     assert all(np.sign(p[0]) == np.sign(cam.x()) for p in x2_ticks)
+
+
+def test_tick_labels_are_drawn_by_gl_without_a_qpainter_on_the_gl_widget(view, qtbot, monkeypatch):
+    """A QPainter on the GL widget inside the GL draw call segfaulted a test run (issue 9, item 9): the labels are
+    text textures now; they still show up, near their projected positions."""
+    from PySide6 import QtGui
+
+    import nnlab.ui.axes3d as axes3d
+
+    devices: list = []
+
+    class Recording(QtGui.QPainter):
+        def __init__(self, *args):
+            devices.extend(args[:1])
+            super().__init__(*args)
+
+    monkeypatch.setattr(axes3d.QtGui, "QPainter", Recording)
+    xs, ys, z = _bowl()
+    view.set_surface(xs, ys, z)
+    with_labels = view.grabFramebuffer()
+    assert not any(d is view for d in devices), "a QPainter was opened on the GL widget"
+    view.set_axes_visible(False)
+    without = view.grabFramebuffer()
+    view.set_axes_visible(True)
+
+    def pixels(img):
+        img = img.convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
+        a = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * img.height())
+        return a.reshape(img.height(), img.bytesPerLine())[:, :4 * img.width()].reshape(img.height(), img.width(), 4)
+
+    a, b = pixels(with_labels).astype(int), pixels(without).astype(int)
+    dpr = with_labels.width() / view.width()
+    vp = (0, 0, with_labels.width(), with_labels.height())
+    mvp = view.projectionMatrix(vp, vp) * view.viewMatrix()
+    for pos, text, kind in view.axes.texts():  # ink of every label within a few pixels of its anchor
+        ndc = mvp.map(QtGui.QVector3D(*map(float, pos)))
+        px, py = int((ndc.x() + 1) / 2 * view.width() * dpr), int((1 - ndc.y()) / 2 * view.height() * dpr)
+        win = np.abs(a - b)[max(0, py - 12):py + 12, max(0, px - 20):px + 20, :3].sum(axis=2)
+        assert (win > 100).sum() >= 3, f"label {text!r} ({kind}) is not drawn"

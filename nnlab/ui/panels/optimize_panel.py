@@ -6,7 +6,8 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from nnlab.ui.document import Document
-from nnlab.ui.forms import DataclassForm, combo, set_quiet, spin_float, spin_int
+from nnlab.ui.errors import describe
+from nnlab.ui.forms import DataclassForm, FloatEdit, combo, set_quiet, spin_int
 from nnlab.ui.jobs import MethodDone, race_job
 from nnlab.ui.worker import TaskSlot
 
@@ -55,7 +56,7 @@ class OptimizePanel(QtWidgets.QWidget):
         lay.addWidget(box)
         form = QtWidgets.QFormLayout()
         self.sense = combo([("max", "maximize"), ("min", "minimize")])
-        self.time_limit = spin_float(0.1, 86400.0, 10.0, 1, 1.0)
+        self.time_limit = FloatEdit(0.1, 86400.0, 10.0)  # 0.25 s stays 0.25 s (a 1-decimal spin box sent 0.3)
         self.seed = spin_int(0, 2**31 - 1, 0)
         form.addRow("Sense", self.sense)
         form.addRow("Time limit (s)", self.time_limit)
@@ -147,7 +148,7 @@ class OptimizePanel(QtWidgets.QWidget):
         self._visited: list[np.ndarray] = []
         self._walks: list[np.ndarray] = []
         self.status.setText(f"Running {', '.join(names)}…")
-        self.slot.start(job, self._event, self._done, lambda e: self.doc.error.emit(f"optimizer failed: {e}"),
+        self.slot.start(job, self._event, self._done, lambda e: self.doc.error.emit(f"optimizer failed: {describe(e)}"),
                         process=True)
 
     def _done(self, _result: object) -> None:

@@ -117,7 +117,9 @@ class TargetBox(QtWidgets.QWidget):
 
         try:
             load_csv_samples(path)
-        except (ValueError, OSError) as e:
-            self.doc.error.emit(str(e))
+        except Exception as e:  # noqa: BLE001 - see nnlab.ui.errors.describe
+            from nnlab.ui.errors import describe
+
+            self.doc.error.emit(describe(e))
             return False
         return self.doc.update("target", name="csv", csv=path)

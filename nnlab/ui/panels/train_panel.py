@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from nnlab.ui.document import Document
+from nnlab.ui.errors import describe
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
 from nnlab.ui.progress import ProgressBar
 from nnlab.ui.panels.target_box import TargetBox
@@ -163,7 +164,7 @@ class TrainPanel(QtWidgets.QWidget):
             self._progress(ev)
 
         self.slot.start(train_job(scene, start), on_yield, self._finished,
-                        lambda e: self.doc.error.emit(f"training failed: {e}"), self._buttons, paused=paused,
+                        lambda e: self.doc.error.emit(f"training failed: {describe(e)}"), self._buttons, paused=paused,
                         process=PROCESS_JOBS)
         self.doc.message.emit(f"Training {scene.train.epochs} epochs…")
         return True

@@ -1,0 +1,79 @@
+"""Scene files in the app (issue 9, items 6 and 7): Save as keeps relative paths (compare, csv) pointing at the same
+files, a compare scene that cannot load clears the right pane and says why, and an internal error is reported as
+one (traceback on stderr), never as a user error."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from nnlab.engine.scene import Scene, load_scene
+from nnlab.ui.document import Document
+from nnlab.ui.presets import SCENES
+
+
+def test_save_as_elsewhere_keeps_the_compare_scene(new_main_window, tmp_path):
+    win = new_main_window()
+    try:
+        assert win.load_scene_file(SCENES / "compare.toml")
+        out = tmp_path / "elsewhere" / "mine.toml"
+        out.parent.mkdir()
+        assert win.doc.save(out)
+        back = load_scene(out)
+        assert back.resolve_path(back.compare).resolve() == (SCENES / "himmelblau.toml").resolve()
+        assert win.load_scene_file(SCENES / "default.toml")
+        assert win.load_scene_file(out)  # opening the saved copy shows its partner
+        assert win.mode() == "compare" and win.compare.other is not None
+        assert win.compare.other.scene.title == load_scene(SCENES / "himmelblau.toml").title
+        assert win.doc.scene.source == str(out)
+    finally:
+        win.close()
+
+
+def test_relative_csv_is_rewritten_relative_below_the_new_folder_else_absolute(qtbot, tmp_path):
+    data = tmp_path / "data" / "points.csv"
+    data.parent.mkdir()
+    data.write_text("x1,x2,y\n0,0,1\n1,0,2\n0,1,3\n1,1,4\n")
+    src = tmp_path / "data" / "scene.toml"
+    doc = Document(Scene(source=str(src)).replace("target", name="csv", csv="points.csv"))
+    assert doc.save(tmp_path / "up.toml")  # the data lies below the new folder: still relative
+    up = load_scene(tmp_path / "up.toml")
+    assert up.target.csv == "data/points.csv" and up.resolve_path(up.target.csv) == data
+    other = tmp_path / "other"
+    other.mkdir()
+    assert doc.save(other / "away.toml")  # saved from up.toml's place now; the file is not below other/
+    away = load_scene(other / "away.toml")
+    assert Path(away.target.csv).is_absolute() and Path(away.target.csv) == data.resolve()
+
+
+def test_a_compare_scene_that_fails_to_load_clears_the_right_pane(new_main_window, tmp_path):
+    win = new_main_window()
+    try:
+        assert win.load_scene_file(SCENES / "compare.toml")
+        assert win.compare.other is not None and win.compare.views[1]._z is not None
+        broken = tmp_path / "broken.toml"
+        broken.write_text((SCENES / "compare.toml").read_text().replace('"himmelblau.toml"', '"gone.toml"'))
+        win.load_scene_file(broken)
+        assert win.compare.other is None and not win.compare.slot.busy
+        assert win.compare.views[1]._z is None and not win.compare.views[1].surface.visible()
+        assert "gone.toml" in win.error_label.toolTip()
+    finally:
+        win.close()
+
+
+def test_internal_errors_are_not_disguised_as_user_errors(qtbot, tmp_path, monkeypatch, capsys):
+    import nnlab.ui.document as document
+
+    doc = Document()
+    shown: list[str] = []
+    doc.error.connect(shown.append)
+    assert not doc.load(tmp_path / "missing.toml")  # a user error: its own message
+    assert "missing.toml" in shown[-1] and "internal error" not in shown[-1]
+
+    def broken(_path):
+        return np.zeros(2) + np.zeros(3)  # a numpy broadcasting bug, a ValueError
+
+    monkeypatch.setattr(document, "load_scene", broken)
+    assert not doc.load(SCENES / "default.toml")
+    assert shown[-1].startswith("internal error: ValueError: operands could not be broadcast")
+    assert "Traceback" in capsys.readouterr().err
