@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.errors import NnlabError
+
 from nnlab.engine.network import NetSnapshot
 
 LOCATION_TOL = 1e-6  # a coordinate within this (box-normalised) of a bound is "at the bound"
@@ -30,9 +32,9 @@ def _box(net: NetSnapshot, lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarr
     lo = np.asarray(lower, dtype=np.float64).reshape(-1)
     hi = np.asarray(upper, dtype=np.float64).reshape(-1)
     if lo.size != net.input_dim or hi.size != net.input_dim:
-        raise ValueError(f"the box has {lo.size}/{hi.size} bounds but the network has {net.input_dim} inputs")
+        raise NnlabError(f"the box has {lo.size}/{hi.size} bounds but the network has {net.input_dim} inputs")
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))) or np.any(lo >= hi):
-        raise ValueError("the box needs finite bounds with lower < upper in every coordinate")
+        raise NnlabError("the box needs finite bounds with lower < upper in every coordinate")
     return lo, hi
 
 

@@ -11,6 +11,7 @@ from typing import Any, Generator
 
 from nnlab.engine.landscape import Extremum, LocalOptima
 from nnlab.engine.network import NetSnapshot
+from nnlab.errors import NnlabError
 
 STARTS = 64  # multistart local search: starts and projected Adam steps (about 0.3 s on a 2-100-100-1 net)
 STEPS = 200
@@ -63,7 +64,7 @@ def landscape_job(net: NetSnapshot, lower: Any, upper: Any, starts: int = STARTS
             yield m
             try:
                 e = L.extremum(net, lo, hi, sense, time_limit=exact_seconds, method=method)
-            except ValueError as err:
+            except NnlabError as err:
                 m = replace(m, exact_note=str(err))
                 break
             m = replace(m, **{"maximum" if sense == "max" else "minimum": e})

@@ -1,5 +1,7 @@
 """Landscape metrics on hand-built ReLU networks whose answers are known by construction."""
 import numpy as np
+
+from nnlab.errors import NnlabError
 import pytest
 
 import nnlab.engine.optimize as opt
@@ -122,7 +124,7 @@ def test_landscape_metrics_of_a_random_net():
 
 
 def test_bad_box_is_one_line_error():
-    with pytest.raises(ValueError, match="3 inputs"):
+    with pytest.raises(NnlabError, match="3 inputs"):
         L.affine_r2(initial_snapshot(NetworkSpec(input_dim=3, hidden=(4,)), InitSpec()), [0, 0], [1, 1])
 
 

@@ -1,5 +1,7 @@
 """Exact 2-D linear regions: hand-made nets with known regions and optima, grid agreement, degenerate arrangements."""
 import numpy as np
+
+from nnlab.errors import NnlabError
 import pytest
 
 from nnlab.engine.network import initial_snapshot, snapshot_from_layers
@@ -145,14 +147,14 @@ def test_regions_method_events_and_cancel():
 
 def test_invalid_inputs():
     net3 = initial_snapshot(NetworkSpec(3, (4,)), InitSpec(seed=1))
-    with pytest.raises(ValueError, match="2-input"):
+    with pytest.raises(NnlabError, match="2-input"):
         enumerate_regions(net3, np.zeros(3), np.ones(3))
     net = bump()
-    with pytest.raises(ValueError, match="positive area"):
+    with pytest.raises(NnlabError, match="positive area"):
         enumerate_regions(net, np.array([0.0, 0.0]), np.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match="lower <= upper"):
+    with pytest.raises(NnlabError, match="lower <= upper"):
         run_to_result(run_method("regions", net, [1.0, 0.0], [0.0, 1.0]))
-    with pytest.raises(ValueError, match="bounds"):
+    with pytest.raises(NnlabError, match="bounds"):
         enumerate_regions(net, np.zeros(3), np.ones(3))
     r = run_to_result(run_method("regions", net, *BOX, params={"max_regions": 2}))
     assert r.status == "error" and "max_regions" in r.message

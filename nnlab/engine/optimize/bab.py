@@ -19,14 +19,17 @@ from typing import Generator
 
 import numpy as np
 
+from nnlab.errors import NnlabError
+
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.crown import BoxBounds
+from nnlab.engine.optimize.exact import OPTIMAL_GAP, float_margin, is_optimal, outward
 from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, check_box, finish
 
 
 @dataclass(frozen=True)
 class BabParams:
-    mip_gap: float = 1e-6  # stop when (bound - incumbent) / max(1, |incumbent|) <= mip_gap
+    mip_gap: float = OPTIMAL_GAP  # stop when (bound - incumbent) / max(1, |incumbent|) <= mip_gap
     batch: int = 256  # boxes split per step (2x as many bounded)
     intermediate: str = "crown"  # bounds of hidden layers: "crown" | "ibp"
     alpha_iters: int = 0  # alpha-CROWN-lite steps on the output bound (0: adaptive slopes only)
@@ -40,13 +43,13 @@ _STORE_FLOATS = 25_000_000  # queued boxes keep their hidden-layer bounds up to 
 
 def _check(p: BabParams) -> None:
     if not 0 <= p.mip_gap < 1:
-        raise ValueError(f"mip_gap {p.mip_gap!r} must be in [0, 1)")
+        raise NnlabError(f"mip_gap {p.mip_gap!r} must be in [0, 1)")
     if p.batch < 1 or p.alpha_iters < 0 or not 0 <= p.lp_close <= 8:
-        raise ValueError("bab needs batch >= 1, alpha_iters >= 0 and 0 <= lp_close <= 8")
+        raise NnlabError("bab needs batch >= 1, alpha_iters >= 0 and 0 <= lp_close <= 8")
     if p.branching not in ("score", "smart"):
-        raise ValueError(f"branching {p.branching!r} is not allowed; expected score or smart")
+        raise NnlabError(f"branching {p.branching!r} is not allowed; expected score or smart")
     if p.intermediate not in ("crown", "ibp"):
-        raise ValueError(f"intermediate {p.intermediate!r} is not allowed; expected crown or ibp")
+        raise NnlabError(f"intermediate {p.intermediate!r} is not allowed; expected crown or ibp")
 
 
 def _negated(net: NetSnapshot) -> NetSnapshot:
@@ -84,7 +87,8 @@ class _Search:
                 self.x, self.value, self.improved = pts[i].copy(), vi, True
 
     def tol(self) -> float:
-        return self.p.mip_gap * max(1.0, abs(self.value)) if np.isfinite(self.value) else 0.0
+        # 0.9: room for the outward float margin, so a search closed here passes exact.is_optimal
+        return 0.9 * self.p.mip_gap * max(1.0, abs(self.value)) if np.isfinite(self.value) else 0.0
 
     def bound(self) -> float:
         top = -self.heap[0][0] if self.heap else -np.inf
@@ -234,8 +238,9 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
     if p.warm_start:
         from nnlab.engine.optimize.warmstart import warm_start
 
-        s.offer(warm_start(net, lo, hi, sense, seed)[0][None])
-        s.polish()
+        s.offer(warm_start(net, lo, hi, sense, seed, deadline=t0 + 0.25 * time_limit)[0][None])
+        if time.perf_counter() - t0 < 0.5 * time_limit:
+            s.polish()
         yield from incumbent()
     s.add(lo[None], hi[None], s.bound_boxes(lo[None], hi[None], None))
     yield from incumbent()
@@ -253,10 +258,12 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
             s.polish()
         yield from incumbent()
         s.step()
-    if s.x is not None:
+    if s.x is not None and status == "optimal":
         s.polish()  # a few region LPs: the value within the gap may still improve
     yield from incumbent()
-    bound = s.bound()
-    yield BoundProgress(sgn * bound, sgn * s.value, time.perf_counter() - t0, "bab: done")
-    return finish(net, "bab", sense, s.x, status, t0, bound=sgn * bound,
+    bound = outward(sgn * s.bound(), sense, float_margin(net, lo, hi))  # float64 CROWN sums: a proof after this
+    if status == "optimal" and not is_optimal(sgn * s.value if s.x is not None else None, bound, sense):
+        status = "feasible"  # closed at a gap looser than OPTIMAL_GAP (a larger mip_gap)
+    yield BoundProgress(bound, sgn * s.value, time.perf_counter() - t0, "bab: done")
+    return finish(net, "bab", sense, s.x, status, t0, bound=bound,
                   extra={"boxes": s.n_boxes, "open": len(s.heap), "region_lps": s.n_lp})

@@ -37,6 +37,9 @@ def interval_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray) -> l
 
 
 
+FEAS_TOL = 1e-9  # HiGHS primal and MIP feasibility tolerance (defaults 1e-7 and 1e-6): see milp.tolerance_margin
+
+
 class ReluModel:
     """A HiGHS model of a ReLU network over a box, built layer by layer (big-M, z relaxed until `make_integer`).
 
@@ -49,6 +52,8 @@ class ReluModel:
 
         self.hs = highspy
         self.h = _highs(threads)
+        for opt in ("primal_feasibility_tolerance", "dual_feasibility_tolerance", "mip_feasibility_tolerance"):
+            self.h.setOptionValue(opt, FEAS_TOL)
         n0 = lower.size
         self.h.addVars(n0, np.asarray(lower, float), np.asarray(upper, float))
         self.n0 = n0
@@ -97,46 +102,38 @@ class ReluModel:
         uk = unst[keep]
         zmap = np.full(nk, -1)
         zmap[uk] = zcols
-        rows_lo, rows_hi, starts, idx, vals = [], [], [], [], []
-        nnz = 0
-        for r in range(nk):  # h - W h_prev (= | >=) b
-            j = keep[r]
-            starts.append(nnz)
-            idx.extend([hcols[r], *self.prev_cols])
-            vals.extend([1.0, *(-wk[r])])
-            nnz += 1 + m
-            rows_lo.append(b[j])
-            rows_hi.append(b[j] if act[j] else inf)
-            if uk[r]:  # h - W h_prev - L z <= b - L ; h - U z <= 0
-                starts.append(nnz)
-                idx.extend([hcols[r], *self.prev_cols, zmap[r]])
-                vals.extend([1.0, *(-wk[r]), -L[j]])
-                nnz += 2 + m
-                rows_lo.append(-inf)
-                rows_hi.append(b[j] - L[j])
-                starts.append(nnz)
-                idx.extend([hcols[r], zmap[r]])
-                vals.extend([1.0, -U[j]])
-                nnz += 2
-                rows_lo.append(-inf)
-                rows_hi.append(0.0)
+        # rows as dense blocks (numpy, no per-neuron Python: a 2000x2000 layer took seconds):
+        # h - W h_prev (= | >=) b;  unstable: h - W h_prev - L z <= b - L and h - U z <= 0
+        u_r = np.flatnonzero(uk)
+        ju = keep[u_r]
+        pc = np.broadcast_to(self.prev_cols, (nk, m))
+        blocks = [(np.column_stack([hcols, pc]), np.column_stack([np.ones(nk), -wk]), b[keep],
+                   np.where(act[keep], b[keep], inf)),
+                  (np.column_stack([hcols[u_r], pc[u_r], zmap[u_r]]),
+                   np.column_stack([np.ones(nu), -wk[u_r], -L[ju]]), np.full(nu, -inf), b[ju] - L[ju]),
+                  (np.column_stack([hcols[u_r], zmap[u_r]]), np.column_stack([np.ones(nu), -U[ju]]),
+                   np.full(nu, -inf), np.zeros(nu))]
         if enforce_inactive:
-            for j in np.flatnonzero(U <= 0):
-                starts.append(nnz)
-                idx.extend(self.prev_cols)
-                vals.extend(np.asarray(w[j], float)[self.prev_idx])
-                nnz += m
-                rows_lo.append(-inf)
-                rows_hi.append(-b[j])
-        if starts:
-            self.h.addRows(len(starts), np.array(rows_lo, float), np.array(rows_hi, float), nnz,
-                           np.array(starts, np.int32), np.array(idx, np.int32), np.array(vals, float))
+            dead = np.flatnonzero(U <= 0)
+            blocks.append((np.broadcast_to(self.prev_cols, (dead.size, m)),
+                           np.asarray(w, float)[dead][:, self.prev_idx], np.full(dead.size, -inf), -b[dead]))
+        for cols, vals, rlo, rhi in blocks:
+            nr, width = cols.shape
+            if nr == 0:
+                continue
+            self.h.addRows(nr, np.asarray(rlo, float), np.asarray(rhi, float), nr * width,
+                           np.arange(0, nr * width, width, dtype=np.int32), cols.astype(np.int32).ravel(),
+                           np.ascontiguousarray(vals, dtype=float).ravel())
         self.layers.append((hcols, keep, zcols, np.flatnonzero(unst)))
         self.z_cols.append(zcols)
         self.prev_cols, self.prev_idx = hcols, keep
 
-    def optimize_linear(self, cols: np.ndarray, costs: np.ndarray, sense: str) -> float | None:
-        """Optimum of sum(costs * col) (status optimal), else None. Only the given columns carry cost."""
+    def optimize_linear(self, cols: np.ndarray, costs: np.ndarray, sense: str, deadline: float | None = None
+                        ) -> float | None:
+        """Optimum of sum(costs * col) (status optimal), else None (also when `deadline`, perf_counter seconds,
+        passes first: one LP of a wide layer can take longer than a whole time limit). Only `cols` carry cost."""
+        left = self.hs.kHighsInf if deadline is None else max(1e-3, deadline - time.perf_counter())
+        self.h.setOptionValue("time_limit", float(left))
         n = self.num_col
         c = np.zeros(n)
         c[cols] = costs
@@ -186,12 +183,12 @@ def iter_lp_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, deadl
                     if deadline is not None and time.perf_counter() > deadline:
                         break
                     cols, costs = model.affine_objective(w[j])
-                    u = model.optimize_linear(cols, costs, "max")
+                    u = model.optimize_linear(cols, costs, "max", deadline)
                     n_lp += 1
                     if u is not None:
                         U[j] = min(U[j], u + b[j] + 1e-7 * (1.0 + abs(u + b[j])))
                     if U[j] > 0 and L[j] < 0:
-                        lv = model.optimize_linear(cols, costs, "min")
+                        lv = model.optimize_linear(cols, costs, "min", deadline)
                         n_lp += 1
                         if lv is not None:
                             L[j] = max(L[j], lv + b[j] - 1e-7 * (1.0 + abs(lv + b[j])))
@@ -232,7 +229,7 @@ def iter_cutoff_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray,
                 if deadline is not None and time.perf_counter() > deadline:
                     return out
                 costs = np.asarray(w[j], float)[idx]
-                u = model.optimize_linear(cols, costs, "max")
+                u = model.optimize_linear(cols, costs, "max", deadline)
                 n_lp += 1
                 if u is None:
                     if model.h.getModelStatus() == model.hs.HighsModelStatus.kInfeasible:
@@ -240,7 +237,7 @@ def iter_cutoff_bounds(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray,
                     continue
                 U[j] = min(U[j], u + b[j] + 1e-7 * (1.0 + abs(u + b[j])))
                 if U[j] > 0:
-                    lv = model.optimize_linear(cols, costs, "min")
+                    lv = model.optimize_linear(cols, costs, "min", deadline)
                     n_lp += 1
                     if lv is not None:
                         L[j] = max(L[j], lv + b[j] - 1e-7 * (1.0 + abs(lv + b[j])))

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.errors import NnlabError
+
 from nnlab.engine.network import NetSnapshot
 
 
@@ -47,7 +49,7 @@ class Crown:
         import torch
 
         if intermediate not in ("crown", "ibp"):
-            raise ValueError(f"intermediate bounds {intermediate!r} is not allowed; expected crown or ibp")
+            raise NnlabError(f"intermediate bounds {intermediate!r} is not allowed; expected crown or ibp")
         self.torch = torch
         self.W = [torch.tensor(w, dtype=torch.float64) for w in net.weights]
         self.b = [torch.tensor(b, dtype=torch.float64) for b in net.biases]
@@ -205,3 +207,17 @@ class Crown:
                 for s in slopes:
                     s.clamp_(0.0, 1.0)
         return best_A.detach(), best_c.detach(), best_ub.detach()
+
+
+def box_bound(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str = "max") -> float:
+    """A CROWN bound of the max (sense "max") or min of `net` over one box, moved outward by exact.float_margin:
+    the honest bound an exact method reports when it stops before its proof (one backward pass)."""
+    from nnlab.engine.optimize.exact import float_margin, outward
+
+    lo = np.asarray(lower, dtype=np.float64)[None]
+    hi = np.asarray(upper, dtype=np.float64)[None]
+    if sense != "max":  # the min of f is minus the max of -f
+        net = NetSnapshot(net.weights[:-1] + (-net.weights[-1],), net.biases[:-1] + (-net.biases[-1],), net.activation)
+    ub = float(Crown(net).bounds(lo, hi).ub[0])
+    ub = ub if sense == "max" else -ub
+    return outward(ub, sense, float_margin(net, lower, upper))

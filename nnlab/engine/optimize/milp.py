@@ -7,7 +7,13 @@ no cancellation while the solver runs).
 
 Steps: a quick incumbent (corners, random points, projected gradient; warmstart.py) -> bounds (interval or LP-based,
 stable neurons fixed or dropped) -> MILP warm-started from the incumbent. Every x is clipped to the box and
-re-evaluated by the float64 forward pass; the reported bound is HiGHS's dual bound, never on the wrong side of it.
+re-evaluated by the float64 forward pass.
+
+Soundness: HiGHS's dual bound under its default tolerances (feasibility 1e-6) was measured below the true optimum by
+up to 1e-5 relative on PyTorch-default 2-100-100-1 nets (issue 9). HiGHS now runs with feasibility tolerances of
+FEAS_TOL, and the reported bound is its dual bound moved outward by `tolerance_margin` (what a row violation of
+FEAS_TOL per neuron can add to the output, through the big-M constants) plus exact.float_margin. "optimal" is
+exact.is_optimal of that bound, whatever HiGHS's own status says.
 """
 from __future__ import annotations
 
@@ -20,20 +26,36 @@ from typing import Generator
 
 import numpy as np
 
+from nnlab.errors import NnlabError
+
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.base import (
     METHODS, BoundProgress, Event, Incumbent, OptResult, better, check_box, finish,
 )
 from nnlab.engine.optimize.cuts import add_ideal_cuts
-from nnlab.engine.optimize.bounds import ReluModel, interval_bounds, iter_cutoff_bounds, iter_lp_bounds
+from nnlab.engine.optimize.exact import OPTIMAL_GAP, float_margin, is_optimal, outward
+from nnlab.engine.optimize.bounds import FEAS_TOL, ReluModel, interval_bounds, iter_cutoff_bounds, iter_lp_bounds
 from nnlab.engine.optimize.warmstart import warm_start
+
+
+def tolerance_margin(net: NetSnapshot, bounds: list[tuple[np.ndarray, np.ndarray]], tol: float = FEAS_TOL) -> float:
+    """How much a solution that violates every row and integrality by `tol` can overstate the output.
+
+    Per hidden neuron the big-M rows h >= g, h <= g - L (1 - z), h <= U z and z in {0, 1} within tol let h exceed
+    relu(g) by tol (1 + |L| + |U|) plus what the inputs' errors add through |W|; the output adds |w| times the last
+    layer's error and tol. Why: HiGHS accepts such points, so its bound is one of the perturbed problem.
+    """
+    err = np.zeros(net.input_dim) + tol  # a box bound may be violated by tol too
+    for (w, _), (L, U) in zip(net.layers()[:-1], bounds):
+        err = np.abs(w) @ err + tol * (3.0 + np.abs(L) + np.abs(U))
+    return float(np.abs(net.weights[-1][0]) @ err + tol)
 
 
 @dataclass(frozen=True)
 class MilpParams:
     bounds: str = "lp"  # "interval" | "lp"
     solver: str = "HIGHS"  # or any MIP-capable solver installed for cvxpy (e.g. SCIPY, SCIP, GUROBI)
-    mip_gap: float = 1e-4
+    mip_gap: float = OPTIMAL_GAP  # HiGHS stops at half of this (the rest is room for the safety margin)
     warm_start: bool = True
     bound_time_fraction: float = 0.4  # share of the time limit LP tightening may use
     cutoff_passes: int = 2  # passes of tightening under the incumbent's objective cutoff (0: off)
@@ -43,14 +65,14 @@ class MilpParams:
 
 def _check_params(p: MilpParams) -> None:
     if p.bounds not in ("interval", "lp"):
-        raise ValueError(f"milp bounds {p.bounds!r} is not allowed; expected interval or lp")
+        raise NnlabError(f"milp bounds {p.bounds!r} is not allowed; expected interval or lp")
     if not 0 <= p.mip_gap < 1:
-        raise ValueError(f"mip_gap {p.mip_gap!r} must be in [0, 1)")
+        raise NnlabError(f"mip_gap {p.mip_gap!r} must be in [0, 1)")
     if p.solver.upper() != "HIGHS":
         import cvxpy as cp
 
         if p.solver.upper() not in cp.installed_solvers():
-            raise ValueError(f"solver {p.solver!r} is not installed for cvxpy; installed: {', '.join(cp.installed_solvers())}")
+            raise NnlabError(f"solver {p.solver!r} is not installed for cvxpy; installed: {', '.join(cp.installed_solvers())}")
 
 
 def _drain(gen: Generator, t0: float, inc: float | None, what: str) -> Generator[Event, None, object]:
@@ -119,7 +141,8 @@ def _solve_highs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p
     if zc.size:
         h.changeColsIntegrality(zc.size, zc, np.full(zc.size, hs.HighsVarType.kInteger.value, np.uint8))
     h.setOptionValue("time_limit", max(0.01, time_limit - (time.perf_counter() - t0)))
-    h.setOptionValue("mip_rel_gap", float(p.mip_gap))
+    h.setOptionValue("mip_rel_gap", 0.5 * float(p.mip_gap))
+    h.setOptionValue("mip_abs_gap", 0.5 * float(p.mip_gap))  # with rel: gap <= mip_gap/2 * max(1, |value|)
     h.setOptionValue("random_seed", int(seed) % (2 ** 31))
     if x0 is not None:
         pre0 = [g[0] for g in net.preactivations(x0[None])]
@@ -169,11 +192,11 @@ def _solve_highs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p
     if hinfo.primal_solution_status == 2:  # kSolutionStatusFeasible: HiGHS has a feasible point
         cv = np.array(h.getSolution().col_value, dtype=np.float64)
         x_best = np.clip(cv[: lo.size], lo, hi)
-        if zc.size:  # polish: the LP of the solution's region, to its vertex
+        if zc.size and time.perf_counter() - t0 < time_limit:  # polish: the LP of the solution's region
             zv = np.round(cv[zc])
             h.changeColsIntegrality(zc.size, zc, np.full(zc.size, hs.HighsVarType.kContinuous.value, np.uint8))
             h.changeColsBounds(zc.size, zc, zv, zv)
-            h.setOptionValue("time_limit", 5.0)
+            h.setOptionValue("time_limit", max(0.01, min(5.0, time_limit - (time.perf_counter() - t0))))
             h.run()
             if h.getModelStatus() == hs.HighsModelStatus.kOptimal:
                 xp = np.clip(np.array(h.getSolution().col_value[: lo.size], dtype=np.float64), lo, hi)
@@ -239,7 +262,7 @@ def milp(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, par
     lo, hi = check_box(net, lower, upper)
     state: dict = {"x": None, "value": None}
     if p.warm_start:
-        x0, v0 = warm_start(net, lo, hi, sense, seed)
+        x0, v0 = warm_start(net, lo, hi, sense, seed, deadline=t0 + 0.1 * time_limit)
         state["x"], state["value"] = x0, v0
         yield Incumbent(v0, x0.copy(), time.perf_counter() - t0)
     tb = time.perf_counter()
@@ -249,7 +272,9 @@ def milp(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, par
     n_unstable = int(sum(((L < 0) & (U > 0)).sum() for L, U in bounds))
     yield BoundProgress(None, state["value"], time.perf_counter() - t0, f"bounds done: {n_unstable} unstable neurons")
     ts = time.perf_counter()
-    if p.solver.upper() == "HIGHS":
+    if ts - t0 >= time_limit:  # set-up used the time: no solver run, the incumbent with a CROWN bound
+        status, bound, xs = "time_limit", None, None
+    elif p.solver.upper() == "HIGHS":
         status, bound, xs = yield from _solve_highs(net, lo, hi, sense, p, bounds, cut, state["x"], t0,
                                                     time_limit, seed, state)
     else:
@@ -258,10 +283,18 @@ def milp(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, par
         state["x"], state["value"] = xs, float(net.forward(xs))
         yield Incumbent(state["value"], xs.copy(), time.perf_counter() - t0)
     x = state["x"]
+    if bound is None and status == "time_limit":
+        from nnlab.engine.optimize.crown import box_bound
+
+        bound = box_bound(net, lo, hi, sense)  # already moved outward
+    elif bound is not None:  # a proof only after the outward margin (module docstring)
+        bound = outward(bound, sense, tolerance_margin(net, bounds) + float_margin(net, lo, hi))
     if x is not None and bound is not None:  # the bound never falls short of the verified value
         bound = max(bound, state["value"]) if sense == "max" else min(bound, state["value"])
     if x is None and status == "optimal":
         status = "error"
+    elif status == "optimal" and not is_optimal(state["value"], bound, sense):
+        status = "feasible"  # the solver stopped at its gap, but the safe bound is not within OPTIMAL_GAP
     tend = time.perf_counter()
     return finish(net, "milp", sense, x, status, t0, bound=bound, seconds_bounds=ts - tb, seconds_solve=tend - ts,
                   extra={"unstable": n_unstable, "bounds": p.bounds + ("+cutoff" if cut else ""),

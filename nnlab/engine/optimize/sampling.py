@@ -8,6 +8,8 @@ from typing import Generator, Iterator, Sequence
 
 import numpy as np
 
+from nnlab.errors import NnlabError
+
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, Event, OptResult, PointsVisited, better, finish
 from nnlab.engine.optimize.baselines import SCHEMES, Best, Clock, check_positive, iter_points
@@ -146,9 +148,9 @@ def sampling(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
              time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
     check_positive("samples", params.samples)
     if params.scheme not in SCHEMES:
-        raise ValueError(f"sampling scheme {params.scheme!r} is not allowed; expected one of {', '.join(SCHEMES)}")
+        raise NnlabError(f"sampling scheme {params.scheme!r} is not allowed; expected one of {', '.join(SCHEMES)}")
     if not 0.0 <= params.rho <= 1.0:
-        raise ValueError(f"parameter 'rho' must lie in [0, 1], got {params.rho!r}")
+        raise NnlabError(f"parameter 'rho' must lie in [0, 1], got {params.rho!r}")
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
     lp = RegionLP(net, lower, upper)

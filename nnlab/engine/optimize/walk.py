@@ -11,6 +11,8 @@ from typing import Generator, Iterator
 
 import numpy as np
 
+from nnlab.errors import NnlabError
+
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, Event, OptResult, WalkPath, better, finish
 from nnlab.engine.optimize.baselines import Best, Clock, check_positive
@@ -98,12 +100,12 @@ def _walk_events(net: NetSnapshot, lp: RegionLP, x0: np.ndarray, sense: str, par
 def walk(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: WalkParams,
          time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
     if params.restarts < 0:
-        raise ValueError(f"parameter 'restarts' must be >= 0, got {params.restarts!r}")
+        raise NnlabError(f"parameter 'restarts' must be >= 0, got {params.restarts!r}")
     check_positive("samples", params.samples)
     check_positive("eps", params.eps)
     check_positive("max_steps", params.max_steps)
     if params.beta < 0:
-        raise ValueError(f"parameter 'beta' must be >= 0, got {params.beta!r}")
+        raise NnlabError(f"parameter 'beta' must be >= 0, got {params.beta!r}")
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
     rng = np.random.default_rng(seed)

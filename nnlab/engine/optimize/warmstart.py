@@ -5,6 +5,8 @@ is the linear map of the region a point lies in, obtained by one batched backwar
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from nnlab.engine.network import NetSnapshot
@@ -28,18 +30,29 @@ def _corners(lo: np.ndarray, hi: np.ndarray, limit: int, rng: np.random.Generato
     return np.where(bits, hi, lo)
 
 
+WORK = 2e8  # multiply-adds the sampling may spend (~0.1 s): on huge nets fewer samples, so set-up fits a time limit
+
+
 def warm_start(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, seed: int = 0, samples: int = 1000,
-               starts: int = 8, steps: int = 60) -> tuple[np.ndarray, float]:
-    """(x, f(x)): the best of box corners, random points and their projected-gradient polish."""
+               starts: int = 8, steps: int = 60, deadline: float | None = None) -> tuple[np.ndarray, float]:
+    """(x, f(x)): the best of box corners, random points and their projected-gradient polish. The points are capped
+    at WORK multiply-adds and the polish stops at `deadline` (perf_counter seconds): exact methods count this
+    set-up against their time limit."""
     rng = np.random.default_rng(seed)
     sgn = 1.0 if sense == "max" else -1.0
-    pts = np.vstack([_corners(lo, hi, 1024, rng), (lo + hi)[None] / 2, rng.uniform(lo, hi, (samples, lo.size))])
+    per_point = max(1, sum(int(w.size) for w in net.weights))
+    budget = max(8, int(WORK // per_point))
+    samples = min(samples, budget)
+    pts = np.vstack([_corners(lo, hi, min(1024, budget), rng), (lo + hi)[None] / 2,
+                     rng.uniform(lo, hi, (samples, lo.size))])
     val = sgn * net.forward(pts)
     top = np.argsort(-val)[:starts]
     x = pts[top].copy()
     best_x, best_v = pts[top[0]].copy(), float(val[top[0]])
     width = np.where(hi > lo, hi - lo, 0.0)
     for t in range(steps):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         g = sgn * _grad(net, x)
         scale = np.max(np.abs(g) / np.maximum(width, 1e-300) * (width > 0), axis=1, keepdims=True)
         step = 0.1 * 0.93 ** t
