@@ -13,3 +13,12 @@ try:
     import nnlab.ui  # noqa: F401,E402  (guards PySide6 6.12.0's refcount bugs before any Qt call; see qt_compat)
 except ImportError:  # engine tests run without Qt
     pass
+
+
+def pytest_unconfigure(config) -> None:  # noqa: ANN001
+    """Interpreter exit after the last test must not hang (a multiprocessing feeder thread blocked on a dead
+    worker's pipe once kept `make test` waiting for 34 minutes): after 120 s, print every thread's stack and exit 1."""
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(120, exit=True, file=sys.__stderr__)

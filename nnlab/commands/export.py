@@ -16,11 +16,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from nnlab.bundled import scene_path
 from nnlab.errors import UsageError
 
-PRESETS = Path(__file__).resolve().parents[2] / "resources" / "scenes"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,18 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--turn", type=float, help="degrees the camera turns over the animation")
     p.add_argument("--no-axes", dest="axes", action="store_false", default=None, help="hide the axes")
     p.add_argument("--caption", help="caption text drawn below the surface")
-    p.add_argument("--compare", help="compare: the second scene file")
+    p.add_argument("--compare", help="compare: the second scene file or a bundled preset's name")
     p.add_argument("--no-loop", dest="loop", action="store_false", default=None, help="GIF plays once")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-
-
-def resolve_scene(name: str) -> Path:
-    """A scene path as given, else a bundled preset by name."""
-    p = Path(name)
-    if p.exists() or p.suffix:
-        return p
-    preset = PRESETS / f"{name}.toml"
-    return preset if preset.exists() else p
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -170,7 +160,7 @@ def options_from_args(args: argparse.Namespace, scene):
                 distance=args.distance, azimuth=args.azimuth, axes=args.axes, caption=args.caption,
                 loop=args.loop, turn=args.turn, fmt=format_for_path(args.out, args.fmt))
     if args.compare is not None:
-        over["compare"] = str(Path(args.compare).resolve())
+        over["compare"] = str(scene_path(args.compare).resolve())
     if args.size:
         over["width"], over["height"] = parse_size(args.size)
     if args.seconds is not None:
@@ -194,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
             with deferred_interrupts():
                 from nnlab.engine.export import check_output
                 from nnlab.engine.scene import load_scene
-            scene = load_scene(resolve_scene(args.scene))
+            scene = load_scene(scene_path(args.scene))
             opts = options_from_args(args, scene)
             check_output(args.out)
             return _export(args, scene, opts)

@@ -169,3 +169,15 @@ def test_absurd_options_are_refused_with_one_line_before_any_work(scenes, capsys
     err = capsys.readouterr().err
     assert says in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert not out.exists()
+
+
+def test_a_bundled_preset_name_stands_for_its_scene(qapp, tmp_path, monkeypatch):
+    """`nnlab export default ...` from any folder renders the bundled default scene, same bytes as its path."""
+    from nnlab.bundled import scene_path
+
+    monkeypatch.chdir(tmp_path)
+    assert export(qapp, "default", "--kind", "orbit", "--frames", "2", "--size", "64x48", "--out", "by_name.gif") == 0
+    path = scene_path("default")
+    assert export(qapp, path, "--kind", "orbit", "--frames", "2", "--size", "64x48", "--out", "by_path.gif") == 0
+    assert (tmp_path / "by_name.gif").read_bytes() == (tmp_path / "by_path.gif").read_bytes()
+    assert export(qapp, "no_such_preset", "--kind", "orbit", "--out", "x.gif") == 2
