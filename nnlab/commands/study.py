@@ -23,11 +23,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nnlab.engine.study import load_study, run_study
+    from nnlab.errors import UsageError
+    from nnlab.interrupts import interrupt_handlers
 
     if args.workers is not None and args.workers < 0:
-        raise ValueError(f"--workers {args.workers} is not allowed; expected 0 or more")
-    config = load_study(args.config)
-    outcome = run_study(config, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+        raise UsageError(f"--workers {args.workers} is not allowed; expected 0 or more")
+    from nnlab.bundled import study_path
+
+    config = load_study(study_path(args.config))  # every task's settings are checked here, before any work starts
+    # SIGINT/SIGTERM/SIGHUP raise nnlab.interrupts.Interrupted (a KeyboardInterrupt) at once: run_study's cleanup
+    # then terminates the worker pool, and the CLI exits 128 + signum with one line (finished tasks stay cached)
+    with interrupt_handlers():
+        outcome = run_study(config, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     print(f"{outcome.total} tasks: {outcome.cached} cached, {outcome.computed} computed, "
           f"{len(outcome.failures)} failed, {outcome.seconds:.1f} s", file=sys.stderr)
     for f in outcome.failures[:10]:

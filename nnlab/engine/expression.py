@@ -178,7 +178,7 @@ class _Compiler:
 def compile_expression(text: str, variables: tuple[str, ...] = ("x", "y")) -> Callable[..., np.ndarray]:
     """A vectorised float64 function of the variables (positional arrays, broadcast together).
 
-    `x1, x2, ...` are aliases for the variables by position. Raises ExpressionError (a ValueError) with a
+    `x1, x2, ...` are aliases for the variables by position. Raises ExpressionError (an NnlabError) with a
     one-line message naming what is wrong.
     """
     if not isinstance(text, str):

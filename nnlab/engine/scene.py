@@ -1,12 +1,28 @@
 """A scene: everything needed to reproduce what the app shows, as frozen dataclasses and a versioned TOML file.
 
 Every invalid field is reported as one line naming the section, the field, the bad value and what is allowed.
+
+Limits. Validation (load_scene, scene_from_dict, Scene.replace: every command-line override goes through replace)
+admits only sizes nnlab can hold in memory and compute with on one machine, so that nothing is allocated for a
+network, a data set or a grid that cannot be used. The numbers and why:
+- MAX_HIDDEN_LAYERS = 64: plain MLPs much deeper do not train (no residual connections or normalisation here), and
+  every exact method gives up long before.
+- MAX_WIDTH = 4096: the Network panel's own limit; one 4096 x 4096 layer is 16.8 M weights.
+- MAX_PARAMS = 20 M weights and biases: 160 MB per float64 copy, ~0.5 GB while Adam trains (float32 weights,
+  gradients and two moments plus float64 snapshots); enough for one hidden-to-hidden layer of the largest width.
+- MAX_INPUT_DIM = 1000 (the study's limit), MAX_SAMPLES = 1 M and samples x input_dim <= 20 M values (160 MB of
+  float64 inputs): one epoch over the largest data set is still seconds to minutes on a CPU.
+- MAX_EPOCHS = 100 000; batch_size <= MAX_SAMPLES (a larger batch is the full data set anyway).
+- camera resolution <= 1000: a 10^6-point grid, 2 x 10^6 triangles, the most a software-rendered surface redraws
+  interactively; a surface is evaluated once per grid point.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
+import stat
 import tempfile
 import tomllib
 import typing
@@ -18,6 +34,17 @@ from nnlab.errors import NnlabError
 
 FORMAT_VERSION = 1
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "silu")
+
+MAX_INPUT_DIM = 1000
+MAX_HIDDEN_LAYERS = 64
+MAX_WIDTH = 4096
+MAX_PARAMS = 20_000_000
+MAX_SAMPLES = 1_000_000
+MAX_SAMPLE_VALUES = 20_000_000  # samples x input_dim
+MAX_EPOCHS = 100_000
+MAX_RESOLUTION = 1000
+MAX_SEED = 2**63 - 1  # TOML's largest integer; numpy and torch accept every seed up to it
+MAX_SCENE_BYTES = 1_000_000  # scenes are a few kB; refuses /dev/zero and other files that are not scenes
 
 
 class SceneError(NnlabError):
@@ -34,8 +61,8 @@ def _f(default: Any, **meta: Any) -> Any:
 class NetworkSpec:
     """Architecture; `lower`/`upper` give the input box (None: the target's natural domain, else [0,1]^n)."""
 
-    input_dim: int = _f(2, min=1, max=10000)
-    hidden: tuple[int, ...] = _f((100, 100), min=1, max=100000)
+    input_dim: int = _f(2, min=1, max=MAX_INPUT_DIM)
+    hidden: tuple[int, ...] = _f((100, 100), min=1, max=MAX_WIDTH)
     activation: str = _f("relu", choices=ACTIVATIONS)
     lower: tuple[float, ...] | None = _f(None)
     upper: tuple[float, ...] | None = _f(None)
@@ -50,7 +77,7 @@ class InitSpec:
     scale: float = _f(0.1, min=0.0)
     bias: str = _f("auto", choices=("auto", "zero", "constant", "uniform", "normal", "fan_in"))
     bias_value: float = _f(0.0)
-    seed: int = _f(1, min=0)
+    seed: int = _f(1, min=0, max=MAX_SEED)
 
 
 @dataclass(frozen=True)
@@ -68,7 +95,7 @@ class TrainSpec:
     """How the network is fitted to the target; `enabled` trains it when the scene is loaded headless."""
 
     enabled: bool = _f(False)
-    samples: int = _f(2000, min=4, max=10_000_000)
+    samples: int = _f(2000, min=4, max=MAX_SAMPLES)
     sampling: str = _f("uniform", choices=("uniform", "lhs", "grid"))
     noise: float = _f(0.0, min=0.0)
     val_fraction: float = _f(0.2, min=0.0, max=0.9)
@@ -76,10 +103,10 @@ class TrainSpec:
     lr: float = _f(0.01, min=0.0, exclusive_min=True)
     momentum: float = _f(0.9, min=0.0, max=1.0)
     schedule: str = _f("cosine", choices=("constant", "cosine", "step"))
-    batch_size: int = _f(256, min=1)
-    epochs: int = _f(300, min=1, max=1_000_000)
-    seed: int = _f(0, min=0)
-    surface_every: int = _f(10, min=0)
+    batch_size: int = _f(256, min=1, max=MAX_SAMPLES)
+    epochs: int = _f(300, min=1, max=MAX_EPOCHS)
+    seed: int = _f(0, min=0, max=MAX_SEED)
+    surface_every: int = _f(10, min=0, max=MAX_EPOCHS)
 
 
 @dataclass(frozen=True)
@@ -89,7 +116,7 @@ class OptimizerSpec:
     method: str = _f("exact")
     sense: str = _f("max", choices=("max", "min"))
     time_limit: float = _f(60.0, min=0.0, exclusive_min=True)
-    seed: int = _f(0, min=0)
+    seed: int = _f(0, min=0, max=MAX_SEED)
     params: dict = _f({})
 
 
@@ -101,7 +128,7 @@ class CameraSpec:
     elevation: float = _f(30.0, min=-90.0, max=90.0)
     azimuth: float = _f(45.0)
     colormap: str = _f("viridis", choices=("viridis", "cividis", "plasma", "inferno", "magma", "turbo", "coolwarm"))
-    resolution: int = _f(100, min=4, max=2000)
+    resolution: int = _f(100, min=4, max=MAX_RESOLUTION)
     view: str = _f("3d", choices=("3d", "2d"))
     auto_rotate: bool = _f(False)
     background: str = _f("dark", choices=("dark", "white"))
@@ -142,10 +169,23 @@ class Scene:
     def replace(self, section: str | None = None, **changes: Any) -> "Scene":
         """A copy with fields changed, in a section (`scene.replace("init", seed=2)`) or at top level."""
         if section is None:
+            for key, value in changes.items():
+                if key in TOP_FIELDS and not isinstance(value, str):
+                    raise SceneError(f"{key} = {value!r} is not allowed; expected a string")
             return dataclasses.replace(self, **changes)
-        new = dataclasses.replace(getattr(self, section), **changes)
+        cls = SECTIONS[section]
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(changes) - set(fields))
+        if unknown:
+            raise SceneError(f"[{section}] {unknown[0]} is not a known field; allowed: {', '.join(fields)}")
+        # the same per-field checks (type, choices, limits) as a scene file: an override cannot skip a limit
+        checked = {k: _convert(section, k, v, hints[k], dict(fields[k].metadata)) for k, v in changes.items()}
+        new = dataclasses.replace(getattr(self, section), **checked)
         _validate_section(section, new)
-        return dataclasses.replace(self, **{section: new})
+        scene = dataclasses.replace(self, **{section: new})
+        _check_sizes(scene)
+        return scene
 
     def domain(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """The network's input box: explicit bounds, else the target's natural domain, else [0,1]^n."""
@@ -211,10 +251,11 @@ def _convert(section: str, name: str, value: Any, tp: Any, meta: dict) -> Any:
             raise bad("true or false")
         return value
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise bad("an integer")
+        value = int(value)
     elif tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise bad("a finite number")
         value = float(value)
     elif tp is str:
@@ -257,6 +298,13 @@ def _validate_section(section: str, obj: Any) -> None:
     if isinstance(obj, NetworkSpec):
         if not obj.hidden:
             raise SceneError("[network] hidden = [] is not allowed; expected at least one hidden layer")
+        if len(obj.hidden) > MAX_HIDDEN_LAYERS:
+            raise SceneError(f"[network] hidden has {len(obj.hidden)} layers; the limit is {MAX_HIDDEN_LAYERS} hidden layers")
+        sizes = (obj.input_dim, *obj.hidden, 1)
+        n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+        if n_params > MAX_PARAMS:
+            raise SceneError(f"[network] input_dim = {obj.input_dim}, hidden = {list(obj.hidden)} has {n_params:,} "
+                             f"weights and biases; the limit is {MAX_PARAMS:,}")
         for key in ("lower", "upper"):
             v = getattr(obj, key)
             if v is not None and len(v) != obj.input_dim:
@@ -270,6 +318,21 @@ def _validate_section(section: str, obj: Any) -> None:
             raise SceneError("[target] expression = '' is not allowed; expected an expression in x and y when name = \"expression\"")
         if obj.name == "csv" and not obj.csv:
             raise SceneError("[target] csv = '' is not allowed; expected a path to a CSV file when name = \"csv\"")
+    if isinstance(obj, OptimizerSpec):
+        for key, value in obj.params.items():  # method parameters are scalars; nested tables have no meaning here
+            if isinstance(value, (dict, list)) or not isinstance(value, (bool, int, float, str)):
+                raise SceneError(f"[optimizer.params] {key} is not allowed as a {type(value).__name__}; "
+                                 "expected a number, true/false or a string")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SceneError(f"[optimizer.params] {key} = {value!r} is not allowed; expected a finite number")
+
+
+def _check_sizes(scene: "Scene") -> None:
+    """Limits that tie sections together (see the module docstring)."""
+    values = scene.train.samples * scene.network.input_dim
+    if values > MAX_SAMPLE_VALUES:
+        raise SceneError(f"[train] samples = {scene.train.samples} with input_dim = {scene.network.input_dim} is "
+                         f"{values:,} input values; the limit is {MAX_SAMPLE_VALUES:,} (samples x input_dim)")
 
 
 def scene_from_dict(data: dict, source: str = "") -> Scene:
@@ -289,6 +352,7 @@ def scene_from_dict(data: dict, source: str = "") -> Scene:
         else:
             raise SceneError(f"{key} is not a known section or field; allowed: format_version, {', '.join(TOP_FIELDS)}, {', '.join(SECTIONS)}")
     scene = Scene(source=source, **kwargs)
+    _check_sizes(scene)
     if scene.target.name not in ("none", "expression", "csv"):
         from nnlab.engine.targets import natural_domain
 
@@ -317,14 +381,13 @@ def scene_to_dict(scene: Scene) -> dict:
 def load_scene(path: str | os.PathLike) -> Scene:
     """Read a scene file; any problem is a SceneError whose one-line message starts with the file name."""
     p = Path(path)
+    raw = read_regular_file(p, MAX_SCENE_BYTES, "scene file", SceneError)
     try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise SceneError(f"{p}: cannot read scene file ({e.strerror or e})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a UTF-8 BOM (Windows editors write one) is accepted
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SceneError(f"{p}: not a valid TOML file ({e})") from None
+    except RecursionError:
+        raise SceneError(f"{p}: not a valid TOML file (arrays or tables nested too deeply)") from None
     try:
         return scene_from_dict(data, source=str(p.resolve()))
     except SceneError as e:
@@ -338,9 +401,51 @@ def dumps_scene(scene: Scene) -> str:
     return tomli_w.dumps(scene_to_dict(scene))
 
 
-def save_scene(scene: Scene, path: str | os.PathLike) -> None:
-    """Write atomically: a failed write keeps the old file."""
-    atomic_write_bytes(path, dumps_scene(scene).encode("utf-8"))
+def save_scene(scene: Scene, path: str | os.PathLike) -> Scene:
+    """Write atomically: a failed write keeps the old file. Relative paths (compare, [target] csv) are rewritten to
+    name the same files from the new folder (relative below it, else absolute); returns the scene as saved, with
+    `source` = path."""
+    saved = rebase_paths(scene, path)
+    atomic_write_bytes(path, dumps_scene(saved).encode("utf-8"))
+    return saved
+
+
+def rebase_paths(scene: Scene, path: str | os.PathLike) -> Scene:
+    """`scene` as it must be written to `path` so its relative paths (read from scene.source's folder) still point
+    at the same files."""
+    folder = Path(path).resolve().parent
+
+    def move(p: str) -> str:
+        if not p or Path(p).is_absolute() or not scene.source:
+            return p
+        target = scene.resolve_path(p).resolve()
+        return target.relative_to(folder).as_posix() if target.is_relative_to(folder) else str(target)
+
+    out = dataclasses.replace(scene, compare=move(scene.compare), source=str(path))
+    if out.target.csv:
+        out = dataclasses.replace(out, target=dataclasses.replace(out.target, csv=move(out.target.csv)))
+    return out
+
+
+def read_regular_file(path: str | os.PathLike, max_bytes: int, what: str,
+                      error: type[Exception] = SceneError) -> bytes:
+    """The bytes of a user-named file, refused before reading when it is not a regular file (a device such as
+    /dev/zero, a FIFO, a folder) or larger than `max_bytes`; `error` is raised with one line naming the file."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # opening a FIFO must not wait for a writer
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise error(f"{p}: not a regular file; expected a {what}")
+            if st.st_size > max_bytes:
+                raise error(f"{p}: {st.st_size:,} bytes is too large for a {what}; the limit is {max_bytes:,} bytes")
+            data = fh.read(max_bytes + 1)  # a file that grows while read is still bounded
+    except OSError as e:
+        raise error(f"{p}: cannot read {what} ({e.strerror or e})") from None
+    if len(data) > max_bytes:
+        raise error(f"{p}: too large for a {what}; the limit is {max_bytes:,} bytes")
+    return data
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

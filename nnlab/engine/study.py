@@ -130,6 +130,16 @@ class StudyConfig:
         return out
 
 
+# Limits (checked on load, before any work; see scene.py for the network and training limits, which apply to every
+# network of a study): a day per method run, the scene's sample limit, a few hundred thousand networks at most.
+MAX_SECONDS = 86_400.0
+MAX_STARTS = 100_000
+MAX_STEPS = 100_000
+MAX_SEEDS = 10_000
+MAX_NETWORKS = 100_000
+MAX_STUDY_BYTES = 1_000_000
+_MAX = {"time_limit": MAX_SECONDS, "exact_time_limit": MAX_SECONDS, "starts": MAX_STARTS, "steps": MAX_STEPS}
+
 _STUDY_KEYS = {"methods": list, "senses": list, "time_limit": float, "exact_time_limit": float, "exact_method": str,
                "samples": int, "starts": int, "steps": int, "params": dict}
 _NET_KEYS = {"label": str, "inits": list, "bias": str, "targets": list, "dims": list, "hidden": list,
@@ -152,13 +162,17 @@ def _typed(where: str, value: Any, tp: Any) -> Any:
     raise StudyError(f"{where} = {value!r} is not allowed; expected {want}")
 
 
-def _check_table(where: str, data: Any, keys: dict) -> dict:
+def _check_table(where: str, data: Any, keys: dict, limits: dict | None = None) -> dict:
     if not isinstance(data, dict):
         raise StudyError(f"{where} must be a table")
     for k in data:
         if k not in keys:
             raise StudyError(f"{where} {k} is not a known field; allowed: {', '.join(keys)}")
-    return {k: _typed(f"{where} {k}", v, keys[k]) for k, v in data.items()}
+    out = {k: _typed(f"{where} {k}", v, keys[k]) for k, v in data.items()}
+    for k, hi in (limits or {}).items():
+        if k in out and out[k] > hi:
+            raise StudyError(f"{where} {k} = {out[k]!r} is not allowed; the limit is {hi:g}")
+    return out
 
 
 def _choose(where: str, values: list, allowed: list[str]) -> list[str]:
@@ -174,13 +188,13 @@ def study_from_dict(data: dict) -> StudyConfig:
     """Validate a parsed config; every problem is a one-line StudyError naming the field."""
     import nnlab.engine.optimize as opt
     from nnlab.engine.inits import INITS
-    from nnlab.engine.scene import SceneError, TrainSpec, _section_from_dict
+    from nnlab.engine.scene import MAX_SAMPLES, MAX_SEED, SceneError, TrainSpec, _section_from_dict, scene_from_dict
     from nnlab.engine.targets import TARGETS
 
     for k in data:
         if k not in ("title", "description", "study", "networks"):
             raise StudyError(f"{k} is not a known section or field; allowed: title, description, study, networks")
-    st = _check_table("[study]", data.get("study", {}), _STUDY_KEYS)
+    st = _check_table("[study]", data.get("study", {}), _STUDY_KEYS, {**_MAX, "samples": MAX_SAMPLES})
     methods = _choose("[study] methods", st.get("methods", ["gradient", "walk", "sampling"]), opt.METHODS.names())
     senses = _choose("[study] senses", st.get("senses", ["max"]), ["max", "min"])
     exact = _choose("[study] exact_method", [st.get("exact_method", "exact")], opt.METHODS.names())[0]
@@ -190,7 +204,7 @@ def study_from_dict(data: dict) -> StudyConfig:
         p = _typed(f"[study.params.{m}]", p, dict)
         try:
             opt.base.make_params(m, p)
-        except ValueError as e:
+        except (NnlabError, ValueError) as e:  # optimize reports a bad parameter as one of these, one line
             raise StudyError(f"[study.params.{m}] {e}") from None
     blocks = data.get("networks")
     if not isinstance(blocks, list) or not blocks:
@@ -210,9 +224,13 @@ def study_from_dict(data: dict) -> StudyConfig:
                                                                        or w < 1 for w in h) for h in hidden):
             raise StudyError(f"{where} hidden = {hidden!r} is not allowed; expected a list of lists of widths >= 1")
         seeds = b.get("seeds", 1)
+        if isinstance(seeds, int) and seeds > MAX_SEEDS:
+            raise StudyError(f"{where} seeds = {seeds} is not allowed; the limit is {MAX_SEEDS} seeds per block")
         seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
-        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED for s in seeds):
             raise StudyError(f"{where} seeds = {seeds!r} is not allowed; expected a count or a list of integers >= 0")
+        if len(seeds) > MAX_SEEDS:
+            raise StudyError(f"{where} seeds: {len(seeds)} seeds is not allowed; the limit is {MAX_SEEDS} per block")
         train = b.get("train", {})
         try:
             _section_from_dict("train", TrainSpec, train)
@@ -221,24 +239,71 @@ def study_from_dict(data: dict) -> StudyConfig:
         for t, d in itertools.product(targets, dims):
             if t != "none" and d != 2 and "nd" not in TARGETS.get(t).flags:
                 raise StudyError(f"{where} targets = {t!r} has no {d}-D form; n-D targets: {', '.join(TARGETS.names('nd'))}")
+        for t, d, h in itertools.product(targets, dims, hidden):  # each network passes a scene's validation (limits)
+            try:
+                scene_from_dict({"network": {"input_dim": d, "hidden": h}, "target": {"name": t}, "train": train})
+            except SceneError as e:
+                raise StudyError(f"{where} (dims = {d}, hidden = {h}, target = {t!r}): {e}") from None
+        count = len(nets) + len(inits) * len(targets) * len(dims) * len(hidden) * len(seeds)
+        if count > MAX_NETWORKS:
+            raise StudyError(f"{where}: the study has {count:,} networks so far; the limit is {MAX_NETWORKS:,}")
         for init, t, d, h, s in itertools.product(inits, targets, dims, hidden, seeds):
             nets.append(NetConfig(str(b.get("label", f"block{i}")), init, bias, t, d, tuple(h), s,
                                   tuple(sorted(train.items()))))
-    return StudyConfig(str(data.get("title", "Study")), str(data.get("description", "")), tuple(methods),
-                       tuple(senses), st.get("time_limit", 2.0), st.get("exact_time_limit", 20.0), exact,
-                       st.get("samples", 2000), st.get("starts", 200), st.get("steps", 300), params,
-                       tuple(dict.fromkeys(nets)))
+    config = StudyConfig(str(data.get("title", "Study")), str(data.get("description", "")), tuple(methods),
+                         tuple(senses), st.get("time_limit", 2.0), st.get("exact_time_limit", 20.0), exact,
+                         st.get("samples", 2000), st.get("starts", 200), st.get("steps", 300), params,
+                         tuple(dict.fromkeys(nets)))
+    check_tasks(config)
+    return config
+
+
+def check_tasks(config: StudyConfig) -> None:
+    """Start every distinct optimizer task of the study (method, sense, parameters, input dimension) on a tiny
+    network of that dimension and stop it at its first event. The methods check their parameters and what they
+    support (a grid too large in 10-D, a 2-D-only method) when they start, so a bad setting is a one-line
+    StudyError here, before any work, not a failed task minutes into the run."""
+    import nnlab.engine.optimize as opt
+    from nnlab.engine.network import initial_snapshot
+    from nnlab.engine.scene import InitSpec, NetworkSpec
+
+    seen: set = set()
+    tiny: dict[int, Any] = {}
+    for net in config.networks:
+        for task in config.tasks(net):
+            key = (task.kind, task.method, task.sense, task.settings, net.dim)
+            if task.kind == "landscape" or key in seen:
+                continue
+            seen.add(key)
+            if net.dim not in tiny:
+                tiny[net.dim] = initial_snapshot(NetworkSpec(input_dim=net.dim, hidden=(2,)), InitSpec(seed=0))
+            where = (f"[study] exact_method = {task.method!r}" if task.kind == "exact"
+                     else f"[study.params.{task.method}]" if task.settings else f"[study] methods = {task.method!r}")
+            try:
+                gen = opt.run_method(task.method, tiny[net.dim], [0.0] * net.dim, [1.0] * net.dim, sense=task.sense,
+                                     time_limit=min(task.time_limit, 1.0), seed=0, params=dict(task.settings))
+                try:
+                    next(gen)
+                except StopIteration:
+                    pass
+                finally:
+                    gen.close()
+            except (NnlabError, ValueError) as e:  # the methods' own one-line refusals
+                raise StudyError(f"{where} with dims = {net.dim}: {e}") from None
 
 
 def load_study(path: str | os.PathLike) -> StudyConfig:
     """Read and validate a study TOML file; errors start with the file name."""
+    from nnlab.engine.scene import read_regular_file
+
     p = Path(path)
+    raw = read_regular_file(p, MAX_STUDY_BYTES, "study file", StudyError)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise StudyError(f"{p}: cannot read study file ({e.strerror or e})") from None
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a UTF-8 BOM is accepted
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise StudyError(f"{p}: not a valid TOML file ({e})") from None
+    except RecursionError:
+        raise StudyError(f"{p}: not a valid TOML file (arrays or tables nested too deeply)") from None
     try:
         return study_from_dict(data)
     except StudyError as e:
@@ -253,6 +318,30 @@ def limit_threads() -> None:
         os.environ[var] = "1"
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+
+
+WATCHDOG_S = 0.25  # how often a worker checks that the process that started it is still alive
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit this worker as soon as its parent is gone (reparented: os.getppid() changes). A SIGKILLed driver cannot
+    stop its pool, and a worker blocked on its task queue would otherwise live on, keeping the resource tracker
+    alive too; polling getppid works for any way the parent dies, on every POSIX system."""
+    while True:
+        time.sleep(WATCHDOG_S)
+        if os.getppid() != parent_pid:
+            os._exit(1)  # no cleanup: the parent that would read the results is gone
+
+
+def init_worker(parent_pid: int) -> None:
+    """Pool initializer: one thread for torch and BLAS, Ctrl+C left to the driver (which terminates the pool),
+    and a watchdog thread that ends the worker with its parent."""
+    import signal
+    import threading
+
+    limit_threads()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="nnlab-parent-watchdog", daemon=True).start()
 
 
 def build_network(net: NetConfig) -> dict[str, Any]:

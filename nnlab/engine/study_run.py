@@ -60,13 +60,13 @@ class SerialExecutor:
 
 
 class LocalExecutor:
-    """A spawn-based process pool; each worker runs single-threaded (torch and BLAS)."""
+    """A spawn-based process pool; each worker runs single-threaded (torch and BLAS) and dies with the driver."""
 
     def __init__(self, workers: int) -> None:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")  # inherited by the spawned workers before they import numpy
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=S.limit_threads)
+                                           initializer=S.init_worker, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable, *args: Any) -> cf.Future:
         return self.pool.submit(fn, *args)
@@ -75,7 +75,21 @@ class LocalExecutor:
         return cf.wait(futures, return_when=cf.FIRST_COMPLETED).done
 
     def close(self, cancel: bool = False) -> None:
-        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        """Wait for the workers; with `cancel`, drop the queued tasks and terminate the running ones at once
+        (an interrupted study must not wait for a task of exact_time_limit seconds, nor leave it running)."""
+        if not cancel:
+            self.pool.shutdown(wait=True)
+            return
+        procs = list((getattr(self.pool, "_processes", None) or {}).values())  # the pool offers no other handle
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=2.0)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=2.0)
 
 
 class Progress:

@@ -6,6 +6,7 @@ from typing import Callable
 import numpy as np
 
 from nnlab.engine.network import NetSnapshot
+from nnlab.errors import NnlabError
 
 
 def grid_axes(lower: tuple[float, ...], upper: tuple[float, ...], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +34,7 @@ def evaluate_fn(fn: Callable[[np.ndarray], np.ndarray], lower: tuple[float, ...]
 def evaluate_network(net: NetSnapshot, lower: tuple[float, ...], upper: tuple[float, ...], n: int) -> np.ndarray:
     """The network's surface on an n x n grid (float32); inputs beyond 2-D are not shown."""
     if net.input_dim != 2:
-        raise ValueError(f"a surface needs a 2-input network, this one has {net.input_dim} inputs")
+        raise NnlabError(f"a surface needs a 2-input network, this one has {net.input_dim} inputs")
     return evaluate_fn(net.forward, lower, upper, n)
 
 

@@ -27,8 +27,8 @@ TargetFn = Callable[[np.ndarray], np.ndarray]
 
 
 class TargetError(SceneError):
-    """A target cannot be used as asked (e.g. a 2-D-only target with input_dim = 5). A SceneError, hence a
-    ValueError, so that load_scene reports it with the file name."""
+    """A target cannot be used as asked (e.g. a 2-D-only target with input_dim = 5). A SceneError (an NnlabError),
+    so that load_scene reports it with the file name."""
 
 
 TARGETS: Registry[TargetFn] = Registry("target")
@@ -39,10 +39,10 @@ _HIMMELBLAU_MINIMA = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186),
 
 def _cols(X: np.ndarray, name: str, dims: int | None = None) -> np.ndarray:
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    if X.ndim != 2:
+    if X.ndim != 2:  # callers pass (N, n) points; anything else is a bug, not a user's input
         raise ValueError(f"{name}: expected points as an (N, n) array, got shape {X.shape}")
     if dims is not None and X.shape[1] != dims:
-        raise ValueError(f"{name} is defined for {dims} inputs, got {X.shape[1]}")
+        raise TargetError(f"{name} is defined for {dims} inputs, got {X.shape[1]}")
     return X
 
 
@@ -205,8 +205,8 @@ def known_optimum(name: str, n: int = 2) -> Optimum | None:
 
 
 def natural_domain(name: str, n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(lower, upper) of the target's natural box in n dimensions; TargetError (a ValueError) if it has no
-    n-D form, ValueError for an unknown name."""
+    """(lower, upper) of the target's natural box in n dimensions; TargetError if it has no n-D form,
+    NnlabError (from the registry) for an unknown name."""
     entry = TARGETS.get(name)
     dims = entry.extra["dims"]
     if dims != "any" and n != dims:
@@ -232,14 +232,14 @@ def target_function(scene: "Scene") -> TargetFn:
 
     With `rescale`, the network box (normally [0,1]^n) is mapped affinely onto the target's natural domain
     first. Expressions are evaluated as written, in x and y (or x1, x2), on the network box; `rescale` does
-    not apply to them. "none" and "csv" (data, not a function) raise ValueError.
+    not apply to them. "none" and "csv" (data, not a function) raise TargetError.
     """
     t = scene.target
     n = scene.network.input_dim
     if t.name == "none":
-        raise ValueError("target 'none' has no function to fit; choose a target first")
+        raise TargetError("target 'none' has no function to fit; choose a target first")
     if t.name == "csv":
-        raise ValueError("target 'csv' is data, not a function; load it with csvdata.load_csv_samples")
+        raise TargetError("target 'csv' is data, not a function; load it with csvdata.load_csv_samples")
     if t.name == "expression":
         from nnlab.engine.expression import compile_expression
 

@@ -15,9 +15,11 @@ from typing import Callable, Generator
 import numpy as np
 
 from nnlab.engine.network import NetSnapshot, initial_snapshot, snapshot_from_layers
-from nnlab.engine.scene import Scene
+from nnlab.engine.scene import Scene, SceneError
+from nnlab.errors import NnlabError
 
 HEARTBEAT_S = 0.15  # a long epoch re-yields its latest event this often, so the consumer can cancel
+MAX_NOISE_RATIO = 10.0  # [train] noise <= this x the target's range: beyond it the data are noise, not the target
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +61,7 @@ def _sample_inputs(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     if t.sampling == "grid":
         k = int(math.floor(t.samples ** (1.0 / n) + 1e-9))
         if k < 2:
-            raise ValueError(f"[train] sampling = \"grid\" needs samples >= 2^{n} for a {n}-input network; use uniform or lhs")
+            raise SceneError(f"[train] sampling = \"grid\" needs samples >= 2^{n} for a {n}-input network; use uniform or lhs")
         axes = [np.linspace(a, b, k) for a, b in zip(lo, hi)]
         return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, n)
     if t.sampling == "lhs":
@@ -74,11 +76,12 @@ def _sample_inputs(scene: Scene, rng: np.random.Generator) -> np.ndarray:
 def make_dataset(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     """Inputs X (N, n) and targets y (N,): sampled over scene.domain() or read from CSV, plus seeded noise.
 
-    Sampling "grid" puts floor(samples^(1/n)) points on each axis; noise is Gaussian with std `noise` in target units.
+    Sampling "grid" puts floor(samples^(1/n)) points on each axis; noise is Gaussian with std `noise` in target units,
+    at most MAX_NOISE_RATIO x the range of the target's values (else a SceneError naming [train] noise).
     """
     t = scene.target
     if t.name == "none":
-        raise ValueError("nothing to train: [target] name = none")
+        raise SceneError("nothing to train: [target] name = none")
     rng = np.random.default_rng(scene.train.seed)
     if t.name == "csv":
         from nnlab.engine.csvdata import load_csv_samples
@@ -91,15 +94,22 @@ def make_dataset(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
         y = target_function(scene)(X)
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    if len(y) != len(X):
-        raise ValueError(f"target gave {len(y)} values for {len(X)} inputs")
+    if len(y) != len(X):  # a registered target or an expression returns one value per point
+        raise AssertionError(f"target gave {len(y)} values for {len(X)} inputs")
     if X.shape[1] != scene.network.input_dim:
-        raise ValueError(f"data has {X.shape[1]} input columns but [network] input_dim = {scene.network.input_dim}")
+        raise SceneError(f"data has {X.shape[1]} input columns but [network] input_dim = {scene.network.input_dim}")
     bad = int(np.count_nonzero(~np.isfinite(y))) + int(np.count_nonzero(~np.all(np.isfinite(X), axis=1)))
     if bad:
-        raise ValueError(f"{bad} of {len(y)} training samples have NaN or infinite values; fix the target or the data")
-    if scene.train.noise > 0:
-        y = y + scene.train.noise * rng.standard_normal(len(y))
+        raise SceneError(f"{bad} of {len(y)} training samples have NaN or infinite values; fix the target or the data")
+    noise = scene.train.noise
+    if noise > 0:
+        with np.errstate(over="ignore", invalid="ignore"):
+            span = float(np.max(y) - np.min(y))
+        scale = span if span > 0 else max(float(np.max(np.abs(y))), 1.0)  # a constant target: its size, or 1
+        if not math.isfinite(scale) or noise > MAX_NOISE_RATIO * scale:
+            raise SceneError(f"[train] noise = {noise:g} is not allowed; expected at most {MAX_NOISE_RATIO:g} x the "
+                             f"target's range ({scale:.4g}), i.e. <= {MAX_NOISE_RATIO * scale:.4g}")
+        y = y + noise * rng.standard_normal(len(y))
     return X, y
 
 
@@ -151,7 +161,7 @@ def train(scene: Scene, start: NetSnapshot | None = None,
     X, y = make_dataset(scene)
     snap = start if start is not None else initial_snapshot(scene.network, scene.init)
     if snap.input_dim != X.shape[1]:
-        raise ValueError(f"the start network has {snap.input_dim} inputs but the data has {X.shape[1]}")
+        raise NnlabError(f"the start network has {snap.input_dim} inputs but the data has {X.shape[1]}")
     rng = np.random.default_rng(tr.seed + 1)
     perm = rng.permutation(len(X))
     n_val = min(int(round(tr.val_fraction * len(X))), len(X) - 1)
@@ -299,5 +309,5 @@ def scene_network(scene: Scene) -> NetSnapshot:
     result = train_to_result(scene, on_event=lambda e: errors.append(e) if isinstance(e, TrainError) else None)
     if result.status == "diverged":
         e = errors[0] if errors else TrainError("training diverged", "lower the learning rate")
-        raise ValueError(f"training the scene's network failed: {e.message} ({e.hint})")
+        raise NnlabError(f"training the scene's network failed: {e.message} ({e.hint})")
     return result.snapshot

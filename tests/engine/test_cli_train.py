@@ -76,3 +76,69 @@ def test_divergence_exits_2_without_writing(scene: Path, tmp_path: Path, capsys)
     assert main(["train", str(bad), "--out", str(tmp_path / "m.npz"), "--quiet"]) == 2
     assert "loss became" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
+
+
+# ----- limits and paths checked before training (issue 9, items 12 and 16) -----
+
+def test_epochs_override_obeys_the_scene_limit(scene: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "m.npz"
+    assert main(["train", str(scene), "--out", str(out), "--epochs", "1000000000000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnlab train: error: --epochs 1000000000000: [train] epochs") and err.count("\n") == 1
+    assert "<= 100000" in err and "epoch 1/" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("target, words", [
+    ("missing/m.npz", "the folder"),           # folder does not exist
+    ("scene_is_a_file.toml/m.npz", "the folder"),  # "folder" is a file
+    ("adir.npz", "is a folder"),
+])
+def test_out_is_checked_before_training(scene: Path, tmp_path: Path, capsys, monkeypatch, target: str,
+                                        words: str) -> None:
+    import nnlab.engine.train as T
+
+    (tmp_path / "scene_is_a_file.toml").write_text("x")
+    (tmp_path / "adir.npz").mkdir()
+    trained = []
+    monkeypatch.setattr(T, "train_to_result", lambda *a, **k: trained.append(1) or pytest.fail("trained"))
+    assert main(["train", str(scene), "--out", str(tmp_path / target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnlab train: error: --out ") and words in err and err.count("\n") == 1
+    assert trained == []
+
+
+def test_csv_error_does_not_echo_the_named_file(tmp_path: Path, capsys) -> None:
+    private = tmp_path / "notes.txt"
+    private.write_text("my bank PIN is 4711\n1,2,3\n")
+    sc = tmp_path / "csv.toml"
+    sc.write_text(SCENE.replace('name = "expression"', 'name = "csv"\ncsv = "notes.txt"')
+                  .replace('expression = "x + 2*y*y"', ""))
+    assert main(["train", str(sc), "--out", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt line 1" in err and "4711" not in err and "PIN" not in err
+
+
+def test_csv_dev_zero_is_one_line(tmp_path: Path, capsys) -> None:
+    sc = tmp_path / "zero.toml"
+    sc.write_text(SCENE.replace('name = "expression"', 'name = "csv"\ncsv = "/dev/zero"')
+                  .replace('expression = "x + 2*y*y"', ""))
+    assert main(["train", str(sc), "--out", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err == "nnlab train: error: /dev/zero: not a regular file; expected a CSV file\n"
+
+
+def test_scene_with_utf8_bom_trains(tmp_path: Path, capsys) -> None:
+    sc = tmp_path / "bom.toml"
+    sc.write_bytes(b"\xef\xbb\xbf" + SCENE.encode("utf-8"))
+    assert main(["train", str(sc), "--out", str(tmp_path / "m.npz"), "--epochs", "2", "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("validation R2: ")
+
+
+def test_a_bundled_preset_name_trains(tmp_path, monkeypatch):
+    """`nnlab train peaks_tanh --out F` from any folder trains the bundled preset (and records its activation)."""
+    from nnlab.engine.io import load_model
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "peaks_tanh", "--out", "net.npz", "--epochs", "2", "--quiet"]) == 0
+    net = load_model(tmp_path / "net.npz")
+    assert net.activation == "tanh" and net.input_dim == 2

@@ -106,3 +106,93 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     os.chmod(p, 0o640)
     save_scene(Scene(title="again"), p)
     assert p.stat().st_mode & 0o777 == 0o640
+
+
+# ----- limits and hostile input (issue 9, items 12, 14, 16) -----
+
+@pytest.mark.parametrize("text, needle", [
+    ("[network]\nhidden = [" + ", ".join(["2"] * 10000) + "]\n", "[network] hidden has 10000 layers; the limit is 64"),
+    ("[network]\nhidden = [100000, 100000]\n", "[network] hidden = 100000 is not allowed; expected a value <= 4096"),
+    ("[network]\nhidden = [4096, 4096, 4096]\n", "weights and biases; the limit is 20,000,000"),
+    ("[network]\ninput_dim = 5000\n", "[network] input_dim = 5000 is not allowed; expected a value <= 1000"),
+    ("[network]\ninput_dim = 100\n[train]\nsamples = 1000000\n", "samples x input_dim"),
+    ("[train]\nsamples = 50000000\n", "[train] samples = 50000000 is not allowed; expected a value <= 1000000"),
+    ("[train]\nepochs = 1000000\n", "[train] epochs = 1000000 is not allowed; expected a value <= 100000"),
+    ("[train]\nbatch_size = 100000000\n", "[train] batch_size = 100000000 is not allowed"),
+    ("[camera]\nresolution = 2000\n", "[camera] resolution = 2000 is not allowed; expected a value <= 1000"),
+    ("[optimizer.params]\nstarts = [[[1]]]\n", "[optimizer.params] starts is not allowed as a list"),
+])
+def test_sizes_beyond_the_limits_are_refused_naming_field_and_limit(tmp_path, text, needle):
+    p = write(tmp_path, text)
+    with pytest.raises(SceneError) as e:
+        load_scene(p)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_largest_admitted_network_is_within_the_parameter_limit():
+    from nnlab.engine.scene import MAX_HIDDEN_LAYERS, MAX_PARAMS, MAX_WIDTH
+
+    sc = scene_from_dict({"network": {"hidden": [MAX_WIDTH, MAX_WIDTH]}})  # one 4096 x 4096 layer is allowed
+    assert sc.network.hidden == (4096, 4096)
+    scene_from_dict({"network": {"hidden": [8] * MAX_HIDDEN_LAYERS}})
+    sizes = (2, 4096, 4096, 1)
+    assert sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])) <= MAX_PARAMS
+
+
+@pytest.mark.parametrize("section, change, needle", [
+    ("train", {"epochs": 10**12}, "[train] epochs = 1000000000000 is not allowed; expected a value <= 100000"),
+    ("train", {"epochs": 0}, "[train] epochs = 0"),
+    ("train", {"samples": "many"}, "[train] samples = 'many' is not allowed; expected an integer"),
+    ("network", {"hidden": (100000,)}, "[network] hidden = 100000"),
+    ("camera", {"colormap": "jet"}, "[camera] colormap = 'jet'"),
+    ("init", {"seed": -1}, "[init] seed = -1 is not allowed; expected a value >= 0"),
+    ("train", {"learning_rate": 0.1}, "[train] learning_rate is not a known field"),
+])
+def test_replace_applies_the_scene_file_checks_to_every_override(section, change, needle):
+    with pytest.raises(SceneError) as e:
+        Scene().replace(section, **change)
+    assert needle in str(e.value)
+
+
+def test_replace_converts_numpy_numbers_like_a_scene_file():
+    import numpy as np
+
+    s = Scene().replace("train", epochs=np.int64(7), lr=np.float32(0.5))
+    assert s.train.epochs == 7 and type(s.train.epochs) is int and type(s.train.lr) is float
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    p = tmp_path / "bom.toml"
+    p.write_bytes("\ufeff".encode("utf-8") + b'title = "with BOM"\n[network]\nhidden = [5]\n')
+    s = load_scene(p)
+    assert s.title == "with BOM" and s.network.hidden == (5,)
+
+
+@pytest.mark.parametrize("text", ["a = " + "[" * 100000 + "]" * 100000 + "\n",
+                                  "a = " + "{b = " * 5000 + "1" + "}" * 5000 + "\n"])
+def test_deeply_nested_toml_is_a_one_line_scene_error(tmp_path, text):
+    p = write(tmp_path, text)
+    with pytest.raises(SceneError, match="nested too deeply") as e:
+        load_scene(p)
+    assert "\n" not in str(e.value) and str(e.value).startswith(str(p))
+
+
+def test_scene_paths_that_are_not_regular_files_are_refused_before_reading(tmp_path):
+    import os
+
+    with pytest.raises(SceneError, match=r"/dev/zero: not a regular file"):
+        load_scene("/dev/zero")  # reading it would never end
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(SceneError, match="not a regular file"):
+        load_scene(fifo)  # opening it must not wait for a writer
+    with pytest.raises(SceneError, match="not a regular file|Is a directory"):
+        load_scene(tmp_path)
+
+
+def test_a_huge_scene_file_is_refused_by_its_size(tmp_path):
+    p = tmp_path / "huge.toml"
+    with open(p, "wb") as fh:  # sparse: costs no disk
+        fh.truncate(3_000_000_000)
+    with pytest.raises(SceneError, match=r"too large for a scene file; the limit is 1,000,000 bytes"):
+        load_scene(p)

@@ -164,3 +164,70 @@ def test_cli_runs_a_study_and_reports_bad_files(tmp_path, capsys):
     assert cli.main(["study", str(cfg), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("nnlab study: error:") and "teleport" in err and "\n" not in err
+
+
+# ----- settings checked before any work; limits; hostile files (issue 9, items 12, 14, 16) -----
+
+def _with_study(**study):
+    return {**TINY, "study": {**TINY["study"], **study}}
+
+
+@pytest.mark.parametrize("data, words", [
+    (_with_study(methods=["walk"], params={"walk": {"samples": 0}}), "[study.params.walk] with dims = 2: parameter 'samples' must be > 0"),
+    (_with_study(methods=["gradient"], params={"gradient": {"optimizer": "bogus"}}), "[study.params.gradient] with dims = 2: optimizer 'bogus'"),
+    (_with_study(methods=["sampling"], params={"sampling": {"rho": 3.0}}), "[study.params.sampling]"),
+    ({**_with_study(methods=["grid"]), "networks": [{"dims": [10], "hidden": [[4]]}]}, "[study] methods = 'grid' with dims = 10"),
+    ({**_with_study(methods=["regions"]), "networks": [{"dims": [5], "hidden": [[4]]}]}, "[study] methods = 'regions' with dims = 5"),
+    (_with_study(exact_method="exact", params={}, methods=["random"]) | {"networks": [{"dims": [2]}]}, None),
+])
+def test_every_task_setting_is_checked_when_the_study_is_loaded(data, words):
+    """A parameter a method refuses when it starts used to fail each task at run time, minutes into the study."""
+    if words is None:
+        S.study_from_dict(data)
+        return
+    with pytest.raises(S.StudyError) as err:
+        S.study_from_dict(data)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("block, words", [
+    ({"hidden": [[100000]]}, "[network] hidden = 100000 is not allowed; expected a value <= 4096"),
+    ({"hidden": [[8] * 100]}, "hidden has 100 layers; the limit is 64"),
+    ({"hidden": [[4096, 4096, 4096]]}, "the limit is 20,000,000"),
+    ({"seeds": 10**9}, "#1 seeds = 1000000000 is not allowed; the limit is 10000"),
+    ({"train": {"samples": 10**8}}, "[train] samples = 100000000"),
+    ({"targets": ["rastrigin"], "dims": [100], "train": {"samples": 500000}}, "samples x input_dim"),
+])
+def test_network_blocks_obey_the_scene_limits(block, words):
+    data = {**TINY, "networks": [{**TINY["networks"][0], **block}]}
+    with pytest.raises(S.StudyError) as err:
+        S.study_from_dict(data)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_study_settings_have_limits():
+    for key, value in (("samples", 10**9), ("starts", 10**7), ("time_limit", 1e9), ("steps", 10**8)):
+        with pytest.raises(S.StudyError, match=rf"\[study\] {key} = .* the limit is"):
+            S.study_from_dict(_with_study(**{key: value}))
+
+
+def test_study_files_with_bom_nesting_or_not_regular(tmp_path):
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + TINY_TOML.encode())
+    assert S.load_study(bom).title == "tiny study"
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 50000 + "]" * 50000 + "\n")
+    with pytest.raises(S.StudyError, match="nested too deeply"):
+        S.load_study(deep)
+    with pytest.raises(S.StudyError, match="/dev/zero: not a regular file"):
+        S.load_study("/dev/zero")
+
+
+def test_cli_refuses_a_bad_parameter_before_any_work(tmp_path, capsys):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(TINY_TOML + "[study.params.random]\nsamples = -5\n")
+    out = tmp_path / "never"
+    assert cli.main(["study", str(cfg), "--out", str(out), "--workers", "0", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnlab study: error: ") and "[study.params.random]" in err and err.count("\n") == 1
+    assert not out.exists()  # nothing started: no cache, no results

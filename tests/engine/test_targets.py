@@ -9,6 +9,7 @@ import pytest
 from nnlab.engine.scene import NetworkSpec, Scene, SceneError, TargetSpec, load_scene, scene_from_dict
 from nnlab.engine.targets import (HIMMELBLAU_LOG_EPS, TARGETS, TargetError, known_optimum, natural_domain,
                                   target_function)
+from nnlab.errors import NnlabError
 
 HIMMELBLAU_MINIMA = [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)]
 
@@ -101,12 +102,17 @@ def test_registry_entries_are_complete_and_vectorised(entry) -> None:
         np.testing.assert_allclose(y[3:4], entry.obj(X[3:4]))  # rows are independent
 
 
-def test_altered_himmelblau_label() -> None:
-    assert TARGETS.get("himmelblau_log").label == "Altered Himmelblau (−log)"
+def test_labels_are_unique_and_name_their_function() -> None:
+    """The labels are what the target menu shows: one per target, told apart, and about the right function."""
+    labels = [e.label for e in TARGETS]
+    assert all(lab.strip() == lab and lab for lab in labels)
+    assert len({lab.casefold() for lab in labels}) == len(labels)  # no two menu entries read the same
+    for e in TARGETS:
+        assert e.name.split("_")[0] in e.label.casefold(), (e.name, e.label)
 
 
 def test_two_d_only_target_refuses_other_input_counts() -> None:
-    with pytest.raises(ValueError, match="branin"):
+    with pytest.raises(TargetError, match="branin"):
         f("branin", (1.0, 2.0, 3.0))
 
 
@@ -120,8 +126,8 @@ def test_natural_domain_shapes() -> None:
 def test_natural_domain_refuses_two_d_only_target_in_five_d() -> None:
     with pytest.raises(TargetError, match="branin") as info:
         natural_domain("branin", 5)
-    assert isinstance(info.value, ValueError) and "5" in str(info.value) and "rastrigin" in str(info.value)
-    with pytest.raises(ValueError, match="nosuch"):
+    assert isinstance(info.value, NnlabError) and "5" in str(info.value) and "rastrigin" in str(info.value)
+    with pytest.raises(NnlabError, match="nosuch"):
         natural_domain("nosuch", 2)
 
 
@@ -155,11 +161,11 @@ def test_target_function_expression_and_errors() -> None:
     P = np.array([[1.0, 2.0], [-3.0, 0.5]])
     np.testing.assert_allclose(fn(P), P[:, 0] ** 2 + 3 * P[:, 1] - P[:, 0] * P[:, 1])
     for name in ("none", "csv"):
-        with pytest.raises(ValueError, match=name):
+        with pytest.raises(TargetError, match=name):
             target_function(Scene(target=TargetSpec(name=name, csv="d.csv")))
-    with pytest.raises(ValueError, match="branin"):
+    with pytest.raises(TargetError, match="branin"):
         target_function(scene("branin", n=4, rescale=True))
-    with pytest.raises(ValueError, match="open"):
+    with pytest.raises(NnlabError, match="open"):
         target_function(scene("expression", expression="open('x')"))
 
 

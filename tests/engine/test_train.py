@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from nnlab.engine.network import initial_snapshot
-from nnlab.engine.scene import InitSpec, NetworkSpec, Scene, TargetSpec, TrainSpec
+from nnlab.engine.scene import InitSpec, NetworkSpec, Scene, SceneError, TargetSpec, TrainSpec
 from nnlab.engine.train import (TrainError, TrainProgress, TrainResult, make_dataset, scene_network, train,
                                 train_to_result)
+from nnlab.errors import NnlabError
 
 BOX = dict(lower=(-3.0, -1.0), upper=(1.0, 3.0))  # off-centre and not unit: exercises the input folding
 
@@ -55,9 +56,9 @@ def test_noise_is_seeded() -> None:
 
 def test_nan_targets_are_refused_with_a_count() -> None:
     sc = small(expr="log(x)")  # x < 0 on half the box
-    with pytest.raises(ValueError, match=r"\d+ of 300 training samples have NaN"):
+    with pytest.raises(SceneError, match=r"\d+ of 300 training samples have NaN"):
         make_dataset(sc)
-    with pytest.raises(ValueError, match="nothing to train"):
+    with pytest.raises(SceneError, match="nothing to train"):
         make_dataset(Scene())
 
 
@@ -122,29 +123,72 @@ def test_divergence_is_reported_with_a_hint_and_keeps_a_finite_net() -> None:
     assert all(np.all(np.isfinite(w)) for w in res.snapshot.weights)
 
 
-def test_close_mid_run_stops_and_send_true_cancels_with_a_result() -> None:
-    gen = train(small(epochs=1000))
+def _count_steps(monkeypatch) -> list[int]:
+    """Counts optimizer steps: train() asks _lr_at for the learning rate once per step."""
+    import nnlab.engine.train as tr
+
+    calls = [0]
+    real = tr._lr_at
+
+    def counting(scene, frac):
+        calls[0] += 1
+        return real(scene, frac)
+
+    monkeypatch.setattr(tr, "_lr_at", counting)
+    return calls
+
+
+def test_close_mid_run_stops_the_work_and_frees_the_model(monkeypatch) -> None:
+    import gc
+    import weakref
+
+    import torch
+
+    steps = _count_steps(monkeypatch)
+    models = []
+    real_adam = torch.optim.Adam
+
+    class TrackedAdam(real_adam):  # a handle on the training state, to see that close() releases it
+        def __init__(self, params, **kw):
+            super().__init__(params, **kw)
+            models.append(weakref.ref(self))
+
+    monkeypatch.setattr(torch.optim, "Adam", TrackedAdam)
+    threads = torch.get_num_threads()
+    sc = small(epochs=1000)  # 240 training samples, batch 64: 4 steps per epoch
+    gen = train(sc)
     for _ in range(3):
         ev = next(gen)
-    assert ev.epoch == 2
+    assert ev.epoch == 2 and steps[0] == 2 * 4  # no work ahead of what was consumed
     gen.close()
-    with pytest.raises(StopIteration):
-        next(gen)
+    gc.collect()
+    assert steps[0] == 8  # nothing ran at or after close
+    assert len(models) == 1 and models[0]() is None  # the optimizer (and the model it holds) is freed
+    assert torch.get_num_threads() == threads  # the thread setting train() changes is restored
+
+
+def test_send_true_cancels_with_a_result_of_the_epochs_run(monkeypatch) -> None:
+    steps = _count_steps(monkeypatch)
     seen = []
     res = train_to_result(small(epochs=1000), on_event=lambda e: seen.append(e) or len(seen) >= 4)
     assert res.status == "cancelled" and res.epochs_run == 3 and len(res.history) == 4
+    assert steps[0] == 3 * 4  # stopped right after the 4th event (epoch 3), not at epoch 1000
 
 
 def test_heartbeat_lets_a_long_epoch_be_cancelled(monkeypatch) -> None:
     import nnlab.engine.train as tr
 
     monkeypatch.setattr(tr, "HEARTBEAT_S", 0.0)  # every step of an epoch offers a yield
-    gen = train(small(batch_size=10, epochs=3))
+    steps = _count_steps(monkeypatch)
+    gen = train(small(batch_size=10, epochs=3))  # 24 steps per epoch
     first, second = next(gen), next(gen)
     assert second is first  # a heartbeat repeats the latest event
     with pytest.raises(StopIteration) as stop:
         gen.send(True)
-    assert stop.value.value.status == "cancelled" and stop.value.value.epochs_run == 0
+    result = stop.value.value
+    assert result.status == "cancelled" and result.epochs_run == 0
+    assert steps[0] == 1  # cancelled inside the first epoch, after its first step
+    np.testing.assert_array_equal(result.snapshot.weights[0].shape, (16, 2))
 
 
 def test_scene_network_trains_only_when_enabled() -> None:
@@ -154,7 +198,7 @@ def test_scene_network_trains_only_when_enabled() -> None:
     np.testing.assert_array_equal(scene_network(off).weights[0], init.weights[0])
     trained = scene_network(sc)
     assert not np.array_equal(trained.weights[0], init.weights[0])
-    with pytest.raises(ValueError, match="lower the learning rate"):
+    with pytest.raises(NnlabError, match="lower the learning rate"):
         scene_network(small(optimizer="sgd", lr=1e6, epochs=20))
 
 
@@ -180,3 +224,14 @@ def test_csv_samples_train_with_the_path_relative_to_the_scene(tmp_path) -> None
     res = train_to_result(sc)
     assert res.val_r2 > 0.95
     np.testing.assert_allclose(res.snapshot.forward(X[:20]), y[:20], atol=0.2 * np.std(y))
+
+
+@pytest.mark.parametrize("noise", [1e308, 1e6])
+def test_absurd_noise_is_refused_naming_the_field_and_the_scale(noise: float) -> None:
+    sc = small(noise=noise)  # x*x - 0.5*y + 3 on [-3,1]x[-1,3]: a range of about 11
+    with pytest.raises(SceneError, match=r"\[train\] noise = .* is not allowed; expected at most 10 x the target's range"):
+        make_dataset(sc)
+    X, y = make_dataset(small(noise=5.0))  # large but sane noise is kept
+    clean = X[:, 0] ** 2 - 0.5 * X[:, 1] + 3
+    assert 3.0 < float(np.std(y - clean)) < 7.0
+
