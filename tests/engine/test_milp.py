@@ -173,7 +173,7 @@ def torch_default_100(seed):
 def test_milp_bound_is_never_past_the_true_optimum():
     """Seed 17, min over [0, 1]^2: HiGHS under default tolerances proved a minimum 1.7e-9 above the true one (the
     region enumeration's); the bound must lie below every value of f and "optimal" must mean the one gap rule."""
-    from nnlab.engine.optimize.exact import OPTIMAL_GAP, is_optimal
+    from nnlab.engine.optimize.certify import OPTIMAL_GAP, is_optimal
 
     net = torch_default_100(17)
     lo, hi = np.zeros(2), np.ones(2)
@@ -188,7 +188,7 @@ def test_milp_bound_is_never_past_the_true_optimum():
 
 def test_optimal_needs_the_one_gap_rule():
     """A loose mip_gap may stop the solver early, but then the status is "feasible", not "optimal"."""
-    from nnlab.engine.optimize.exact import is_optimal
+    from nnlab.engine.optimize.certify import is_optimal
 
     net = tdnet(3, hidden=(16, 16))
     for method in ("milp", "bab"):

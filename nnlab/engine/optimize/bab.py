@@ -23,7 +23,7 @@ from nnlab.errors import NnlabError
 
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.crown import BoxBounds
-from nnlab.engine.optimize.exact import OPTIMAL_GAP, float_margin, is_optimal, outward
+from nnlab.engine.optimize.certify import OPTIMAL_GAP, float_margin, is_optimal, outward
 from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, check_box, finish
 
 

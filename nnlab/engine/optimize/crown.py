@@ -212,7 +212,7 @@ class Crown:
 def box_bound(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str = "max") -> float:
     """A CROWN bound of the max (sense "max") or min of `net` over one box, moved outward by exact.float_margin:
     the honest bound an exact method reports when it stops before its proof (one backward pass)."""
-    from nnlab.engine.optimize.exact import float_margin, outward
+    from nnlab.engine.optimize.certify import float_margin, outward
 
     lo = np.asarray(lower, dtype=np.float64)[None]
     hi = np.asarray(upper, dtype=np.float64)[None]

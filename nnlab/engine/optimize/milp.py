@@ -33,7 +33,7 @@ from nnlab.engine.optimize.base import (
     METHODS, BoundProgress, Event, Incumbent, OptResult, better, check_box, finish,
 )
 from nnlab.engine.optimize.cuts import add_ideal_cuts
-from nnlab.engine.optimize.exact import OPTIMAL_GAP, float_margin, is_optimal, outward
+from nnlab.engine.optimize.certify import OPTIMAL_GAP, float_margin, is_optimal, outward
 from nnlab.engine.optimize.bounds import FEAS_TOL, ReluModel, interval_bounds, iter_cutoff_bounds, iter_lp_bounds
 from nnlab.engine.optimize.warmstart import warm_start
 

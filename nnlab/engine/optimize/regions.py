@@ -23,7 +23,7 @@ from nnlab.errors import NnlabError
 from nnlab.engine.jobs import drain
 from nnlab.engine.network import NetSnapshot
 from nnlab.engine.optimize.crown import box_bound as _box_bound
-from nnlab.engine.optimize.exact import float_margin, is_optimal, outward
+from nnlab.engine.optimize.certify import float_margin, is_optimal, outward
 from nnlab.engine.optimize.regions_cone import apex as _apex, cone_maps as _cone_maps, sectors as _sectors
 from nnlab.engine.optimize.regions_kernels import mm as _mm, ranges as _ranges
 from nnlab.engine.optimize.base import (
