@@ -173,15 +173,8 @@ class Scene:
                 if key in TOP_FIELDS and not isinstance(value, str):
                     raise SceneError(f"{key} = {value!r} is not allowed; expected a string")
             return dataclasses.replace(self, **changes)
-        cls = SECTIONS[section]
-        hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(changes) - set(fields))
-        if unknown:
-            raise SceneError(f"[{section}] {unknown[0]} is not a known field; allowed: {', '.join(fields)}")
         # the same per-field checks (type, choices, limits) as a scene file: an override cannot skip a limit
-        checked = {k: _convert(section, k, v, hints[k], dict(fields[k].metadata)) for k, v in changes.items()}
-        new = dataclasses.replace(getattr(self, section), **checked)
+        new = dataclasses.replace(getattr(self, section), **_checked_fields(section, SECTIONS[section], changes))
         _validate_section(section, new)
         scene = dataclasses.replace(self, **{section: new})
         _check_sizes(scene)
@@ -282,15 +275,19 @@ def _convert(section: str, name: str, value: Any, tp: Any, meta: dict) -> Any:
 def _section_from_dict(section: str, cls: type, data: Any) -> Any:
     if not isinstance(data, dict):
         raise SceneError(f"[{section}] must be a table, got {data!r}")
+    obj = cls(**_checked_fields(section, cls, data))
+    _validate_section(section, obj)
+    return obj
+
+
+def _checked_fields(section: str, cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Field values of a section checked one by one (known name, type, choices, limits), for a file and an override."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise SceneError(f"[{section}] {unknown[0]} is not a known field; allowed: {', '.join(fields)}")
-    kwargs = {k: _convert(section, k, v, hints[k], dict(fields[k].metadata)) for k, v in data.items()}
-    obj = cls(**kwargs)
-    _validate_section(section, obj)
-    return obj
+    return {k: _convert(section, k, v, hints[k], dict(fields[k].metadata)) for k, v in data.items()}
 
 
 def _validate_section(section: str, obj: Any) -> None:
