@@ -2,10 +2,13 @@
 few local optima, nearly affine) or a real landscape?
 
 All metrics work in box-normalised coordinates u = (x - lower) / (upper - lower), so they compare across domains.
-- `extremum`: the exact max or min from the "exact" optimizer (2-D region enumeration, else big-M MILP) with the
-  location of its point: "vertex" (every coordinate at a bound), "face" (some) or "interior" (none), a coordinate
-  counting as at a bound when within LOCATION_TOL of it (normalised). A MILP stopped by its time limit gives its
-  best value, bound and gap and is marked unproven (`proven=False`), never exact.
+- `extremum`: the exact max or min from the "exact" optimizer (2-D region enumeration, else branch and bound or
+  the MILP) with the location of its point: "vertex" (every coordinate at a bound), "face" (some) or "interior"
+  (none), a coordinate counting as at a bound when within LOCATION_TOL of it (normalised). The reported point is
+  the best of the method's point, the box vertices and any points the caller already evaluated (a grid, multistart
+  ends), so it is never worse than one of them; it is `proven` only when the method's bound passes
+  optimize.certify.is_optimal for it. A method stopped by its time limit gives its bound (e.g. regions' CROWN
+  bound) and is marked unproven, never exact.
 - `local_optima`: distinct local maxima (or minima) met by multistart projected gradient ascent (see its docstring
   for the tolerance).
 - `affine_r2`: R² of the least-squares affine fit on uniform samples (1 = the net is affine on the box).
@@ -20,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.errors import NnlabError
-
 from nnlab.engine.network import NetSnapshot
+from nnlab.engine.optimize.certify import is_optimal
+from nnlab.errors import NnlabError
 
 LOCATION_TOL = 1e-6  # a coordinate within this (box-normalised) of a bound is "at the bound"
 MAX_VERTEX_DIM = 16  # enumerate box vertices up to 2^16 of them
@@ -48,7 +51,10 @@ def classify_location(x: np.ndarray, lower: Any, upper: Any, tol: float = LOCATI
 
 @dataclass(frozen=True)
 class Extremum:
-    """An exact (or, when unproven, best found) max or min of the network over the box."""
+    """An exact (or, when unproven, best found) max or min of the network over the box.
+
+    `bound` is the method's bound on the true extremum (max: true max <= bound), None if it gave none; `found_by`
+    says which point won: "exact" (the method's), "vertex" (a box vertex) or "candidate" (a caller's point)."""
 
     sense: str
     value: float | None
@@ -60,27 +66,58 @@ class Extremum:
     location: str  # vertex | face | interior | none
     n_at_bound: int
     seconds: float
+    found_by: str = "exact"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def box_vertices(lower: Any, upper: Any) -> np.ndarray:
+    """The 2^n vertices (2^n, n) of the box, or an empty (0, n) array above MAX_VERTEX_DIM inputs."""
+    lo, hi = np.asarray(lower, float), np.asarray(upper, float)
+    n = lo.size
+    if n > MAX_VERTEX_DIM:
+        return np.empty((0, n))
+    bits = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
+    return lo + bits * (hi - lo)
+
+
 def extremum(net: NetSnapshot, lower: Any, upper: Any, sense: str = "max", time_limit: float = 60.0,
-             method: str = "exact", params: dict | None = None) -> Extremum:
-    """Run the exact method and classify where its point lies; a time-limited MILP is reported as unproven."""
+             method: str = "exact", params: dict | None = None, candidates: Any = None) -> Extremum:
+    """Run the exact method and report the best point met, with the method's bound and where the point lies.
+
+    Why the pool: a method stopped by its time limit may hold only a poor incumbent (regions: the best box corner),
+    while the caller has already seen better points (the panel's grid). The value reported is the best forward
+    pass over the method's point, the box vertices and `candidates` (points (k, n) in the box, e.g. grid or
+    multistart points), so it is never worse than any of them; `proven` is is_optimal(value, bound) with the
+    method's (safe) bound, the one meaning of "optimal" (optimize.certify).
+    """
     import nnlab.engine.optimize as opt
+    from nnlab.engine.optimize.base import relative_gap
 
     lo, hi = _box(net, lower, upper)
     res = opt.run_to_result(opt.run_method(method, net, lo, hi, sense=sense, time_limit=time_limit, params=params))
-    proven = res.status == "optimal"
-    if res.x is None:
-        loc, k = "none", 0
-    else:
-        loc, k = classify_location(res.x, lo, hi)
-    bound = res.bound if res.bound is not None else (res.value if proven else None)
-    gap = res.gap if res.gap is not None else (0.0 if proven else None)
-    return Extremum(sense, res.value, None if res.x is None else [float(v) for v in res.x], proven, bound, gap,
-                    res.status, loc, k, float(res.seconds))
+    pools = [("exact", np.empty((0, lo.size)) if res.x is None else np.asarray(res.x, float).reshape(1, -1)),
+             ("vertex", box_vertices(lo, hi))]
+    if candidates is not None:
+        c = np.asarray(candidates, dtype=np.float64).reshape(-1, lo.size)
+        pools.append(("candidate", c[np.all((c >= lo) & (c <= hi) & np.isfinite(c), axis=1)]))
+    s = 1.0 if sense == "max" else -1.0
+    value, x, found_by = None, None, "exact"
+    for name, pts in pools:  # the method's point first: it keeps a tie
+        if len(pts) == 0:
+            continue
+        y = net.forward(pts)
+        i = int(np.argmax(s * y))
+        if np.isfinite(y[i]) and (value is None or s * float(y[i]) > s * value):
+            value, x, found_by = float(y[i]), pts[i].copy(), name
+    if x is not None:  # the value IS the forward pass at the point, as every method reports it (base.finish)
+        value = float(net.forward(x[None, :])[0])
+    bound = res.bound if res.bound is not None else (res.value if res.status == "optimal" else None)
+    proven = is_optimal(value, bound, sense)
+    loc, k = ("none", 0) if x is None else classify_location(x, lo, hi)
+    return Extremum(sense, value, None if x is None else [float(v) for v in x], proven, bound,
+                    relative_gap(value, bound), res.status, loc, k, float(res.seconds), found_by)
 
 
 def _act_and_slope(name: str, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -251,11 +288,9 @@ def sampled_regions(net: NetSnapshot, lower: Any, upper: Any, n_samples: int = 2
 def vertex_extremes(net: NetSnapshot, lower: Any, upper: Any) -> tuple[float, float] | None:
     """(max, min) of the network over the 2^n vertices of the box, or None above MAX_VERTEX_DIM inputs."""
     lo, hi = _box(net, lower, upper)
-    n = lo.size
-    if n > MAX_VERTEX_DIM:
+    if lo.size > MAX_VERTEX_DIM:
         return None
-    bits = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
-    y = net.forward(lo + bits * (hi - lo))
+    y = net.forward(box_vertices(lo, hi))
     return float(y.max()), float(y.min())
 
 

@@ -1,8 +1,9 @@
 """The Info panel's landscape metrics of one network, as a job for the app's worker (no Qt, no maths of its own).
 
 Every number comes from the engine (nnlab.engine.landscape, nnlab.engine.optimize.regions). The job yields the
-metrics known so far after each stage (cheap ones first), so the panel fills in as they arrive and a cancelled job
-stops at the next stage. `verdict` turns the numbers into one plain-language line.
+metrics known so far after each stage (cheap ones first: the multistart local search before the exact extrema, so
+its points join the pool the reported maximum is the best of), so the panel fills in as they arrive and a cancelled
+job stops at the next stage. `verdict` turns the numbers into one plain-language line.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class NetMetrics:
     r2: float | None = None
     zero_bias: bool | None = None
     homogeneity_error: float | None = None
-    maximum: Extremum | None = None  # exact (proven) or, for n-D nets past the time limit, best found
+    maximum: Extremum | None = None  # exact (proven) or, past the time limit, the best point met and the bound
     minimum: Extremum | None = None
     regions: int | None = None  # exact count of linear regions (2-D ReLU nets)
     exact_note: str = ""  # why the exact metrics are missing
@@ -46,31 +47,43 @@ class NetMetrics:
 
 
 def landscape_job(net: NetSnapshot, lower: Any, upper: Any, starts: int = STARTS, steps: int = STEPS,
-                  exact_seconds: float = EXACT_SECONDS, seed: int = 0
+                  exact_seconds: float = EXACT_SECONDS, seed: int = 0, candidates: Any = None
                   ) -> Generator[NetMetrics, None, NetMetrics]:
-    """Metrics of `net` over the box [lower, upper], stage by stage."""
+    """Metrics of `net` over the box [lower, upper], stage by stage.
+
+    `candidates`: points (k, n) the caller has already evaluated (the panel's grid extremes); the reported extrema
+    are never worse than any of them (landscape.extremum)."""
+    import numpy as np
+
     from nnlab.engine import landscape as L
 
     lo = [float(v) for v in lower][: net.input_dim]
     hi = [float(v) for v in upper][: net.input_dim]
+    seen = np.empty((0, net.input_dim)) if candidates is None else \
+        np.asarray(candidates, dtype=np.float64).reshape(-1, net.input_dim)
     m = NetMetrics(net.input_dim, net.activation, stage="affine fit and homogeneity")
     yield m
     m = replace(m, r2=L.affine_r2(net, lo, hi, seed=seed), zero_bias=L.is_zero_bias(net),
                 homogeneity_error=L.positive_homogeneity_error(net, seed=seed))
+    m = replace(m, stage=f"local maxima ({starts} starts)")
+    yield m
+    lm = L.local_optima(net, lo, hi, "max", starts=starts, steps=steps, seed=seed)
+    where = L.classify_location(lm.points[0], lo, hi)[0] if lm.points else ""
+    m = replace(m, local_max=lm, best_local_location=where)
     if net.activation == "relu":
         method = "regions" if net.input_dim == 2 else "exact"
         for sense in ("max", "min"):
             m = replace(m, stage=f"exact {'maximum' if sense == 'max' else 'minimum'}")
             yield m
+            pool = np.vstack([seen, np.asarray(lm.points, float).reshape(-1, net.input_dim)]) if sense == "max" \
+                else seen
             try:
-                e = L.extremum(net, lo, hi, sense, time_limit=exact_seconds, method=method)
+                e = L.extremum(net, lo, hi, sense, time_limit=exact_seconds, method=method, candidates=pool)
             except NnlabError as err:
                 m = replace(m, exact_note=str(err))
                 break
             m = replace(m, **{"maximum" if sense == "max" else "minimum": e})
         if net.input_dim == 2 and not m.exact_note:
-            import numpy as np
-
             from nnlab.engine.optimize.regions import RegionLimitError, region_count
 
             m = replace(m, stage="linear regions")
@@ -82,11 +95,7 @@ def landscape_job(net: NetSnapshot, lower: Any, upper: Any, starts: int = STARTS
     else:
         m = replace(m, exact_note=f"exact extrema and the region count need a ReLU network (this one: "
                                   f"{net.activation})")
-    m = replace(m, stage=f"local maxima ({starts} starts)")
-    yield m
-    lm = L.local_optima(net, lo, hi, "max", starts=starts, steps=steps, seed=seed)
-    where = L.classify_location(lm.points[0], lo, hi)[0] if lm.points else ""
-    m = replace(m, local_max=lm, best_local_location=where, stage="", done=True)
+    m = replace(m, stage="", done=True)
     yield m
     return m
 

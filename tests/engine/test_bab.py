@@ -150,7 +150,36 @@ def test_time_limit_returns_incumbent_and_valid_bound():
     assert progress and all(e.bound >= truth.value - 1e-9 for e in progress)
 
 
-def test_cancellation_mid_run():
+def test_cancellation_mid_run(monkeypatch):
+    """Closing the search mid-run stops its work and frees what it held (the CROWN bounder, the HiGHS region LP):
+    no bound or LP runs after close(), no thread is left, and the search state is garbage once the generator is."""
+    import gc
+    import threading
+    import weakref
+
+    from nnlab.engine.optimize import bab as bab_mod
+    from nnlab.engine.optimize.regionlp import RegionLP
+
+    counts = {"crown": 0, "lp": 0}
+    searches: list = []
+    real_bounds, real_solve, real_init = Crown.bounds, RegionLP.solve, bab_mod._Search.__init__
+
+    def bounds(self, *a, **kw):
+        counts["crown"] += 1
+        return real_bounds(self, *a, **kw)
+
+    def solve(self, *a, **kw):
+        counts["lp"] += 1
+        return real_solve(self, *a, **kw)
+
+    def init(self, *a, **kw):
+        real_init(self, *a, **kw)
+        searches.append((weakref.ref(self), weakref.ref(self.crown), weakref.ref(self.lp)))
+
+    monkeypatch.setattr(Crown, "bounds", bounds)
+    monkeypatch.setattr(RegionLP, "solve", solve)
+    monkeypatch.setattr(bab_mod._Search, "__init__", init)
+    threads = set(threading.enumerate())
     net = make(10, (60, 60), "xavier_uniform", 1)
     gen = run_method("bab", net, np.zeros(10), np.ones(10), "max", 120.0, 0)
     n = 0
@@ -158,16 +187,16 @@ def test_cancellation_mid_run():
         n += isinstance(ev, BoundProgress)
         if n >= 2:
             break
-    from nnlab.engine.optimize import bab as bab_mod
-
-    calls = []
-    real = bab_mod._Search.step
-    bab_mod._Search.step = lambda self: (calls.append(1), real(self))[1]
-    try:
-        gen.close()
-        assert calls == []  # no branching step after close
-    finally:
-        bab_mod._Search.step = real
+    assert counts["crown"] > 1 and len(searches) == 1  # the search was under way (the root and some branches)
+    assert all(ref() is not None for ref in searches[0])
+    before = dict(counts)
+    gen.close()
+    assert counts == before  # no CROWN bound or region LP after close
+    del gen, ev
+    gc.collect()
+    assert all(ref() is None for ref in searches[0])  # the search, its CROWN bounder and its HiGHS LP are freed
+    assert set(threading.enumerate()) <= threads
+    assert counts == before
 
 
 def test_invalid_parameters():

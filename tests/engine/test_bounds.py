@@ -53,9 +53,43 @@ def test_deadline_keeps_interval_bounds_and_close_works():
     for (L, U), (Li, Ui) in zip(lb, ib):
         np.testing.assert_array_equal(L, Li)
         np.testing.assert_array_equal(U, Ui)
+
+
+def test_closing_the_lp_bounds_stops_the_lps_and_clears_highs(monkeypatch):
+    """close() mid-way: no LP is solved after it, the HiGHS model is cleared (the generator's finally) and the model
+    object is garbage once the generator is."""
+    import gc
+    import weakref
+
+    from nnlab.engine.optimize import bounds as B
+
+    net = initial_snapshot(NetworkSpec(4, (30, 30)), InitSpec(scheme="torch_default", seed=1))
+    lo, hi = np.zeros(4), np.ones(4)
+    solved, models = [0], []
+    real_solve, real_init = B.ReluModel.optimize_linear, B.ReluModel.__init__
+
+    def solve(self, *a, **kw):
+        solved[0] += 1
+        return real_solve(self, *a, **kw)
+
+    def init(self, *a, **kw):
+        real_init(self, *a, **kw)
+        models.append(self)
+
+    monkeypatch.setattr(B.ReluModel, "optimize_linear", solve)
+    monkeypatch.setattr(B.ReluModel, "__init__", init)
     gen = iter_lp_bounds(net, lo, hi)
-    next(gen)
+    k, j, n_lp = next(gen)
+    assert k == 1 and n_lp == solved[0] >= 1 and len(models) == 1  # one LP or two done in layer 2
+    model = models.pop()
+    assert model.h.getNumCol() > 0  # layer 1 is in the model
+    ref = weakref.ref(model)
     gen.close()
+    assert solved[0] == n_lp  # no LP after close
+    assert model.h.getNumCol() == 0 and model.h.getNumRow() == 0  # HiGHS cleared
+    del model, gen
+    gc.collect()
+    assert ref() is None and solved[0] == n_lp
 
 
 def test_cutoff_bounds_hold_where_the_output_beats_the_cutoff():

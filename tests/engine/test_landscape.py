@@ -1,4 +1,6 @@
 """Landscape metrics on hand-built ReLU networks whose answers are known by construction."""
+import itertools
+
 import numpy as np
 
 from nnlab.errors import NnlabError
@@ -110,8 +112,60 @@ def test_a_time_limited_milp_is_reported_unproven(monkeypatch):
     monkeypatch.setattr(opt, "run_method", fake_run_method)
     e = L.extremum(net, *BOX, "max", time_limit=5)
     assert not e.proven and e.status == "time_limit"
-    assert e.value == 2.0 and e.bound == 2.6 and e.gap == pytest.approx(0.3)
-    assert e.location == "face" and e.n_at_bound == 1
+    # the incumbent f(0.75, 0) = 2 is beaten by the box vertex (1, 0): f = 2.5, gap to the bound (2.6 - 2.5) / 2.5
+    assert e.value == 2.5 and e.x == [1.0, 0.0] and e.found_by == "vertex"
+    assert e.bound == 2.6 and e.gap == pytest.approx(0.04)
+    assert e.location == "vertex" and e.n_at_bound == 2
+    e = L.extremum(net, *BOX, "max", time_limit=5, candidates=[[0.75, 0.5], [0.5, 0.0]])
+    assert e.value == 2.5 and e.found_by == "vertex"  # no candidate beats the vertex
+
+
+def test_a_bound_that_meets_the_best_point_is_a_proof_whatever_the_status(monkeypatch):
+    """"proven" is certify.is_optimal of the reported value and the method's bound, not the method's status."""
+    net = linear_net()
+
+    def fake_run_method(method, net, lower, upper, sense="max", time_limit=60.0, seed=0, params=None):
+        yield from ()
+        return OptResult(method="milp", sense=sense, value=2.0, x=np.array([0.75, 0.0]), status="time_limit",
+                         bound=2.5 + 1e-9, gap=0.25, seconds=time_limit)
+
+    monkeypatch.setattr(opt, "run_method", fake_run_method)
+    e = L.extremum(net, *BOX, "max", time_limit=5)
+    assert e.proven and e.value == 2.5 and e.gap == pytest.approx(4e-10)
+
+
+def deep_narrow_300() -> tuple[NetSnapshot, tuple, tuple, np.ndarray]:
+    """Issue 9 item 3: the "Deep and narrow" preset with its first two hidden widths set to 300 (the preset has no
+    target, so the net is its seeded He init), its box, and its surface grid points as the Info panel has them."""
+    from nnlab.bundled import scene_path
+    from nnlab.engine.scene import load_scene
+    from nnlab.engine.surface import grid_points
+
+    s = load_scene(scene_path("deep_narrow"))
+    s = s.replace("network", hidden=(300, 300, *s.network.hidden[2:]))
+    lo, hi = s.domain()
+    return initial_snapshot(s.network, s.init), lo, hi, grid_points(lo, hi, s.camera.resolution)
+
+
+@pytest.mark.parametrize("sense", ["max", "min"])
+def test_a_timed_out_extremum_is_never_worse_than_the_grid_and_gives_its_bound(sense):
+    """Issue 9 item 3: regions timed out and Info reported the best box corner, 0.4192 at (-2, 2), below its own
+    grid maximum 0.5526 (exact: 0.554939 at (-2, -1.415)). A tiny time limit forces the time-out here."""
+    net, lo, hi, grid = deep_narrow_300()
+    s = 1.0 if sense == "max" else -1.0
+    y = net.forward(grid)
+    corners = net.forward(np.array(list(itertools.product(*zip(lo, hi)))))  # the 4 box corners
+    best_grid = float(y.max() if s > 0 else y.min())
+    best_corner = float(corners.max() if s > 0 else corners.min())
+    assert s * best_grid > s * best_corner + 0.01  # the case of the issue: the grid beats every corner
+    e = L.extremum(net, lo, hi, sense, time_limit=1e-3, method="regions", candidates=grid)
+    assert e.status == "time_limit" and not e.proven
+    assert s * e.value >= s * best_grid - 1e-12 and e.found_by == "candidate"  # up to the ulps of a batched pass
+    assert float(net.forward(np.array([e.x]))[0]) == e.value  # the value is the network's at the point
+    assert e.bound is not None and s * e.bound >= s * e.value  # the CROWN bound of the timed-out enumeration
+    assert e.gap == pytest.approx(abs(e.bound - e.value) / max(1.0, abs(e.value)))
+    if sense == "max":
+        assert 0.5525 <= e.value <= 0.554939 + 1e-6 <= e.bound  # the grid's 0.5526, at most the proven optimum
 
 
 def test_landscape_metrics_of_a_random_net():

@@ -130,9 +130,17 @@ def test_time_limit_returns_incumbent():
     assert r.status == "time_limit"
     check(net, r, lo, hi)
     incs = [e for e in evs if isinstance(e, Incumbent)]
-    assert incs and incs[-1].value == pytest.approx(r.value)
-    if r.bound is not None:
-        assert r.bound >= r.value and r.gap is not None
+    assert len(incs) >= 1 and incs[-1].value == pytest.approx(r.value)
+    vals = [e.value for e in incs]
+    assert vals == sorted(vals)  # each incumbent improves on the last (max)
+    for e in incs:  # each is a point of the box and the network's value there, recomputed here
+        assert np.all(e.x >= lo) and np.all(e.x <= hi)
+        assert e.value == pytest.approx(numpy_forward(net, e.x), rel=1e-12, abs=1e-12)
+    # stopped by its time limit, the MILP still has a bound (the interval bound at least), and it is sound
+    assert r.bound is not None and r.bound >= r.value
+    assert r.gap == pytest.approx((r.bound - r.value) / max(1.0, abs(r.value)))
+    x = np.random.default_rng(0).uniform(lo, hi, size=(20000, lo.size))
+    assert r.bound >= float(net.forward(x).max())
 
 
 def test_cancellation_stops_highs():

@@ -140,9 +140,49 @@ def test_regions_method_events_and_cancel():
     assert incs and incs[-1].value == pytest.approx(res.value)
     assert isinstance(evs[-1], BoundProgress) and evs[-1].bound == pytest.approx(res.bound)
     assert res.extra["regions"] == region_count(net, lo, hi)
+
+
+def test_closing_the_enumeration_mid_layer_stops_it_and_frees_its_arrays(monkeypatch):
+    """close() mid-enumeration: no splitting step runs after it, and the layer's split generator and the arrays it
+    was given (the per-region affine maps) are garbage once the enumeration is."""
+    import gc
+    import weakref
+
+    import nnlab.engine.optimize.regions as R
+
+    net = net_of("torch_default", 4, hidden=(40, 40))
+    lo, hi = np.zeros(2), np.ones(2)
+    steps, held = [0], []
+    real = R._split_layer
+
+    def split_layer(V, cnt, C, *a):
+        inner = real(V, cnt, C, *a)
+        held.append((weakref.ref(inner), weakref.ref(C)))
+
+        def counted():
+            while True:
+                try:
+                    n = next(inner)
+                except StopIteration as stop:
+                    return stop.value
+                steps[0] += 1
+                yield n
+
+        return counted()
+
+    monkeypatch.setattr(R, "_split_layer", split_layer)
     gen = iter_regions(net, lo, hi)
-    next(gen)
-    gen.close()  # mid-enumeration
+    for _ in range(3):
+        layer, j, n = next(gen)
+    assert (layer, j) == (0, 2) and n >= 1 and steps[0] == 3 and len(held) == 1  # mid-way through layer 1
+    gen.close()
+    assert steps[0] == 3  # no splitting step after close
+    with pytest.raises(StopIteration):
+        next(gen)
+    del gen
+    gc.collect()
+    assert all(ref() is None for ref in held[0])  # the split generator and its affine maps are freed
+    assert steps[0] == 3 and len(held) == 1
 
 
 def test_invalid_inputs():

@@ -142,3 +142,63 @@ def test_non_relu_net_shows_what_applies(win, qtbot):
     assert best >= win.doc.z.max() - 1e-3 * max(1.0, abs(best))  # a local search from 64 starts finds the top
     text = win.info_panel.landscape.text()
     assert "need a ReLU network" in text and "not proven" in text
+
+
+def test_a_timed_out_maximum_is_the_best_point_seen_and_shows_its_bound():
+    """Issue 9 item 3 through the panel's job and text: "Deep and narrow" with hidden widths 300, 300 timed out in
+    the exact method and Info said "Maximum 0.4192 at (-2, 2): at a box corner (best found, unproven)" below its own
+    grid line (0.5526). The job gets the grid's extreme points, as the panel passes them; a tiny time limit forces
+    the time-out."""
+    from nnlab.engine.scene import load_scene
+    from nnlab.engine.surface import evaluate_network, grid_axes
+    from nnlab.bundled import scene_path
+    from nnlab.engine.network import initial_snapshot
+    from nnlab.ui.metrics_job import landscape_job
+    from nnlab.ui.panels.info_panel import _extremum
+
+    s = load_scene(scene_path("deep_narrow"))
+    s = s.replace("network", hidden=(300, 300, *s.network.hidden[2:]))
+    net = initial_snapshot(s.network, s.init)
+    lo, hi = s.domain()
+    z = evaluate_network(net, lo, hi, s.camera.resolution)
+    xs, ys = grid_axes(lo, hi, s.camera.resolution)
+    pts = [[xs[i], ys[j]] for i, j in (np.unravel_index(k, z.shape) for k in (z.argmax(), z.argmin()))]
+    job = landscape_job(net, lo, hi, starts=8, steps=20, exact_seconds=1e-3, candidates=pts)
+    m = None
+    for m in job:
+        pass
+    assert m.done
+    for e, sense, grid in ((m.maximum, 1.0, z.max()), (m.minimum, -1.0, z.min())):
+        assert e.status == "time_limit" and not e.proven
+        assert sense * e.value >= sense * grid - 1e-6  # z is float32
+        assert sense * e.bound >= sense * e.value
+        text = _extremum(e)
+        assert f"{e.value:.4g}" in text and "unproven" in text and f"{e.bound:.4g}" in text
+        assert ("true max ≤" if sense > 0 else "true min ≥") in text and "(exact)" not in text
+    assert m.maximum.value >= 0.5525 and m.maximum.location == "face"  # (-2, -1.41), not the corner (-2, 2)
+
+
+def test_the_panel_passes_its_grid_extremes_to_the_metrics_job(win, qtbot, monkeypatch):
+    """What the panel has evaluated (its grid max and min) reaches the job, so the metrics are never worse."""
+    import nnlab.ui.jobs as jobs
+
+    seen = []
+    real = jobs.metrics_job
+    monkeypatch.setattr(jobs, "metrics_job", lambda net, lo, hi, **kw: seen.append(kw) or real(net, lo, hi, **kw))
+    win.info_panel.recompute()
+    m = final_metrics(qtbot, win)
+    d = win.doc
+    i, j = np.unravel_index(d.z.argmax(), d.z.shape)
+    k, l = np.unravel_index(d.z.argmin(), d.z.shape)
+    assert seen and seen[-1]["candidates"] == [[d.xs[i], d.ys[j]], [d.xs[k], d.ys[l]]]
+    assert m.maximum.value >= float(d.z.max()) - 1e-6 and m.minimum.value <= float(d.z.min()) + 1e-6
+
+
+def test_no_grid_lines_for_a_net_without_a_surface(win, qtbot):
+    """A 3-input net has no surface grid (z is all zeros): the panel must not report "Grid max 0"."""
+    assert win.doc.update("network", input_dim=3, lower=(-1.0, -1.0, -1.0), upper=(1.0, 1.0, 1.0))
+    assert win.doc.net.input_dim == 3
+    text = win.info_panel.text.text()
+    assert "Grid max" not in text and "grid:" not in text
+    m = final_metrics(qtbot, win)
+    assert m.maximum is not None and m.maximum.value is not None

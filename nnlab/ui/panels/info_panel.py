@@ -55,11 +55,11 @@ class InfoPanel(QtWidgets.QWidget):
                  f"Network {'-'.join(str(w) for w in (d.net.input_dim, *d.net.widths, 1))}, "
                  f"{d.net.activation}, <b>{d.net.n_params:,}</b> parameters",
                  "Trained" if d.trained else f"Initialized ({d.scene.init.scheme}, seed {d.scene.init.seed})"]
-        if z.size and np.isfinite(z).any():
+        pts = self._grid_extremes()
+        if pts:  # a surface grid exists (2-input nets only)
             lines.append(f"Output range on the {z.shape[0]}×{z.shape[1]} grid: "
                          f"[{np.nanmin(z):.4g}, {np.nanmax(z):.4g}]")
-            for name, idx in (("max", np.nanargmax(z)), ("min", np.nanargmin(z))):
-                i, j = np.unravel_index(idx, z.shape)
+            for name, (i, j) in zip(("max", "min"), pts):
                 x = np.array([d.xs[i], d.ys[j]])
                 lines.append(f"Grid {name} {z[i, j]:.4g} at ({x[0]:.3g}, {x[1]:.3g}): {self._where(x, lo, hi)}")
         self.text.setText("<br>".join(s for s in lines if s))
@@ -69,11 +69,15 @@ class InfoPanel(QtWidgets.QWidget):
     def _where(x: np.ndarray, lo, hi) -> str:
         from nnlab.engine.landscape import classify_location
 
-        try:
-            kind, _ = classify_location(x, lo[:2], hi[:2])
-        except ValueError:
-            return "?"
+        kind, _ = classify_location(x, lo[:2], hi[:2])  # raises no user error (scenes hold lower < upper): a bug shows
         return WHERE.get(kind, kind)
+
+    def _grid_extremes(self) -> list[tuple[int, int]]:
+        """Grid indices (i, j) of the surface's max and min, [] when there is no surface of this network."""
+        z = self.doc.z
+        if self.doc.net.input_dim != 2 or not z.size or not np.isfinite(z).any():
+            return []
+        return [tuple(int(v) for v in np.unravel_index(k, z.shape)) for k in (np.nanargmax(z), np.nanargmin(z))]
 
     # ---- landscape metrics (a worker job per network) ---------------------------------------------------------
     def _schedule(self) -> None:
@@ -96,7 +100,9 @@ class InfoPanel(QtWidgets.QWidget):
 
         lo, hi = self.doc.domain()
         key = self._key
-        self.slot.start(metrics_job(self.doc.net, lo, hi), lambda m: self._show(key, m),
+        d = self.doc
+        seen = [[float(d.xs[i]), float(d.ys[j])] for i, j in self._grid_extremes()]  # never report worse than these
+        self.slot.start(metrics_job(d.net, lo, hi, candidates=seen or None), lambda m: self._show(key, m),
                         lambda m: self._show(key, m, final=True), lambda e: self._failed(key, e),
                         process=PROCESS_JOBS)
 
@@ -187,5 +193,9 @@ def _extremum(e) -> str:
     where = WHERE.get(e.location, e.location)
     if e.proven:
         return f"<b>{e.value:.4g}</b> at {_point(e.x)}: <b>{where}</b> (exact)"
-    gap = "" if e.gap is None else f", gap {e.gap:.2g}"
-    return f"{e.value:.4g} at {_point(e.x)}: {where} (best found, unproven{gap})"
+    if e.bound is None:
+        proof = "no bound"
+    else:
+        rel = "≤" if e.sense == "max" else "≥"
+        proof = f"true {e.sense} {rel} {e.bound:.4g}" + ("" if e.gap is None else f", gap {e.gap:.2g}")  # the bound
+    return f"{e.value:.4g} at {_point(e.x)}: {where} (best found, unproven: {proof})"
