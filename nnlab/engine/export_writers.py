@@ -15,12 +15,15 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generator
+from typing import TYPE_CHECKING, Callable, Generator
 
 import numpy as np
 
 from nnlab.errors import NnlabError
 from nnlab.interrupts import check_interrupt, deferred_interrupts
+
+if TYPE_CHECKING:  # Pillow is imported where frames are encoded
+    from PIL import Image
 
 FrameFn = Callable[[int], np.ndarray]
 GIF_SAMPLE_FRAMES = 12  # frames the global GIF palette is quantized from

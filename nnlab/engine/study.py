@@ -31,7 +31,6 @@ what is missing. Outputs (see study_report): DIR/results.csv, DIR/summary.md and
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -42,7 +41,7 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

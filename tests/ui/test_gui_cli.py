@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PySide6 import QtCore, QtGui
 
 ROOT = Path(__file__).resolve().parents[2]
