@@ -10,8 +10,10 @@ it where stopping is safe. Used by the CLI (while it imports the subcommands) an
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -88,3 +90,18 @@ def check_interrupt() -> None:
     points (a rename over the user's file) call this, so an interrupted export never replaces the earlier file."""
     if _STATE.signum is not None:
         raise Interrupted(_STATE.signum)
+
+
+def exit_with_parent(parent_pid: int | None = None, every: float = 0.25, code: int = 1) -> None:
+    """End this (child) process with os._exit(code) as soon as its parent is gone, checked every `every` seconds on
+    a daemon thread. A SIGKILLed or crashed parent cannot stop its children, and a child blocked on a queue whose
+    pipe it holds both ends of never sees EOF; polling os.getppid() (it changes on reparenting) works for any way
+    the parent dies, on every POSIX system."""
+    parent = os.getppid() if parent_pid is None else parent_pid
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(code)  # no cleanup: whoever would read the results is gone
+
+    threading.Thread(target=watch, daemon=True, name="nnlab-parent-watch").start()

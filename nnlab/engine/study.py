@@ -322,25 +322,16 @@ def limit_threads() -> None:
 WATCHDOG_S = 0.25  # how often a worker checks that the process that started it is still alive
 
 
-def _watch_parent(parent_pid: int) -> None:
-    """Exit this worker as soon as its parent is gone (reparented: os.getppid() changes). A SIGKILLed driver cannot
-    stop its pool, and a worker blocked on its task queue would otherwise live on, keeping the resource tracker
-    alive too; polling getppid works for any way the parent dies, on every POSIX system."""
-    while True:
-        time.sleep(WATCHDOG_S)
-        if os.getppid() != parent_pid:
-            os._exit(1)  # no cleanup: the parent that would read the results is gone
-
-
 def init_worker(parent_pid: int) -> None:
     """Pool initializer: one thread for torch and BLAS, Ctrl+C left to the driver (which terminates the pool),
     and a watchdog thread that ends the worker with its parent."""
     import signal
-    import threading
+
+    from nnlab.interrupts import exit_with_parent
 
     limit_threads()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), name="nnlab-parent-watchdog", daemon=True).start()
+    exit_with_parent(parent_pid, every=WATCHDOG_S, code=1)
 
 
 def build_network(net: NetConfig) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+from nnlab.interrupts import exit_with_parent
 from nnlab.ui.worker import GeneratorWorker
 
 _POOL: list["Host"] = []
@@ -46,7 +47,9 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     sys.path[:] = list(dict.fromkeys([*path, *sys.path]))  # job factories import like they did in the app
-    _exit_with_parent()
+    # end this host when the app is gone (SIGKILL, a crash): its queues' pipes never report EOF, since the host
+    # holds both of their ends, so an orphan would otherwise wait in ctrl.get() forever
+    exit_with_parent(every=1.0, code=0)
     try:
         import os
 
@@ -67,21 +70,6 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
         if msg[0] == "job":
             if _run_job(msg[1], msg[2], ctrl, out):
                 return
-
-
-def _exit_with_parent() -> None:
-    """End this host when the app is gone (SIGKILL, a crash): its queues' pipes never report EOF, since the host
-    holds both of their ends, so without this an orphan would wait in ctrl.get() forever."""
-    import os
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="nnlab-parent-watch").start()
 
 
 def _single_thread_blas() -> None:
