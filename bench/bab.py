@@ -16,9 +16,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from nnlab.engine.network import NetSnapshot, initial_snapshot  # noqa: E402
+from nnlab.engine.model.network import NetSnapshot, initial_snapshot  # noqa: E402
 from nnlab.engine.optimize import run_method, run_to_result  # noqa: E402
-from nnlab.engine.scene import InitSpec, NetworkSpec  # noqa: E402
+from nnlab.engine.model.scene import InitSpec, NetworkSpec  # noqa: E402
 
 
 def net(n0: int, hidden: tuple[int, ...], scheme: str, seed: int = 1) -> NetSnapshot:

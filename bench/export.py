@@ -21,9 +21,10 @@ SCENE = ROOT / "resources" / "scenes" / "default.toml"
 
 def nnlab_in_process(out: Path, frames: int, w: int, h: int) -> tuple[float, float]:
     """Plan + GL render + GIF write, with Qt already running (imports excluded, as for matplotlib)."""
-    from nnlab.commands.export import qt_app
-    from nnlab.engine.export import options_for, run_export
-    from nnlab.engine.scene import load_scene
+    from nnlab.cli.export import qt_app
+    from nnlab.engine.export.plan import options_for
+    from nnlab.engine.export.run import run_export
+    from nnlab.engine.model.scene import load_scene
     from nnlab.ui.render import GLPanelRenderer
 
     qt_app()
@@ -39,7 +40,7 @@ def nnlab_command(out: Path, frames: int, w: int, h: int) -> tuple[float, float]
     """The whole `nnlab export` command in a fresh process: interpreter, imports, Qt, GL, GIF."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "nnlab.cli", "export", str(SCENE), "--kind", "orbit", "--out", str(out),
+    subprocess.run([sys.executable, "-m", "nnlab.cli.main", "export", str(SCENE), "--kind", "orbit", "--out", str(out),
                     "--frames", str(frames), "--size", f"{w}x{h}", "--fps", "30", "--quiet"], check=True,
                    stdout=subprocess.DEVNULL)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -58,9 +59,9 @@ def matplotlib_baseline(out: Path, frames: int, w: int, h: int) -> tuple[float, 
     t_import = time.perf_counter() - t0
     import numpy as np
 
-    from nnlab.engine.network import initial_snapshot
-    from nnlab.engine.scene import load_scene
-    from nnlab.engine.surface import evaluate_network, grid_axes
+    from nnlab.engine.model.network import initial_snapshot
+    from nnlab.engine.model.scene import load_scene
+    from nnlab.engine.analysis.surface import evaluate_network, grid_axes
 
     scene = load_scene(SCENE)
     lo, hi = scene.domain()

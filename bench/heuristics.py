@@ -17,11 +17,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nnlab.engine.network import initial_snapshot  # noqa: E402
+from nnlab.engine.model.network import initial_snapshot  # noqa: E402
 from nnlab.engine.optimize import run_method  # noqa: E402
 from nnlab.engine.optimize.base import Incumbent  # noqa: E402
-from nnlab.engine.optimize.regionlp import RegionLP, compose_region  # noqa: E402
-from nnlab.engine.scene import InitSpec, NetworkSpec  # noqa: E402
+from nnlab.engine.optimize.formulation.regionlp import RegionLP, compose_region  # noqa: E402
+from nnlab.engine.model.scene import InitSpec, NetworkSpec  # noqa: E402
 
 METHODS = [
     ("sampling", {"samples": 20000}),

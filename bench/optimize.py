@@ -18,11 +18,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from nnlab.engine.network import NetSnapshot, from_torch, initial_snapshot, to_torch  # noqa: E402
+from nnlab.engine.model.network import NetSnapshot, from_torch, initial_snapshot, to_torch  # noqa: E402
 from nnlab.engine.optimize import run_method, run_to_result  # noqa: E402
-from nnlab.engine.optimize.bounds import interval_bounds  # noqa: E402
-from nnlab.engine.optimize.regions import enumerate_regions  # noqa: E402
-from nnlab.engine.scene import InitSpec, NetworkSpec  # noqa: E402
+from nnlab.engine.optimize.formulation.bounds import interval_bounds  # noqa: E402
+from nnlab.engine.optimize.exact.regions import enumerate_regions  # noqa: E402
+from nnlab.engine.model.scene import InitSpec, NetworkSpec  # noqa: E402
 
 UNIT = (np.zeros(2), np.ones(2))
 

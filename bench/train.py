@@ -12,7 +12,6 @@ never got there).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -22,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from nnlab.engine.scene import Scene, load_scene  # noqa: E402
-from nnlab.engine.train import TrainError, TrainProgress, make_dataset, train_to_result  # noqa: E402
+from nnlab.engine.model.scene import Scene, load_scene  # noqa: E402
+from nnlab.engine.train.training import TrainError, TrainProgress, make_dataset, train_to_result  # noqa: E402
 
 GOAL = 0.98
 

@@ -20,7 +20,7 @@ os.environ.setdefault("NNLAB_NO_RESTORE", "1")
 
 
 def himmelblau_scene():
-    from nnlab.engine.scene import Scene, load_scene
+    from nnlab.engine.model.scene import Scene, load_scene
 
     path = ROOT / "resources/scenes/himmelblau.toml"
     if path.exists():

@@ -2,7 +2,7 @@
 import sys
 
 try:  # an interrupt while the (small) entry module loads is still one line, not a traceback
-    from nnlab.cli import main
+    from nnlab.cli.main import main
 except KeyboardInterrupt:
     sys.stderr.write("nnlab: interrupted\n")
     sys.exit(130)

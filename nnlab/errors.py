@@ -17,3 +17,7 @@ class UsageError(NnlabError):
 
 class LimitError(NnlabError):
     """A size, count or duration beyond what nnlab accepts, refused before any work starts."""
+
+
+class SceneError(NnlabError):
+    """A scene field, section or file that cannot be used (targets and scenes share it, so it sits below both)."""

@@ -46,7 +46,7 @@ def quit_on_signals(app: QtWidgets.QApplication) -> QtCore.QTimer:
 def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot: str | None = None,
             theme: str | None = None, presenter: bool = False) -> int:
     """Open the window on a scene; with `screenshot`, save the window once idle (or at `quit_after`) and quit."""
-    from nnlab.engine.scene import load_scene
+    from nnlab.engine.model.scene import load_scene
     from nnlab.ui.presets import default_scene_path
 
     path = Path(scene_path) if scene_path else default_scene_path()

@@ -93,7 +93,7 @@ class CompareView(QtWidgets.QWidget):
         s = other.scene
         if not (s.train.enabled and s.target.name != "none"):
             return
-        from nnlab.engine.train import TrainProgress
+        from nnlab.engine.train.training import TrainProgress
 
         from nnlab.ui.jobs import train_job
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore
 
-from nnlab.engine.network import NetSnapshot, initial_snapshot
-from nnlab.engine.scene import Scene, load_scene, save_scene
-from nnlab.engine.surface import evaluate_fn, evaluate_network, grid_axes
+from nnlab.engine.model.network import NetSnapshot, initial_snapshot
+from nnlab.engine.model.scene import Scene, load_scene, save_scene
+from nnlab.engine.analysis.surface import evaluate_fn, evaluate_network, grid_axes
 from nnlab.ui.errors import describe
 
 
@@ -120,7 +120,7 @@ class Document(QtCore.QObject):
 
     def caption(self) -> str:
         """One line saying what the network is: architecture, init, trained or not."""
-        from nnlab.engine.inits import INITS
+        from nnlab.engine.model.inits import INITS
 
         s = self.scene
         arch = "-".join(str(w) for w in (s.network.input_dim, *s.network.hidden, 1))
@@ -154,7 +154,7 @@ class Document(QtCore.QObject):
             return None
         key = (t, self.scene.network, self.scene.camera.resolution)
         if self._target_cache is None or self._target_cache[0] != key:
-            from nnlab.engine.targets import target_function
+            from nnlab.engine.model.targets import target_function
 
             lo, hi = self._box()
             try:
@@ -171,7 +171,7 @@ class Document(QtCore.QObject):
             return None
         key = (self.scene.target, self.scene.train, self.scene.network)
         if self._samples_cache is None or self._samples_cache[0] != key:
-            from nnlab.engine.train import make_dataset
+            from nnlab.engine.train.training import make_dataset
 
             try:
                 data = make_dataset(self.scene)
@@ -185,7 +185,7 @@ class Document(QtCore.QObject):
         """Per-grid-vertex activation-pattern fingerprints (n, n) uint64 of a ReLU net, for region colouring."""
         if self.net.activation not in ("relu", "leaky_relu") or self.net.input_dim != 2:
             return None
-        from nnlab.engine.surface import grid_points
+        from nnlab.engine.analysis.surface import grid_points
 
         lo, hi = self._box()
         n = self.scene.camera.resolution

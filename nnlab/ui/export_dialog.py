@@ -11,12 +11,14 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from nnlab.engine.export import (
+from nnlab.engine.export.layout import frame_image
+from nnlab.engine.export.writers import write_animation
+from nnlab.engine.export.plan import (
     BACKGROUNDS, COLORMAPS, FORMATS, KINDS, ExportProgress, Plan, build_plan, check_output, format_for_path,
-    frame_image, options_for, write_animation,
+    options_for,
 )
 from nnlab.engine.jobs import drain
-from nnlab.engine.scene import Scene
+from nnlab.engine.model.scene import Scene
 from nnlab.errors import NnlabError
 from nnlab.ui.errors import describe
 from nnlab.ui.render import GLPanelRenderer

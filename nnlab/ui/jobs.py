@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generator
 
-from nnlab.engine.network import NetSnapshot
-from nnlab.engine.scene import Scene
+from nnlab.engine.model.network import NetSnapshot
+from nnlab.engine.model.scene import Scene
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def race_job(*args: Any) -> partial:
 
 
 def train_job(scene: Scene, start: NetSnapshot | None) -> partial:
-    from nnlab.engine.train import train
+    from nnlab.engine.train.training import train
 
     return partial(train, scene, start)
 

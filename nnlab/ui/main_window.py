@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from nnlab.engine.scene import Scene
+from nnlab.engine.model.scene import Scene
 from nnlab.ui.colormaps import COLORMAPS, region_colors
 from nnlab.ui.compare_view import CompareView
 from nnlab.ui.document import Document

@@ -1,6 +1,6 @@
 """The Info panel's landscape metrics of one network, as a job for the app's worker (no Qt, no maths of its own).
 
-Every number comes from the engine (nnlab.engine.landscape, nnlab.engine.optimize.regions). The job yields the
+Every number comes from the engine (nnlab.engine.analysis.landscape, nnlab.engine.optimize.exact.regions). The job yields the
 metrics known so far after each stage (cheap ones first: the multistart local search before the exact extrema, so
 its points join the pool the reported maximum is the best of), so the panel fills in as they arrive and a cancelled
 job stops at the next stage. `verdict` turns the numbers into one plain-language line.
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Generator
 
-from nnlab.engine.landscape import Extremum, LocalOptima
-from nnlab.engine.network import NetSnapshot
+from nnlab.engine.analysis.landscape import Extremum, LocalOptima
+from nnlab.engine.model.network import NetSnapshot
 from nnlab.errors import NnlabError
 
 STARTS = 64  # multistart local search: starts and projected Adam steps (about 0.3 s on a 2-100-100-1 net)
@@ -55,7 +55,7 @@ def landscape_job(net: NetSnapshot, lower: Any, upper: Any, starts: int = STARTS
     are never worse than any of them (landscape.extremum)."""
     import numpy as np
 
-    from nnlab.engine import landscape as L
+    from nnlab.engine.analysis import landscape as L
 
     lo = [float(v) for v in lower][: net.input_dim]
     hi = [float(v) for v in upper][: net.input_dim]
@@ -84,7 +84,7 @@ def landscape_job(net: NetSnapshot, lower: Any, upper: Any, starts: int = STARTS
                 break
             m = replace(m, **{"maximum" if sense == "max" else "minimum": e})
         if net.input_dim == 2 and not m.exact_note:
-            from nnlab.engine.optimize.regions import RegionLimitError, region_count
+            from nnlab.engine.optimize.exact.regions import RegionLimitError, region_count
 
             m = replace(m, stage="linear regions")
             yield m

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnlab.engine.scene import load_scene
+from nnlab.engine.model.scene import load_scene
 from nnlab.errors import NnlabError
 from nnlab.ui.theme import RESOURCES
 

@@ -55,7 +55,7 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
 
         import torch
 
-        import nnlab.engine.train  # noqa: F401  (warm up: torch is imported once per host)
+        import nnlab.engine.train.training  # noqa: F401  (warm up: torch is imported once per host)
 
         # leave a core to the GUI (it renders with the CPU under software GL): the app must stay responsive
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))

@@ -1,6 +1,6 @@
 """Offscreen rendering of export frames with the app's own GL view (SurfaceView), one hidden view per panel.
 
-`GLPanelRenderer(plan)` is the `make_renderer` that nnlab.engine.export.run_export expects: it turns one panel of
+`GLPanelRenderer(plan)` is the `make_renderer` that nnlab.engine.export.run.run_export expects: it turns one panel of
 one frame into (h, w, 4) RGBA pixels. Must run on the GUI thread (the GL context lives there).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from OpenGL import GL
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat
 
-from nnlab.engine.export import Frame, Panel, Plan
+from nnlab.engine.export.plan import Frame, Panel, Plan
 from nnlab.ui.gl_render import items_for_supersampling
 from nnlab.ui.surface_view import BACKGROUNDS as VIEW_BACKGROUNDS, SurfaceView
 

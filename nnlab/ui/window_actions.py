@@ -183,11 +183,11 @@ class WindowActions(QtCore.QObject):
 
     def save_network(self, path: str) -> bool:
         try:
-            from nnlab.engine.io import save_model
+            from nnlab.engine.model.io import save_model
 
             save_model(self.win.doc.net, path)
         except ImportError:
-            self.win.show_error("network export is not available yet (nnlab.engine.io)")
+            self.win.show_error("network export is not available yet (nnlab.engine.model.io)")
             return False
         except Exception as e:  # noqa: BLE001 - see nnlab.ui.errors.describe
             from nnlab.ui.errors import describe

@@ -5,12 +5,12 @@ import numpy as np
 from nnlab.errors import NnlabError
 import pytest
 
-from nnlab.engine.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.model.network import initial_snapshot, snapshot_from_layers
 from nnlab.engine.optimize import run_method, run_to_result
 from nnlab.engine.optimize.base import BoundProgress, Incumbent
-from nnlab.engine.optimize.bounds import interval_bounds
-from nnlab.engine.optimize.crown import Crown
-from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.engine.optimize.formulation.bounds import interval_bounds
+from nnlab.engine.optimize.formulation.crown import Crown
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
 
 TIGHT = {"mip_gap": 1e-9}
 
@@ -157,8 +157,8 @@ def test_cancellation_mid_run(monkeypatch):
     import threading
     import weakref
 
-    from nnlab.engine.optimize import bab as bab_mod
-    from nnlab.engine.optimize.regionlp import RegionLP
+    from nnlab.engine.optimize.exact import bab as bab_mod
+    from nnlab.engine.optimize.formulation.regionlp import RegionLP
 
     counts = {"crown": 0, "lp": 0}
     searches: list = []

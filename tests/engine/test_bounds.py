@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from nnlab.engine.network import initial_snapshot, snapshot_from_layers
-from nnlab.engine.optimize.bounds import interval_bounds, iter_lp_bounds, lp_bounds
-from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.engine.model.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.optimize.formulation.bounds import interval_bounds, iter_lp_bounds, lp_bounds
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
 
 
 def sampled_preacts(net, lo, hi, n=20000, seed=0):
@@ -61,7 +61,7 @@ def test_closing_the_lp_bounds_stops_the_lps_and_clears_highs(monkeypatch):
     import gc
     import weakref
 
-    from nnlab.engine.optimize import bounds as B
+    from nnlab.engine.optimize.formulation import bounds as B
 
     net = initial_snapshot(NetworkSpec(4, (30, 30)), InitSpec(scheme="torch_default", seed=1))
     lo, hi = np.zeros(4), np.ones(4)
@@ -93,7 +93,7 @@ def test_closing_the_lp_bounds_stops_the_lps_and_clears_highs(monkeypatch):
 
 
 def test_cutoff_bounds_hold_where_the_output_beats_the_cutoff():
-    from nnlab.engine.optimize.bounds import iter_cutoff_bounds
+    from nnlab.engine.optimize.formulation.bounds import iter_cutoff_bounds
     from nnlab.engine.optimize.base import run_to_result
 
     net = initial_snapshot(NetworkSpec(2, (20, 20)), InitSpec(scheme="torch_default", seed=2))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlab import cli
+from nnlab.cli import main as cli
 from nnlab.errors import NnlabError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def test_negative_values_are_attached_to_their_option(argv: list[str], joined: l
 
 
 def _fake_command(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
-    import nnlab.commands.optimize as mod
+    import nnlab.cli.optimize as mod
 
     def boom(args):  # noqa: ANN001
         raise exc
@@ -65,7 +65,7 @@ def test_interrupt_is_one_line_exit_130(monkeypatch: pytest.MonkeyPatch, capsys:
 
 
 def test_a_bug_exits_1_with_a_traceback(tmp_path: Path) -> None:
-    code = ("import sys, nnlab.cli as c, nnlab.commands.optimize as o\n"
+    code = ("import sys, nnlab.cli.main as c, nnlab.cli.optimize as o\n"
             "def boom(a): raise ValueError('internal broadcasting bug')\n"
             "o.run = boom\nsys.exit(c.main(['optimize', '--model', 'x.npz']))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from nnlab.cli import main
-from nnlab.commands.optimize import JSON_KEYS
-from nnlab.engine.io import save_model
-from nnlab.engine.network import NetSnapshot, initial_snapshot
-from nnlab.engine.scene import InitSpec, NetworkSpec, Scene, save_scene
+from nnlab.cli.main import main
+from nnlab.cli.optimize import JSON_KEYS
+from nnlab.engine.model.io import save_model
+from nnlab.engine.model.network import NetSnapshot, initial_snapshot
+from nnlab.engine.model.scene import InitSpec, NetworkSpec, Scene, save_scene
 
 
 def bump() -> NetSnapshot:
@@ -246,7 +246,7 @@ def test_python_m_nnlab_optimize_with_negative_bounds(model):
 
 
 def test_json_is_strict_and_non_finite_numbers_are_null(capsys, model, monkeypatch):
-    from nnlab.commands import optimize as cmd
+    from nnlab.cli import optimize as cmd
     from nnlab.engine.optimize import run_to_result
 
     def with_infinite_bound(gen):
@@ -276,7 +276,7 @@ def test_an_internal_error_keeps_its_traceback(model, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("operands could not be broadcast together")
 
-    monkeypatch.setattr("nnlab.engine.optimize.baselines.Best.offer_batch", broken)
+    monkeypatch.setattr("nnlab.engine.optimize.heuristics.baselines.Best.offer_batch", broken)
     with pytest.raises(ValueError, match="could not be broadcast"):
         main(["optimize", "--model", str(model), "--method", "random"])
 
@@ -284,8 +284,8 @@ def test_an_internal_error_keeps_its_traceback(model, monkeypatch):
 def test_a_bundled_preset_name_is_a_model(capsys):
     from nnlab.bundled import preset_names, presets
 
-    from nnlab.engine.network import initial_snapshot as init_net
-    from nnlab.engine.scene import load_scene
+    from nnlab.engine.model.network import initial_snapshot as init_net
+    from nnlab.engine.model.scene import load_scene
 
     assert "default" in preset_names()
     code, out, _ = run_json(capsys, "--model", "default", "--method", "regions")

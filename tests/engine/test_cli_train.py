@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlab.cli import main
-from nnlab.engine.io import load_model
+from nnlab.cli.main import main
+from nnlab.engine.model.io import load_model
 
 SCENE = """
 title = "tiny"
@@ -95,7 +95,7 @@ def test_epochs_override_obeys_the_scene_limit(scene: Path, tmp_path: Path, caps
 ])
 def test_out_is_checked_before_training(scene: Path, tmp_path: Path, capsys, monkeypatch, target: str,
                                         words: str) -> None:
-    import nnlab.engine.train as T
+    import nnlab.engine.train.training as T
 
     (tmp_path / "scene_is_a_file.toml").write_text("x")
     (tmp_path / "adir.npz").mkdir()
@@ -136,7 +136,7 @@ def test_scene_with_utf8_bom_trains(tmp_path: Path, capsys) -> None:
 
 def test_a_bundled_preset_name_trains(tmp_path, monkeypatch):
     """`nnlab train peaks_tanh --out F` from any folder trains the bundled preset (and records its activation)."""
-    from nnlab.engine.io import load_model
+    from nnlab.engine.model.io import load_model
 
     monkeypatch.chdir(tmp_path)
     assert main(["train", "peaks_tanh", "--out", "net.npz", "--epochs", "2", "--quiet"]) == 0

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlab.engine.csvdata import CsvError, load_csv_samples, sample_box
+from nnlab.engine.model.csvdata import CsvError, load_csv_samples, sample_box
 from nnlab.errors import NnlabError
 
 
@@ -124,7 +124,7 @@ def test_files_above_the_size_limit_are_refused_by_their_size(tmp_path: Path) ->
 
 
 def test_rows_above_the_sample_limit_are_refused(tmp_path: Path, monkeypatch) -> None:
-    import nnlab.engine.csvdata as C
+    import nnlab.engine.model.csvdata as C
 
     monkeypatch.setattr(C, "MAX_ROWS", 5)
     monkeypatch.setattr(C, "MAX_LINES", 12)
@@ -137,7 +137,7 @@ def test_rows_above_the_sample_limit_are_refused(tmp_path: Path, monkeypatch) ->
 
 
 def test_the_limits_match_the_scene_sample_limit() -> None:
-    import nnlab.engine.csvdata as C
-    from nnlab.engine.scene import MAX_SAMPLES
+    import nnlab.engine.model.csvdata as C
+    from nnlab.engine.model.scene import MAX_SAMPLES
 
     assert C.MAX_ROWS == MAX_SAMPLES and C.MAX_CSV_BYTES == 100_000_000

@@ -10,7 +10,7 @@ def test_engine_imports_no_qt():
     root = Path(nnlab.engine.__file__).parent
     mods = sorted("nnlab.engine." + ".".join(p.relative_to(root).with_suffix("").parts)
                   for p in root.rglob("*.py") if p.name != "__init__.py")
-    assert "nnlab.engine.scene" in mods and "nnlab.engine.network" in mods
+    assert "nnlab.engine.model.scene" in mods and "nnlab.engine.model.network" in mods
     code = ("import importlib, sys\n"
             f"for m in {mods!r}: importlib.import_module(m)\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'))\n"

@@ -7,15 +7,16 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from nnlab.engine.export import (
-    ExportError, ExportOptions, Plan, bands, build_plan, check_output, format_for_path, frame_image, options_for,
-    run_export, scene_surface,
+from nnlab.engine.export.layout import bands, frame_image
+from nnlab.engine.export.plan import (
+    ExportError, ExportOptions, Plan, build_plan, check_output, format_for_path, options_for, scene_surface,
 )
-from nnlab.engine.export_writers import write_animation
+from nnlab.engine.export.run import run_export
+from nnlab.engine.export.writers import write_animation
 from nnlab.engine.jobs import drain
-from nnlab.engine.network import initial_snapshot
-from nnlab.engine.scene import InitSpec, NetworkSpec, OptimizerSpec, Scene, TargetSpec, TrainSpec
-from nnlab.engine.surface import evaluate_network
+from nnlab.engine.model.network import initial_snapshot
+from nnlab.engine.model.scene import InitSpec, NetworkSpec, OptimizerSpec, Scene, TargetSpec, TrainSpec
+from nnlab.engine.analysis.surface import evaluate_network
 
 SMALL = Scene(title="small", network=NetworkSpec(hidden=(16, 16)), init=InitSpec(seed=3))
 
@@ -273,7 +274,7 @@ def test_a_caption_is_drawn_once_not_once_per_frame(monkeypatch):
 def test_shortened_caption_fits_its_band():
     from PIL import Image, ImageDraw
 
-    from nnlab.engine.export_layout import _fit, _font
+    from nnlab.engine.export.layout import _fit, _font
 
     draw = ImageDraw.Draw(Image.new("RGBA", (10, 10)))
     font = _font(12)

@@ -6,7 +6,7 @@ import builtins
 import numpy as np
 import pytest
 
-from nnlab.engine.expression import MAX_LENGTH, ExpressionError, check_expression, compile_expression
+from nnlab.engine.model.expression import MAX_LENGTH, ExpressionError, check_expression, compile_expression
 
 pytestmark = pytest.mark.timeout(30)  # guards against a hang (e.g. big-int powers), not a timing assertion
 

@@ -7,12 +7,12 @@ import weakref
 import numpy as np
 import pytest
 
-from nnlab.engine.network import NetSnapshot, initial_snapshot, snapshot_from_layers
+from nnlab.engine.model.network import NetSnapshot, initial_snapshot, snapshot_from_layers
 from nnlab.engine.optimize import METHODS, run_method, run_to_result
 from nnlab.engine.optimize.base import BoundProgress, Incumbent, PointsVisited, WalkPath, check_box
-from nnlab.engine.optimize.regionlp import RegionLP
-from nnlab.engine.optimize.walk import walk_steps
-from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.engine.optimize.formulation.regionlp import RegionLP
+from nnlab.engine.optimize.heuristics.walk import walk_steps
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
 from nnlab.errors import LimitError, NnlabError
 
 HEURISTICS = ["sampling", "walk", "gradient", "random", "lhs", "grid"]
@@ -117,7 +117,7 @@ def test_forward_and_gradient_methods_work_for_every_activation(method, act):
 def test_gradient_follows_the_true_derivative_of_smooth_activations(act, seed):
     """A smooth net's local optimum has zero partial derivatives in its free coordinates (landscape's exact
     derivatives are the check); with the ReLU derivative the ascent would stop elsewhere."""
-    from nnlab.engine.landscape import value_and_grad
+    from nnlab.engine.analysis.landscape import value_and_grad
 
     net = act_net(act, seed)
     lo, hi = -2 * np.ones(2), 2 * np.ones(2)
@@ -360,7 +360,7 @@ def test_bad_parameters_are_one_line_errors():
 
 @pytest.mark.parametrize("method", ["sampling", "walk", "gradient"])
 def test_heartbeats_are_progress_events(method, monkeypatch):
-    monkeypatch.setattr("nnlab.engine.optimize.baselines.HEARTBEAT", 0.0)  # every check is due: beats must come
+    monkeypatch.setattr("nnlab.engine.optimize.heuristics.baselines.HEARTBEAT", 0.0)  # every check is due: beats must come
     net = random_net(15, n0=3, hidden=(12, 12))
     evs, res = events(method, net, np.zeros(3), np.ones(3), "max")
     beats = [e for e in evs if isinstance(e, BoundProgress)]

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.engine.inits import INITS, bias_kind, expected_variance, init_weights
-from nnlab.engine.network import initial_snapshot
-from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.engine.model.inits import INITS, bias_kind, expected_variance, init_weights
+from nnlab.engine.model.network import initial_snapshot
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
 
 FAN_OUT, FAN_IN = 300, 200
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlab.engine.io import ModelFileError, ModelFileWarning, load_model, save_model
-from nnlab.engine.network import NetSnapshot, initial_snapshot
-from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.engine.model.io import ModelFileError, ModelFileWarning, load_model, save_model
+from nnlab.engine.model.network import NetSnapshot, initial_snapshot
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
 
 X = np.random.default_rng(0).uniform(-2, 2, size=(200, 3))
 
@@ -36,7 +36,7 @@ def test_onnx_from_torch_exporter_with_equal_zero_biases_folded_into_identity(tm
     import onnx
     import torch
 
-    from nnlab.engine.network import to_torch
+    from nnlab.engine.model.network import to_torch
 
     snap = net(hidden=(6, 6, 6), scheme="xavier_uniform", bias="zero")
     with warnings.catch_warnings():

@@ -7,10 +7,10 @@ from nnlab.errors import NnlabError
 import pytest
 
 import nnlab.engine.optimize as opt
-from nnlab.engine import landscape as L
-from nnlab.engine.network import NetSnapshot, initial_snapshot
+from nnlab.engine.analysis import landscape as L
+from nnlab.engine.model.network import NetSnapshot, initial_snapshot
 from nnlab.engine.optimize.base import OptResult
-from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
 
 BOX = ([0.0, 0.0], [1.0, 1.0])
 
@@ -138,8 +138,8 @@ def deep_narrow_300() -> tuple[NetSnapshot, tuple, tuple, np.ndarray]:
     """Issue 9 item 3: the "Deep and narrow" preset with its first two hidden widths set to 300 (the preset has no
     target, so the net is its seeded He init), its box, and its surface grid points as the Info panel has them."""
     from nnlab.bundled import scene_path
-    from nnlab.engine.scene import load_scene
-    from nnlab.engine.surface import grid_points
+    from nnlab.engine.model.scene import load_scene
+    from nnlab.engine.analysis.surface import grid_points
 
     s = load_scene(scene_path("deep_narrow"))
     s = s.replace("network", hidden=(300, 300, *s.network.hidden[2:]))
@@ -184,9 +184,9 @@ def test_bad_box_is_one_line_error():
 
 @pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh", "sigmoid", "silu"])
 def test_value_and_grad_matches_forward_and_finite_differences(act):
-    from nnlab.engine.landscape import value_and_grad
-    from nnlab.engine.network import initial_snapshot
-    from nnlab.engine.scene import InitSpec, NetworkSpec
+    from nnlab.engine.analysis.landscape import value_and_grad
+    from nnlab.engine.model.network import initial_snapshot
+    from nnlab.engine.model.scene import InitSpec, NetworkSpec
 
     net = initial_snapshot(NetworkSpec(input_dim=3, hidden=(12, 9), activation=act), InitSpec(scheme="torch_default", seed=4))
     x = np.random.default_rng(3).uniform(-1, 1, size=(20, 3))

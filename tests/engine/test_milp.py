@@ -6,10 +6,10 @@ import numpy as np
 from nnlab.errors import NnlabError
 import pytest
 
-from nnlab.engine.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.model.network import initial_snapshot, snapshot_from_layers
 from nnlab.engine.optimize import run_method, run_to_result
 from nnlab.engine.optimize.base import BoundProgress, Incumbent
-from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
 
 BOX = (np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
 TIGHT = {"mip_gap": 1e-9}
@@ -171,7 +171,7 @@ def test_invalid_parameters_and_boxes():
 def torch_default_100(seed):
     """PyTorch's own nn.Linear initialisation of a 2-100-100-1 net (issue 9, item 2)."""
     torch = pytest.importorskip("torch")
-    from nnlab.engine.network import from_torch
+    from nnlab.engine.model.network import from_torch
 
     torch.manual_seed(seed)
     nn = torch.nn

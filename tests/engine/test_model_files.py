@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from nnlab.engine.io import ModelFileError, ModelFileWarning, load_model, read_model, save_model
-from nnlab.engine.network import initial_snapshot, snapshot_from_layers
-from nnlab.engine.scene import ACTIVATIONS, InitSpec, NetworkSpec
+from nnlab.engine.model.io import ModelFileError, ModelFileWarning, load_model, read_model, save_model
+from nnlab.engine.model.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.model.scene import ACTIVATIONS, InitSpec, NetworkSpec
 
 X = np.random.default_rng(0).uniform(-2, 2, size=(300, 2))
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # saving TorchScript files here

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from nnlab.engine.network import NetSnapshot, NetworkError, from_torch, initial_snapshot, to_torch
-from nnlab.engine.scene import ACTIVATIONS, InitSpec, NetworkSpec
+from nnlab.engine.model.network import NetSnapshot, NetworkError, from_torch, initial_snapshot, to_torch
+from nnlab.engine.model.scene import ACTIVATIONS, InitSpec, NetworkSpec
 from nnlab.errors import NnlabError
 
 

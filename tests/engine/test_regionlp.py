@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from nnlab.engine.network import initial_snapshot, snapshot_from_layers
-from nnlab.engine.optimize.regionlp import (
+from nnlab.engine.model.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.optimize.formulation.regionlp import (
     BigM, RegionLP, compose_region, flat_pattern, pattern_key, solve_region_lp,
 )
-from nnlab.engine.optimize.sampling import solve_free_milp
-from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.engine.optimize.heuristics.sampling import solve_free_milp
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
 
 
 def bump_net():

@@ -4,11 +4,11 @@ import numpy as np
 from nnlab.errors import NnlabError
 import pytest
 
-from nnlab.engine.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.model.network import initial_snapshot, snapshot_from_layers
 from nnlab.engine.optimize import run_method, run_to_result
 from nnlab.engine.optimize.base import BoundProgress, Incumbent
-from nnlab.engine.optimize.regions import enumerate_regions, iter_regions, region_count
-from nnlab.engine.scene import InitSpec, NetworkSpec
+from nnlab.engine.optimize.exact.regions import enumerate_regions, iter_regions, region_count
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
 
 BOX = (np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
 
@@ -148,7 +148,7 @@ def test_closing_the_enumeration_mid_layer_stops_it_and_frees_its_arrays(monkeyp
     import gc
     import weakref
 
-    import nnlab.engine.optimize.regions as R
+    import nnlab.engine.optimize.exact.regions as R
 
     net = net_of("torch_default", 4, hidden=(40, 40))
     lo, hi = np.zeros(2), np.ones(2)
@@ -205,7 +205,7 @@ def test_invalid_inputs():
 def test_sector_fast_path_matches_general_algorithm(lo, hi, monkeypatch):
     """Nets homogeneous around a point (lines of layer 1 through it, later biases zero) go through the sector path;
     its regions must equal those of the general polygon splitting (apex at a corner, on an edge, inside)."""
-    import nnlab.engine.optimize.regions as R
+    import nnlab.engine.optimize.exact.regions as R
 
     lo, hi = np.array(lo), np.array(hi)
     base = net_of("xavier_uniform", 5, hidden=(20, 20), bias="zero")

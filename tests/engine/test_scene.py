@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlab.engine.scene import (
+from nnlab.engine.model.scene import (
     InitSpec, NetworkSpec, Scene, SceneError, dumps_scene, load_scene, save_scene, scene_from_dict,
 )
 
@@ -83,7 +83,7 @@ def test_replace_validates_section():
 def test_save_is_atomic_and_keeps_old_file_on_failure(tmp_path, monkeypatch):
     p = tmp_path / "k.toml"
     save_scene(Scene(title="old"), p)
-    import nnlab.engine.scene as sc
+    import nnlab.engine.model.scene as sc
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -130,7 +130,7 @@ def test_sizes_beyond_the_limits_are_refused_naming_field_and_limit(tmp_path, te
 
 
 def test_largest_admitted_network_is_within_the_parameter_limit():
-    from nnlab.engine.scene import MAX_HIDDEN_LAYERS, MAX_PARAMS, MAX_WIDTH
+    from nnlab.engine.model.scene import MAX_HIDDEN_LAYERS, MAX_PARAMS, MAX_WIDTH
 
     sc = scene_from_dict({"network": {"hidden": [MAX_WIDTH, MAX_WIDTH]}})  # one 4096 x 4096 layer is allowed
     assert sc.network.hidden == (4096, 4096)

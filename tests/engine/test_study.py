@@ -4,10 +4,10 @@ import io
 
 import pytest
 
-from nnlab import cli
-from nnlab.engine import study as S
-from nnlab.engine import study_report as R
-from nnlab.engine.study_run import Progress, run_study
+from nnlab.cli import main as cli
+from nnlab.engine.study import spec as S
+from nnlab.engine.study import report as R
+from nnlab.engine.study.run import Progress, run_study
 
 TINY = {
     "title": "tiny study",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nnlab.engine import study as S
-from nnlab.engine.study_run import run_study
+from nnlab.engine.study import spec as S
+from nnlab.engine.study.run import run_study
 
 pytest.importorskip("dask.distributed")
 DASK = Path(sys.executable).parent / "dask"
@@ -88,8 +88,8 @@ def test_study_runs_on_a_dask_cluster(dask_cluster, tmp_path):
 import socket  # noqa: E402
 import threading  # noqa: E402
 
-from nnlab.engine.study import StudyError  # noqa: E402
-from nnlab.engine.study_dask import DaskExecutor  # noqa: E402
+from nnlab.engine.study.spec import StudyError  # noqa: E402
+from nnlab.engine.study.dask_executor import DaskExecutor  # noqa: E402
 
 
 class _Server:
@@ -165,7 +165,7 @@ def test_a_closed_port_fails_at_once_not_after_the_connect_timeout() -> None:
 
 
 def test_cli_reports_a_wrong_scheduler_with_exit_2(tmp_path: Path, capsys) -> None:
-    from nnlab import cli
+    from nnlab.cli import main as cli
 
     srv = _Server(b"HTTP/1.1 200 OK\r\n\r\n" * 10)
     cfg = tmp_path / "s.toml"

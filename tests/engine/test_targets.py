@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.engine.scene import NetworkSpec, Scene, SceneError, TargetSpec, load_scene, scene_from_dict
-from nnlab.engine.targets import (HIMMELBLAU_LOG_EPS, TARGETS, TargetError, known_optimum, natural_domain,
+from nnlab.engine.model.scene import NetworkSpec, Scene, TargetSpec, load_scene, scene_from_dict
+from nnlab.errors import SceneError
+from nnlab.engine.model.targets import (HIMMELBLAU_LOG_EPS, TARGETS, TargetError, known_optimum, natural_domain,
                                   target_function)
 from nnlab.errors import NnlabError
 

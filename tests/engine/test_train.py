@@ -7,9 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from nnlab.engine.network import initial_snapshot
-from nnlab.engine.scene import InitSpec, NetworkSpec, Scene, SceneError, TargetSpec, TrainSpec
-from nnlab.engine.train import (TrainError, TrainProgress, TrainResult, make_dataset, scene_network, train,
+from nnlab.engine.model.network import initial_snapshot
+from nnlab.engine.model.scene import InitSpec, NetworkSpec, Scene, TargetSpec, TrainSpec
+from nnlab.errors import SceneError
+from nnlab.engine.train.training import (TrainError, TrainProgress, TrainResult, make_dataset, scene_network, train,
                                 train_to_result)
 from nnlab.errors import NnlabError
 
@@ -78,7 +79,7 @@ def test_training_lowers_the_loss_and_the_snapshot_is_in_scene_units() -> None:
     # surfaces: every 10 epochs and at the end, equal to the snapshot's own grid at the last epoch
     with_surface = [e.epoch for e in progress if e.surface is not None]
     assert with_surface == [0, 10, 20, 30, 40, 50, 60]
-    from nnlab.engine.surface import evaluate_network
+    from nnlab.engine.analysis.surface import evaluate_network
 
     z = evaluate_network(res.snapshot, *sc.domain(), 12)
     np.testing.assert_allclose(progress[-1].surface, z, rtol=1e-4, atol=1e-4)
@@ -91,7 +92,7 @@ def test_start_network_is_preserved_at_epoch_zero() -> None:
     gen = train(sc, surface_resolution=8)
     first = next(gen)
     gen.close()
-    from nnlab.engine.surface import evaluate_network
+    from nnlab.engine.analysis.surface import evaluate_network
 
     np.testing.assert_allclose(first.surface, evaluate_network(start, *sc.domain(), 8), rtol=1e-4, atol=1e-4)
     X, y = make_dataset(sc)
@@ -125,7 +126,7 @@ def test_divergence_is_reported_with_a_hint_and_keeps_a_finite_net() -> None:
 
 def _count_steps(monkeypatch) -> list[int]:
     """Counts optimizer steps: train() asks _lr_at for the learning rate once per step."""
-    import nnlab.engine.train as tr
+    import nnlab.engine.train.training as tr
 
     calls = [0]
     real = tr._lr_at
@@ -176,7 +177,7 @@ def test_send_true_cancels_with_a_result_of_the_epochs_run(monkeypatch) -> None:
 
 
 def test_heartbeat_lets_a_long_epoch_be_cancelled(monkeypatch) -> None:
-    import nnlab.engine.train as tr
+    import nnlab.engine.train.training as tr
 
     monkeypatch.setattr(tr, "HEARTBEAT_S", 0.0)  # every step of an epoch offers a yield
     steps = _count_steps(monkeypatch)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 
-from nnlab.cli import main
-from nnlab.engine.scene import InitSpec, NetworkSpec, OptimizerSpec, Scene, TargetSpec, TrainSpec, save_scene
+from nnlab.cli.main import main
+from nnlab.engine.model.scene import InitSpec, NetworkSpec, OptimizerSpec, Scene, TargetSpec, TrainSpec, save_scene
 
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)  # before pytest-qt makes the app
 
@@ -86,8 +86,9 @@ def test_mp4_png_frames_transparent_and_still(qapp, scenes):
 
 
 def test_cancelled_export_keeps_the_old_file(qapp, scenes):
-    from nnlab.engine.export import options_for, run_export
-    from nnlab.engine.scene import load_scene
+    from nnlab.engine.export.plan import options_for
+    from nnlab.engine.export.run import run_export
+    from nnlab.engine.model.scene import load_scene
     from nnlab.ui.render import GLPanelRenderer
 
     out = scenes / "keep.gif"
@@ -115,7 +116,7 @@ def test_errors_are_one_line_with_exit_code_2(qapp, scenes, capsys):
 
 
 def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nnlab.cli", "export", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "nnlab.cli.main", "export", *args], env=env, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -159,7 +160,7 @@ def test_rendering_many_frames_keeps_none_alive(qapp):
     ("--caption", "two\nlines", "--caption must be one line"),
 ])
 def test_absurd_options_are_refused_with_one_line_before_any_work(scenes, capsys, monkeypatch, option, value, says):
-    import nnlab.commands.export as cmd
+    import nnlab.cli.export as cmd
 
     def no_display():
         raise AssertionError("reached the rendering stage")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 
-from nnlab.engine.scene import InitSpec, NetworkSpec, Scene
+from nnlab.engine.model.scene import InitSpec, NetworkSpec, Scene
 
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 

@@ -6,8 +6,8 @@ from functools import partial
 
 from PySide6 import QtCore
 
-from nnlab.engine.optimize.regions import RegionsParams
-from nnlab.engine.optimize.sampling import SamplingParams
+from nnlab.engine.optimize.exact.regions import RegionsParams
+from nnlab.engine.optimize.heuristics.sampling import SamplingParams
 from nnlab.ui.forms import DataclassForm
 
 

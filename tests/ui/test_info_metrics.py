@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.engine.network import NetSnapshot
+from nnlab.engine.model.network import NetSnapshot
 
 WAIT_MS = 60_000  # the first job may have to start a worker process
 
@@ -149,10 +149,10 @@ def test_a_timed_out_maximum_is_the_best_point_seen_and_shows_its_bound():
     the exact method and Info said "Maximum 0.4192 at (-2, 2): at a box corner (best found, unproven)" below its own
     grid line (0.5526). The job gets the grid's extreme points, as the panel passes them; a tiny time limit forces
     the time-out."""
-    from nnlab.engine.scene import load_scene
-    from nnlab.engine.surface import evaluate_network, grid_axes
+    from nnlab.engine.model.scene import load_scene
+    from nnlab.engine.analysis.surface import evaluate_network, grid_axes
     from nnlab.bundled import scene_path
-    from nnlab.engine.network import initial_snapshot
+    from nnlab.engine.model.network import initial_snapshot
     from nnlab.ui.metrics_job import landscape_job
     from nnlab.ui.panels.info_panel import _extremum
 

@@ -7,7 +7,7 @@ import time
 import psutil
 from PySide6 import QtCore, QtWidgets
 
-from nnlab.engine.scene import Scene
+from nnlab.engine.model.scene import Scene
 from nnlab.ui import process_worker
 
 

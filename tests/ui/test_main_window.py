@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
-from nnlab.engine.scene import Scene, load_scene
+from nnlab.engine.model.scene import Scene, load_scene
 from nnlab.ui.presets import SCENES, list_presets
 
 
@@ -235,7 +235,7 @@ def test_closing_during_training_exits_cleanly(qtbot, tmp_path, monkeypatch):
 
 
 def test_export_network_round_trips(win, tmp_path):
-    from nnlab.engine.io import load_model
+    from nnlab.engine.model.io import load_model
 
     for name in ("net.npz", "net.onnx"):
         assert win.actions_.save_network(str(tmp_path / name))

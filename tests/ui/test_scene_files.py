@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.engine.scene import Scene, load_scene
+from nnlab.engine.model.scene import Scene, load_scene
 from nnlab.ui.document import Document
 from nnlab.ui.presets import SCENES
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Generator, Union
 import numpy as np
 
 from nnlab.engine.jobs import drain
-from nnlab.engine.network import NetSnapshot
+from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.registry import Entry, Registry
 from nnlab.errors import NnlabError
 

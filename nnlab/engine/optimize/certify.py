@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.engine.network import NetSnapshot
+from nnlab.engine.model.network import NetSnapshot
 
 OPTIMAL_GAP = 1e-6  # status "optimal": (bound - value) / max(1, |value|) <= OPTIMAL_GAP, bound on the right side
 _EPS = float(np.finfo(np.float64).eps)

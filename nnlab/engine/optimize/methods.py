@@ -1,2 +1,3 @@
 """Imports every optimizer module so that each registers itself in METHODS (import order = display order)."""
-from nnlab.engine.optimize import exact, regions, milp, bab, sampling, walk, gradient, baselines  # noqa: F401
+from nnlab.engine.optimize.exact import auto, regions, milp, bab  # noqa: F401
+from nnlab.engine.optimize.heuristics import sampling, walk, gradient, baselines  # noqa: F401

@@ -1,7 +1,7 @@
 """Info panel: parameter count, output range on the grid, and the landscape metrics of the current network.
 
 The metrics (exact max/min and where they lie, linear regions, affine R², local maxima, homogeneity, a one-line
-verdict) come from nnlab.engine.landscape through a job on the panel's TaskSlot (nnlab.ui.metrics_job); the panel
+verdict) come from nnlab.engine.analysis.landscape through a job on the panel's TaskSlot (nnlab.ui.metrics_job); the panel
 only formats them. A new network cancels the running job and starts another after a short pause (coalescing
 bursts such as repeated "New sample").
 """
@@ -67,7 +67,7 @@ class InfoPanel(QtWidgets.QWidget):
 
     @staticmethod
     def _where(x: np.ndarray, lo, hi) -> str:
-        from nnlab.engine.landscape import classify_location
+        from nnlab.engine.analysis.landscape import classify_location
 
         kind, _ = classify_location(x, lo[:2], hi[:2])  # raises no user error (scenes hold lower < upper): a bug shows
         return WHERE.get(kind, kind)

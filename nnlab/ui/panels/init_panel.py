@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
-from nnlab.engine.inits import INITS
+from nnlab.engine.model.inits import INITS
 from nnlab.ui.document import Document
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
-from nnlab.engine.scene import ACTIVATIONS
+from nnlab.engine.model.scene import ACTIVATIONS
 from nnlab.ui.document import Document
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
 

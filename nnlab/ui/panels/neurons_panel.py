@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from nnlab.engine.surface import grid_points
+from nnlab.engine.analysis.surface import grid_points
 from nnlab.ui.document import Document
 from nnlab.ui.forms import combo
 from nnlab.ui.thumbs import heat_pixmap
@@ -15,11 +15,11 @@ THUMB_RES = 40
 
 def unit_surfaces(doc: Document, layer: int, res: int) -> np.ndarray:
     """(units, res, res) post-activation values of the hidden units of `layer` on the scene's grid."""
-    from nnlab.engine import network
+    from nnlab.engine.model import activations
 
     lo, hi = doc.scene.domain()
     g = doc.net.preactivations(grid_points(lo[:2], hi[:2], res))[layer]
-    act = getattr(network, "_NP_ACT", {}).get(doc.net.activation, lambda v: v)
+    act = activations.get(doc.net.activation).value
     return np.asarray(act(g), dtype=np.float32).T.reshape(-1, res, res)
 
 

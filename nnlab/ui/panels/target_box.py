@@ -12,7 +12,7 @@ from nnlab.ui.thumbs import heat_pixmap
 def _targets() -> list[tuple[str, str]]:
     items = [("none", "none (untrained)")]
     try:
-        from nnlab.engine.targets import TARGETS
+        from nnlab.engine.model.targets import TARGETS
 
         items += [(e.name, e.label) for e in TARGETS]
     except ImportError:
@@ -71,7 +71,7 @@ class TargetBox(QtWidgets.QWidget):
         desc = {"none": "No target: the network stays as initialized.", "expression": "Your formula in x and y.",
                 "csv": f"Samples from {self.doc.scene.target.csv or 'a CSV file'} (columns x1, x2, y)."}.get(name)
         if desc is None:
-            from nnlab.engine.targets import TARGETS
+            from nnlab.engine.model.targets import TARGETS
 
             e = TARGETS.get(name)
             desc = f"{e.label}: {e.description}" if e.description else e.label
@@ -91,14 +91,14 @@ class TargetBox(QtWidgets.QWidget):
             self.doc.update("target", name=name)
 
     def _check_expr(self, text: str) -> None:
-        from nnlab.engine.expression import check_expression
+        from nnlab.engine.model.expression import check_expression
 
         msg = check_expression(text) if text.strip() else "type an expression in x and y"
         self.expr_msg.setText(msg or "")
         self.expr.setStyleSheet("" if msg is None else "border: 2px solid #e0564a")
 
     def apply_expr(self) -> None:
-        from nnlab.engine.expression import check_expression
+        from nnlab.engine.model.expression import check_expression
 
         text = self.expr.text().strip()
         if self.target.currentData() != "expression" or not text or check_expression(text) is not None:
@@ -113,7 +113,7 @@ class TargetBox(QtWidgets.QWidget):
         return self.load_csv(path)
 
     def load_csv(self, path: str) -> bool:
-        from nnlab.engine.csvdata import load_csv_samples
+        from nnlab.engine.model.csvdata import load_csv_samples
 
         try:
             load_csv_samples(path)

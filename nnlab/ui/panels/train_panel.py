@@ -142,7 +142,7 @@ class TrainPanel(QtWidgets.QWidget):
             self.train_or_resume()
 
     def start(self, paused: bool = False) -> bool:
-        from nnlab.engine.train import TrainError
+        from nnlab.engine.train.training import TrainError
 
         from nnlab.ui.jobs import train_job
 

@@ -1,0 +1,1 @@
+"""The command line: one module per subcommand (gui, train, optimize, export, study); main.py parses and dispatches."""

@@ -1,0 +1,422 @@
+"""A scene: everything needed to reproduce what the app shows, as frozen dataclasses and a versioned TOML file.
+
+Every invalid field is reported as one line naming the section, the field, the bad value and what is allowed.
+
+Limits. Validation (load_scene, scene_from_dict, Scene.replace: every command-line override goes through replace)
+admits only sizes nnlab can hold in memory and compute with on one machine, so that nothing is allocated for a
+network, a data set or a grid that cannot be used. The numbers and why:
+- MAX_HIDDEN_LAYERS = 64: plain MLPs much deeper do not train (no residual connections or normalisation here), and
+  every exact method gives up long before.
+- MAX_WIDTH = 4096: the Network panel's own limit; one 4096 x 4096 layer is 16.8 M weights.
+- MAX_PARAMS = 20 M weights and biases: 160 MB per float64 copy, ~0.5 GB while Adam trains (float32 weights,
+  gradients and two moments plus float64 snapshots); enough for one hidden-to-hidden layer of the largest width.
+- MAX_INPUT_DIM = 1000 (the study's limit), MAX_SAMPLES = 1 M and samples x input_dim <= 20 M values (160 MB of
+  float64 inputs): one epoch over the largest data set is still seconds to minutes on a CPU.
+- MAX_EPOCHS = 100 000; batch_size <= MAX_SAMPLES (a larger batch is the full data set anyway).
+- camera resolution <= 1000: a 10^6-point grid, 2 x 10^6 triangles, the most a software-rendered surface redraws
+  interactively; a surface is evaluated once per grid point.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnlab.engine.model import activations
+from nnlab.engine.files import atomic_write_bytes, read_regular_file
+from nnlab.errors import SceneError
+
+FORMAT_VERSION = 1
+ACTIVATIONS = activations.names()  # display order of the activation registry
+
+MAX_INPUT_DIM = 1000
+MAX_HIDDEN_LAYERS = 64
+MAX_WIDTH = 4096
+MAX_PARAMS = 20_000_000
+MAX_SAMPLES = 1_000_000
+MAX_SAMPLE_VALUES = 20_000_000  # samples x input_dim
+MAX_EPOCHS = 100_000
+MAX_RESOLUTION = 1000
+MAX_SEED = 2**63 - 1  # TOML's largest integer; numpy and torch accept every seed up to it
+MAX_SCENE_BYTES = 1_000_000  # scenes are a few kB; refuses /dev/zero and other files that are not scenes
+
+
+
+
+def _f(default: Any, **meta: Any) -> Any:
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Architecture; `lower`/`upper` give the input box (None: the target's natural domain, else [0,1]^n)."""
+
+    input_dim: int = _f(2, min=1, max=MAX_INPUT_DIM)
+    hidden: tuple[int, ...] = _f((100, 100), min=1, max=MAX_WIDTH)
+    activation: str = _f("relu", choices=ACTIVATIONS)
+    lower: tuple[float, ...] | None = _f(None)
+    upper: tuple[float, ...] | None = _f(None)
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    """Initialization scheme (see inits.py); `bias = "auto"` lets the scheme decide (zero, or PyTorch's own)."""
+
+    scheme: str = _f("xavier_uniform", registry="inits")
+    gain: float = _f(1.0, min=0.0)
+    scale: float = _f(0.1, min=0.0)
+    bias: str = _f("auto", choices=("auto", "zero", "constant", "uniform", "normal", "fan_in"))
+    bias_value: float = _f(0.0)
+    seed: int = _f(1, min=0, max=MAX_SEED)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """Training target: "none" (untrained), a registered function, "expression" or "csv"."""
+
+    name: str = _f("none", registry="targets")
+    expression: str = _f("")
+    csv: str = _f("")
+    rescale: bool = _f(False)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How the network is fitted to the target; `enabled` trains it when the scene is loaded headless."""
+
+    enabled: bool = _f(False)
+    samples: int = _f(2000, min=4, max=MAX_SAMPLES)
+    sampling: str = _f("uniform", choices=("uniform", "lhs", "grid"))
+    noise: float = _f(0.0, min=0.0)
+    val_fraction: float = _f(0.2, min=0.0, max=0.9)
+    optimizer: str = _f("adam", choices=("adam", "sgd", "lbfgs"))
+    lr: float = _f(0.01, min=0.0, exclusive_min=True)
+    momentum: float = _f(0.9, min=0.0, max=1.0)
+    schedule: str = _f("cosine", choices=("constant", "cosine", "step"))
+    batch_size: int = _f(256, min=1, max=MAX_SAMPLES)
+    epochs: int = _f(300, min=1, max=MAX_EPOCHS)
+    seed: int = _f(0, min=0, max=MAX_SEED)
+    surface_every: int = _f(10, min=0, max=MAX_EPOCHS)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """Which optimizer the scene runs, and on what sense; extra method parameters go in `params`."""
+
+    method: str = _f("exact")
+    sense: str = _f("max", choices=("max", "min"))
+    time_limit: float = _f(60.0, min=0.0, exclusive_min=True)
+    seed: int = _f(0, min=0, max=MAX_SEED)
+    params: dict = _f({})
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """How the surface is looked at."""
+
+    distance: float = _f(0.0, min=0.0)  # 0: fit the surface
+    elevation: float = _f(30.0, min=-90.0, max=90.0)
+    azimuth: float = _f(45.0)
+    colormap: str = _f("viridis", choices=("viridis", "cividis", "plasma", "inferno", "magma", "turbo", "coolwarm"))
+    resolution: int = _f(100, min=4, max=MAX_RESOLUTION)
+    view: str = _f("3d", choices=("3d", "2d"))
+    auto_rotate: bool = _f(False)
+    background: str = _f("dark", choices=("dark", "white"))
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """Defaults for animation export from this scene."""
+
+    kind: str = _f("orbit", choices=("orbit", "training", "optimizer", "gallery", "compare"))
+    frames: int = _f(120, min=1, max=100000)
+    fps: float = _f(30.0, min=0.1, max=240.0)
+    width: int = _f(800, min=16, max=8192)
+    height: int = _f(600, min=16, max=8192)
+    seeds: int = _f(5, min=1, max=1000)
+    background: str = _f("white", choices=("white", "dark", "transparent"))
+    axes: bool = _f(True)
+    caption: str = _f("")
+    loop: bool = _f(True)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A whole scene; `source` is the file it came from (for relative paths), not saved."""
+
+    title: str = "Untitled"
+    description: str = ""
+    network: NetworkSpec = field(default_factory=NetworkSpec)
+    init: InitSpec = field(default_factory=InitSpec)
+    target: TargetSpec = field(default_factory=TargetSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    camera: CameraSpec = field(default_factory=CameraSpec)
+    export: ExportSpec = field(default_factory=ExportSpec)
+    compare: str = ""
+    source: str = field(default="", compare=False)
+
+    def replace(self, section: str | None = None, **changes: Any) -> "Scene":
+        """A copy with fields changed, in a section (`scene.replace("init", seed=2)`) or at top level."""
+        if section is None:
+            for key, value in changes.items():
+                if key in TOP_FIELDS and not isinstance(value, str):
+                    raise SceneError(f"{key} = {value!r} is not allowed; expected a string")
+            return dataclasses.replace(self, **changes)
+        # the same per-field checks (type, choices, limits) as a scene file: an override cannot skip a limit
+        new = dataclasses.replace(getattr(self, section), **_checked_fields(section, SECTIONS[section], changes))
+        _validate_section(section, new)
+        scene = dataclasses.replace(self, **{section: new})
+        _check_sizes(scene)
+        return scene
+
+    def domain(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The network's input box: explicit bounds, else the target's natural domain, else [0,1]^n."""
+        n = self.network.input_dim
+        if self.network.lower is not None and self.network.upper is not None:
+            return tuple(self.network.lower), tuple(self.network.upper)
+        if self.target.name not in ("none", "expression", "csv") and not self.target.rescale:
+            from nnlab.engine.model.targets import natural_domain
+
+            return natural_domain(self.target.name, n)
+        return (0.0,) * n, (1.0,) * n
+
+    def resolve_path(self, p: str) -> Path:
+        """A path from the scene file, taken relative to the scene's folder."""
+        path = Path(p)
+        if not path.is_absolute() and self.source:
+            path = Path(self.source).parent / path
+        return path
+
+
+SECTIONS: dict[str, type] = {
+    "network": NetworkSpec,
+    "init": InitSpec,
+    "target": TargetSpec,
+    "train": TrainSpec,
+    "optimizer": OptimizerSpec,
+    "camera": CameraSpec,
+    "export": ExportSpec,
+}
+TOP_FIELDS = ("title", "description", "compare")
+
+
+def _allowed_registry(name: str) -> list[str]:
+    if name == "inits":
+        from nnlab.engine.model.inits import INITS
+
+        return INITS.names()
+    from nnlab.engine.model.targets import TARGETS
+
+    return ["none", "expression", "csv", *TARGETS.names()]
+
+
+def _convert(section: str, name: str, value: Any, tp: Any, meta: dict) -> Any:
+    where = f"[{section}] {name}"
+
+    def bad(allowed: str) -> SceneError:
+        return SceneError(f"{where} = {value!r} is not allowed; expected {allowed}")
+
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
+        if value is None:
+            return None
+        tp = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise bad("a list")
+        item = args[0]
+        return tuple(_convert(section, name, v, item, meta) for v in value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise bad("an integer")
+        value = int(value)
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise bad("a finite number")
+        value = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise bad("a string")
+    elif tp is dict:
+        if not isinstance(value, dict):
+            raise bad("a table")
+        return dict(value)
+    if "choices" in meta and value not in meta["choices"]:
+        raise bad("one of " + ", ".join(meta["choices"]))
+    if "registry" in meta:
+        allowed = _allowed_registry(meta["registry"])
+        if value not in allowed:
+            raise bad("one of " + ", ".join(allowed))
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and (value < lo or (meta.get("exclusive_min") and value == lo)):
+        raise bad(f"a value {'>' if meta.get('exclusive_min') else '>='} {lo}" + (f" and <= {hi}" if hi is not None else ""))
+    if hi is not None and value > hi:
+        raise bad(f"a value <= {hi}" + (f" and >= {lo}" if lo is not None else ""))
+    return value
+
+
+def _section_from_dict(section: str, cls: type, data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise SceneError(f"[{section}] must be a table, got {data!r}")
+    obj = cls(**_checked_fields(section, cls, data))
+    _validate_section(section, obj)
+    return obj
+
+
+def _checked_fields(section: str, cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Field values of a section checked one by one (known name, type, choices, limits), for a file and an override."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise SceneError(f"[{section}] {unknown[0]} is not a known field; allowed: {', '.join(fields)}")
+    return {k: _convert(section, k, v, hints[k], dict(fields[k].metadata)) for k, v in data.items()}
+
+
+def _validate_section(section: str, obj: Any) -> None:
+    """Checks that tie several fields together."""
+    if isinstance(obj, NetworkSpec):
+        if not obj.hidden:
+            raise SceneError("[network] hidden = [] is not allowed; expected at least one hidden layer")
+        if len(obj.hidden) > MAX_HIDDEN_LAYERS:
+            raise SceneError(f"[network] hidden has {len(obj.hidden)} layers; the limit is {MAX_HIDDEN_LAYERS} hidden layers")
+        sizes = (obj.input_dim, *obj.hidden, 1)
+        n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+        if n_params > MAX_PARAMS:
+            raise SceneError(f"[network] input_dim = {obj.input_dim}, hidden = {list(obj.hidden)} has {n_params:,} "
+                             f"weights and biases; the limit is {MAX_PARAMS:,}")
+        for key in ("lower", "upper"):
+            v = getattr(obj, key)
+            if v is not None and len(v) != obj.input_dim:
+                raise SceneError(f"[network] {key} = {list(v)} is not allowed; expected {obj.input_dim} numbers (input_dim)")
+        if (obj.lower is None) != (obj.upper is None):
+            raise SceneError("[network] lower/upper: give both or neither")
+        if obj.lower is not None and any(a >= b for a, b in zip(obj.lower, obj.upper)):
+            raise SceneError(f"[network] lower = {list(obj.lower)} is not allowed; expected lower < upper in every coordinate")
+    if isinstance(obj, TargetSpec):
+        if obj.name == "expression" and not obj.expression.strip():
+            raise SceneError("[target] expression = '' is not allowed; expected an expression in x and y when name = \"expression\"")
+        if obj.name == "csv" and not obj.csv:
+            raise SceneError("[target] csv = '' is not allowed; expected a path to a CSV file when name = \"csv\"")
+    if isinstance(obj, OptimizerSpec):
+        for key, value in obj.params.items():  # method parameters are scalars; nested tables have no meaning here
+            if isinstance(value, (dict, list)) or not isinstance(value, (bool, int, float, str)):
+                raise SceneError(f"[optimizer.params] {key} is not allowed as a {type(value).__name__}; "
+                                 "expected a number, true/false or a string")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SceneError(f"[optimizer.params] {key} = {value!r} is not allowed; expected a finite number")
+
+
+def _check_sizes(scene: "Scene") -> None:
+    """Limits that tie sections together (see the module docstring)."""
+    values = scene.train.samples * scene.network.input_dim
+    if values > MAX_SAMPLE_VALUES:
+        raise SceneError(f"[train] samples = {scene.train.samples} with input_dim = {scene.network.input_dim} is "
+                         f"{values:,} input values; the limit is {MAX_SAMPLE_VALUES:,} (samples x input_dim)")
+
+
+def scene_from_dict(data: dict, source: str = "") -> Scene:
+    """Build and validate a Scene from parsed TOML."""
+    data = dict(data)
+    version = data.pop("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1 or version > FORMAT_VERSION:
+        raise SceneError(f"format_version = {version!r} is not supported; expected 1..{FORMAT_VERSION}")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in SECTIONS:
+            kwargs[key] = _section_from_dict(key, SECTIONS[key], value)
+        elif key in TOP_FIELDS:
+            if not isinstance(value, str):
+                raise SceneError(f"{key} = {value!r} is not allowed; expected a string")
+            kwargs[key] = value
+        else:
+            raise SceneError(f"{key} is not a known section or field; allowed: format_version, {', '.join(TOP_FIELDS)}, {', '.join(SECTIONS)}")
+    scene = Scene(source=source, **kwargs)
+    _check_sizes(scene)
+    if scene.target.name not in ("none", "expression", "csv"):
+        from nnlab.engine.model.targets import natural_domain
+
+        natural_domain(scene.target.name, scene.network.input_dim)  # a 2-D-only target fails here, naming it
+    if scene.network.input_dim != 2 and scene.target.name in ("expression", "csv"):
+        raise SceneError(f"[target] name = {scene.target.name!r} is not allowed with input_dim = {scene.network.input_dim}; expected input_dim = 2")
+    return scene
+
+
+def scene_to_dict(scene: Scene) -> dict:
+    """Plain dict for TOML, without None values (TOML has no null)."""
+    out: dict[str, Any] = {"format_version": FORMAT_VERSION, "title": scene.title, "description": scene.description}
+    if scene.compare:
+        out["compare"] = scene.compare
+    for name in SECTIONS:
+        sec = {}
+        for f in dataclasses.fields(getattr(scene, name)):
+            v = getattr(getattr(scene, name), f.name)
+            if v is None:
+                continue
+            sec[f.name] = list(v) if isinstance(v, tuple) else v
+        out[name] = sec
+    return out
+
+
+def load_scene(path: str | os.PathLike) -> Scene:
+    """Read a scene file; any problem is a SceneError whose one-line message starts with the file name."""
+    p = Path(path)
+    raw = read_regular_file(p, MAX_SCENE_BYTES, "scene file", SceneError)
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a UTF-8 BOM (Windows editors write one) is accepted
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise SceneError(f"{p}: not a valid TOML file ({e})") from None
+    except RecursionError:
+        raise SceneError(f"{p}: not a valid TOML file (arrays or tables nested too deeply)") from None
+    try:
+        return scene_from_dict(data, source=str(p.resolve()))
+    except SceneError as e:
+        raise SceneError(f"{p}: {e}") from None
+
+
+def dumps_scene(scene: Scene) -> str:
+    """The scene as TOML text."""
+    import tomli_w
+
+    return tomli_w.dumps(scene_to_dict(scene))
+
+
+def save_scene(scene: Scene, path: str | os.PathLike) -> Scene:
+    """Write atomically: a failed write keeps the old file. Relative paths (compare, [target] csv) are rewritten to
+    name the same files from the new folder (relative below it, else absolute); returns the scene as saved, with
+    `source` = path."""
+    saved = rebase_paths(scene, path)
+    atomic_write_bytes(path, dumps_scene(saved).encode("utf-8"))
+    return saved
+
+
+def rebase_paths(scene: Scene, path: str | os.PathLike) -> Scene:
+    """`scene` as it must be written to `path` so its relative paths (read from scene.source's folder) still point
+    at the same files."""
+    folder = Path(path).resolve().parent
+
+    def move(p: str) -> str:
+        if not p or Path(p).is_absolute() or not scene.source:
+            return p
+        target = scene.resolve_path(p).resolve()
+        return target.relative_to(folder).as_posix() if target.is_relative_to(folder) else str(target)
+
+    out = dataclasses.replace(scene, compare=move(scene.compare), source=str(path))
+    if out.target.csv:
+        out = dataclasses.replace(out, target=dataclasses.replace(out.target, csv=move(out.target.csv)))
+    return out

@@ -1,0 +1,269 @@
+"""`bab`: exact optimum by branch and bound over the INPUT box with batched linear bound propagation (crown.py).
+
+Why: the verifiers that win VNN-COMP on low-dimensional inputs split the input box and bound each piece by
+CROWN-style linear relaxations, thousands of pieces per batch; no MILP solver is involved. Per step the boxes with the
+largest upper bounds (best first) are split in two along the input dimension with the largest |A_i| * width_i
+(A: the box's linear bound), and both halves are bounded in one batch. Incumbents come from the forward pass at each
+box's maximising corner and centre, polished by region-LP walks. A box is closed when its bound is within the gap of
+the incumbent, when all its ReLUs are stable (the net is affine there, the corner is exact), or, with at most
+`lp_close` unstable ReLUs, by solving the region LP of each of their 2^u sign patterns (exact over the box).
+A minimum is the maximum of the negated network.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Generator
+
+import numpy as np
+
+from nnlab.errors import NnlabError
+
+from nnlab.engine.model.network import NetSnapshot
+from nnlab.engine.optimize.formulation.crown import BoxBounds
+from nnlab.engine.optimize.certify import OPTIMAL_GAP, float_margin, is_optimal, outward
+from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, check_box, finish
+
+
+@dataclass(frozen=True)
+class BabParams:
+    mip_gap: float = OPTIMAL_GAP  # stop when (bound - incumbent) / max(1, |incumbent|) <= mip_gap
+    batch: int = 256  # boxes split per step (2x as many bounded)
+    intermediate: str = "crown"  # bounds of hidden layers: "crown" | "ibp"
+    alpha_iters: int = 0  # alpha-CROWN-lite steps on the output bound (0: adaptive slopes only)
+    lp_close: int = 2  # close a box with at most this many unstable ReLUs by its 2^u region LPs (0: off)
+    warm_start: bool = True
+    branching: str = "score"  # "score": largest |A_i| * width_i; "smart": try every dimension, keep the best split
+
+
+_STORE_FLOATS = 25_000_000  # queued boxes keep their hidden-layer bounds up to ~200 MB
+
+
+def _check(p: BabParams) -> None:
+    if not 0 <= p.mip_gap < 1:
+        raise NnlabError(f"mip_gap {p.mip_gap!r} must be in [0, 1)")
+    if p.batch < 1 or p.alpha_iters < 0 or not 0 <= p.lp_close <= 8:
+        raise NnlabError("bab needs batch >= 1, alpha_iters >= 0 and 0 <= lp_close <= 8")
+    if p.branching not in ("score", "smart"):
+        raise NnlabError(f"branching {p.branching!r} is not allowed; expected score or smart")
+    if p.intermediate not in ("crown", "ibp"):
+        raise NnlabError(f"intermediate {p.intermediate!r} is not allowed; expected crown or ibp")
+
+
+def _negated(net: NetSnapshot) -> NetSnapshot:
+    return NetSnapshot(net.weights[:-1] + (-net.weights[-1],), net.biases[:-1] + (-net.biases[-1],), net.activation)
+
+
+class _Search:
+    """State of one search on the maximised network `inet` (values here are in that sense)."""
+
+    def __init__(self, inet: NetSnapshot, lo: np.ndarray, hi: np.ndarray, p: BabParams) -> None:
+        from nnlab.engine.optimize.formulation.crown import Crown
+        from nnlab.engine.optimize.formulation.regionlp import RegionLP
+
+        self.inet, self.lo, self.hi, self.p = inet, lo, hi, p
+        self.crown = Crown(inet, p.intermediate, p.alpha_iters)
+        self.lp = RegionLP(inet, lo, hi)
+        self.heap: list = []  # (-ub, id, lo, hi, split dim, layer bounds)
+        self.ids = itertools.count()
+        self.x: np.ndarray | None = None
+        self.value = -np.inf
+        self.closed = -np.inf  # largest bound of a box closed without reaching the incumbent
+        self.n_boxes = self.n_lp = 0
+        self.improved = False
+        self.per_box = 2 * sum(inet.widths)
+        self.stored = 0  # floats of hidden-layer bounds held by queued boxes
+        self.no_layers = [(np.full(n, -np.inf), np.full(n, np.inf)) for n in inet.widths]
+
+    def offer(self, pts: np.ndarray) -> None:
+        """Take the best of the points as incumbent if it beats it (its value re-evaluated by the numpy pass)."""
+        v = self.crown.forward(pts) if pts.shape[0] > 1 else self.inet.forward(pts)
+        i = int(np.argmax(v))
+        if v[i] > self.value:
+            vi = float(self.inet.forward(pts[i]))
+            if vi > self.value:
+                self.x, self.value, self.improved = pts[i].copy(), vi, True
+
+    def tol(self) -> float:
+        # 0.9: room for the outward float margin, so a search closed here passes exact.is_optimal
+        return 0.9 * self.p.mip_gap * max(1.0, abs(self.value)) if np.isfinite(self.value) else 0.0
+
+    def bound(self) -> float:
+        top = -self.heap[0][0] if self.heap else -np.inf
+        return float(max(top, self.closed, self.value))
+
+    def done(self) -> bool:
+        return not self.heap or self.bound() - self.value <= self.tol()
+
+    def _lp_close(self, lo: np.ndarray, hi: np.ndarray, layers: list) -> float | None:
+        """Exact max over the box from the region LPs of every sign pattern of its unstable ReLUs (None: gave up)."""
+        base = [L >= 0 for L, _ in layers]
+        unst = [(k, j) for k, (L, U) in enumerate(layers) for j in np.flatnonzero((L < 0) & (U > 0))]
+        self.lp.lower, self.lp.upper = lo, hi  # RegionLP reads its box from these attributes
+        best = -np.inf
+        try:
+            for bits in itertools.product((False, True), repeat=len(unst)):
+                pat = [a.copy() for a in base]
+                for (k, j), bit in zip(unst, bits):
+                    pat[k][j] = bit
+                r = self.lp.solve(pat, "max")
+                self.n_lp += 1
+                if r is not None:
+                    self.offer(r[0][None])
+                    best = max(best, r[1])
+        finally:
+            self.lp.lower, self.lp.upper = self.lo, self.hi
+        return best + 1e-9 * (1.0 + abs(best)) if np.isfinite(best) else best
+
+    def bound_boxes(self, lo: np.ndarray, hi: np.ndarray, prev: list | None) -> "BoxBounds":
+        """CROWN bounds of the boxes (B, n0); their corners and centres are offered as incumbents."""
+        bb = self.crown.bounds(lo, hi, prev)
+        self.n_boxes += lo.shape[0]
+        self.offer(np.vstack([bb.corner, (lo + hi) / 2]))
+        return bb
+
+    def add(self, lo: np.ndarray, hi: np.ndarray, bb: "BoxBounds") -> None:
+        """Queue the bounded boxes that stay open; close the others."""
+        n_unst = bb.unstable()
+        width = hi - lo
+        score = bb.score if bb.score is not None else np.abs(bb.A) * width
+        dims = np.where(score.max(axis=1) > 0, np.argmax(score, axis=1), np.argmax(width, axis=1))
+        # closed at once: within the gap of the incumbent, or affine on the box (the corner value is exact)
+        shut = (bb.ub <= self.value + self.tol()) | (n_unst == 0) | ~np.any(width > 0, axis=1)
+        if shut.any():
+            self.closed = max(self.closed, float(bb.ub[shut].max()))
+        for i in np.flatnonzero(~shut):
+            ub = float(bb.ub[i])
+            if ub <= self.value + self.tol():  # an LP-closed box may have raised the incumbent
+                self.closed = max(self.closed, ub)
+                continue
+            layers = [(L[i], U[i]) for L, U in bb.layers]
+            if n_unst[i] <= self.p.lp_close:
+                exact = self._lp_close(lo[i], hi[i], layers)
+                if exact is not None:
+                    self.closed = max(self.closed, min(ub, exact))
+                    continue
+            if self.stored + self.per_box > _STORE_FLOATS:
+                layers = None  # memory cap: the children are bounded without the parent's hidden bounds
+            else:
+                self.stored += self.per_box
+            heapq.heappush(self.heap, (-ub, next(self.ids), lo[i], hi[i], int(dims[i]), layers))
+
+    def step(self) -> None:
+        """Split the best `batch` open boxes (skipping those the incumbent has since closed) and bound the halves."""
+        los, his, prevs, pub, dims = [], [], [], [], []
+        while self.heap and len(los) < 2 * self.p.batch:
+            nub, _, lo, hi, d, layers = heapq.heappop(self.heap)
+            if layers is None:
+                layers = self.no_layers
+            else:
+                self.stored -= self.per_box
+            if -nub <= self.value + self.tol():
+                self.closed = max(self.closed, -nub)
+                continue
+            m = (lo[d] + hi[d]) / 2
+            a_hi, b_lo = hi.copy(), lo.copy()
+            a_hi[d], b_lo[d] = m, m
+            los += [lo, b_lo]
+            his += [a_hi, hi]
+            prevs += [layers, layers]
+            pub += [-nub, -nub]
+            dims.append(d)
+        if not los:
+            return
+        lo, hi = np.stack(los), np.stack(his)
+        prev = [(np.stack([pl[k][0] for pl in prevs]), np.stack([pl[k][1] for pl in prevs]))
+                for k in range(len(prevs[0]))]
+        pub = np.array(pub)
+        if self.p.branching == "score":
+            bb = self.bound_boxes(lo, hi, prev)
+            bb.ub[:] = np.minimum(bb.ub, pub)  # a child's relaxation can be looser than its parent's
+            self.add(lo, hi, bb)
+            return
+        # smart: bound the halves along every dimension, keep the split whose worse half is lowest
+        P, n = lo.shape[0] // 2, lo.shape[1]
+        plo, phi = lo[0::2], hi[1::2]
+        mid = (plo + phi) / 2
+        clo = np.repeat(plo[:, None, None, :], 2, axis=1).repeat(n, axis=2)  # (P, 2, n, n0)
+        chi = np.repeat(phi[:, None, None, :], 2, axis=1).repeat(n, axis=2)
+        d = np.arange(n)
+        chi[:, 0, d, d] = mid
+        clo[:, 1, d, d] = mid
+        cprev = [(np.repeat(L[0::2], 2 * n, axis=0), np.repeat(U[0::2], 2 * n, axis=0)) for L, U in prev]
+        bb = self.bound_boxes(clo.reshape(-1, n), chi.reshape(-1, n), cprev)
+        bb.ub[:] = np.minimum(bb.ub, np.repeat(pub[0::2], 2 * n))
+        ub = bb.ub.reshape(P, 2, n)
+        width = phi - plo
+        # the worse half first, the better half as a tie-break (else a box whose best corner no split can lower
+        # would be split along the same dimension forever)
+        key = np.where(width > 0, np.maximum(ub[:, 0], ub[:, 1]) + 0.5 * np.minimum(ub[:, 0], ub[:, 1]), np.inf)
+        best = np.argmin(key, axis=1)
+        stuck = np.min(key, axis=1) >= 1.5 * pub[0::2] - 1e-12 * (1.0 + np.abs(pub[0::2]))
+        best[stuck] = np.array(dims)[stuck]  # no split lowers the bound: the parent's score dimension
+        idx = (np.arange(P)[:, None, None] * 2 * n + np.arange(2)[None, :, None] * n + best[:, None, None]).reshape(-1)
+        sub = BoxBounds(bb.ub[idx], bb.A[idx], bb.c[idx], bb.corner[idx], [(L[idx], U[idx]) for L, U in bb.layers],
+                        bb.score[idx])
+        self.add(clo.reshape(-1, n)[idx], chi.reshape(-1, n)[idx], sub)
+
+    def polish(self) -> None:
+        """Walk from the incumbent through region LPs (each step a strictly better region vertex)."""
+        from nnlab.engine.optimize.heuristics.walk import walk_steps
+
+        for x, _ in walk_steps(self.inet, self.lp, self.x, "max", max_steps=20):
+            self.offer(np.asarray(x)[None])
+        self.improved = False
+
+
+@METHODS.register("bab", label="Exact input branch and bound (CROWN)", params=BabParams, flags=("exact", "any_dim"),
+                  description="best-first splitting of the input box, batched CROWN bounds, region-LP closing")
+def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: BabParams,
+        time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
+    """Exact optimum over the box (status optimal), or the incumbent and a proven bound at the time limit."""
+    t0 = time.perf_counter()
+    p = params or BabParams()
+    _check(p)
+    lo, hi = check_box(net, lower, upper)
+    sgn = 1.0 if sense == "max" else -1.0
+    s = _Search(net if sense == "max" else _negated(net), lo, hi, p)
+    reported = -np.inf
+
+    def incumbent() -> Generator[Event, None, None]:
+        nonlocal reported
+        if s.value > reported:
+            reported = s.value
+            yield Incumbent(sgn * s.value, s.x.copy(), time.perf_counter() - t0)
+
+    if p.warm_start:
+        from nnlab.engine.optimize.exact.warmstart import warm_start
+
+        s.offer(warm_start(net, lo, hi, sense, seed, deadline=t0 + 0.25 * time_limit)[0][None])
+        if time.perf_counter() - t0 < 0.5 * time_limit:
+            s.polish()
+        yield from incumbent()
+    s.add(lo[None], hi[None], s.bound_boxes(lo[None], hi[None], None))
+    yield from incumbent()
+    status, last, last_polish = "optimal", 0.0, 0.0
+    while not s.done():
+        now = time.perf_counter()
+        if now - t0 > time_limit:
+            status = "time_limit"
+            break
+        if now - last > 0.2:
+            last = now
+            yield BoundProgress(sgn * s.bound(), sgn * s.value, now - t0, f"bab: {len(s.heap)} open boxes")
+        if s.improved and now - last_polish > 0.5:
+            last_polish = now
+            s.polish()
+        yield from incumbent()
+        s.step()
+    if s.x is not None and status == "optimal":
+        s.polish()  # a few region LPs: the value within the gap may still improve
+    yield from incumbent()
+    bound = outward(sgn * s.bound(), sense, float_margin(net, lo, hi))  # float64 CROWN sums: a proof after this
+    if status == "optimal" and not is_optimal(sgn * s.value if s.x is not None else None, bound, sense):
+        status = "feasible"  # closed at a gap looser than OPTIMAL_GAP (a larger mip_gap)
+    yield BoundProgress(bound, sgn * s.value, time.perf_counter() - t0, "bab: done")
+    return finish(net, "bab", sense, s.x, status, t0, bound=bound,
+                  extra={"boxes": s.n_boxes, "open": len(s.heap), "region_lps": s.n_lp})

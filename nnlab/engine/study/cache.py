@@ -1,0 +1,54 @@
+"""The study's cache on disk: one JSON file per task result and one .npz per built network, so an interrupted or
+repeated study only computes what is missing. Written atomically (a killed run leaves no half file)."""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from nnlab.engine.files import atomic_write_bytes
+from nnlab.engine.study import spec as S
+
+
+def cache_path(out: Path, task: S.Task) -> Path:
+    return out / "cache" / f"{task.key()}.json"
+
+
+def read_cached(out: Path, task: S.Task) -> dict | None:
+    """The cached result of a task, or None (a corrupt file counts as missing)."""
+    try:
+        return json.loads(cache_path(out, task).read_text())["result"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def write_cached(out: Path, task: S.Task, result: dict) -> None:
+    doc = {"task": {"net": dataclasses.asdict(task.net), "kind": task.kind, "method": task.method,
+                    "sense": task.sense, "time_limit": task.time_limit}, "result": result}
+    atomic_write_bytes(cache_path(out, task), json.dumps(doc, default=float).encode())
+
+
+def _net_path(out: Path, net: S.NetConfig) -> Path:
+    return out / "cache" / "nets" / f"{net.key()}.npz"
+
+
+def save_net(out: Path, net: S.NetConfig, built: dict) -> None:
+    buf = io.BytesIO()
+    arrays = {f"w{i}": w for i, w in enumerate(built["weights"])} | {f"b{i}": b for i, b in enumerate(built["biases"])}
+    info = {k: v for k, v in built.items() if k not in ("weights", "biases")}
+    np.savez(buf, info=np.array(json.dumps(info)), **arrays)
+    atomic_write_bytes(_net_path(out, net), buf.getvalue())
+
+
+def load_net(out: Path, net: S.NetConfig) -> dict | None:
+    """Cached weights (and training info) of a network, or None."""
+    try:
+        with np.load(_net_path(out, net)) as z:
+            k = len([n for n in z.files if n.startswith("w")])
+            return {"weights": [z[f"w{i}"] for i in range(k)], "biases": [z[f"b{i}"] for i in range(k)],
+                    **json.loads(str(z["info"]))}
+    except (OSError, ValueError, KeyError):
+        return None
