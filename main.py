@@ -3,7 +3,7 @@ import sys
 
 if __name__ == "__main__":
     try:  # an interrupt while the (small) entry module loads is still one line, not a traceback
-        from nnlab.cli import main
+        from nnlab.cli.main import main
     except KeyboardInterrupt:
         sys.stderr.write("nnlab: interrupted\n")
         sys.exit(130)
