@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 SCENE  ?= resources/scenes/default.toml
 XVFB_ARGS := -a -s "-screen 0 1920x1080x24 -nolisten tcp"
 
-.PHONY: run test setup system-deps bench clean
+.PHONY: run test lint setup system-deps bench clean
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -25,9 +25,14 @@ setup: system-deps $(VENV)/.installed
 run: setup
 	$(PY) main.py gui $(SCENE)
 
-test: setup
+test: setup lint
 	# `timeout`: a suite that hangs fails (with the stacks pytest-timeout/faulthandler print) instead of sitting there
 	QT_QPA_PLATFORM=xcb LIBGL_ALWAYS_SOFTWARE=1 timeout -k 30 1800 xvfb-run $(XVFB_ARGS) $(PY) -m pytest -q -p no:cacheprovider tests
+
+# Rules that check themselves: pyflakes-level lint, and the import contracts in pyproject.toml (layers, no cycles)
+lint: setup
+	$(VENV)/bin/ruff check -q nnlab tests bench main.py
+	$(VENV)/bin/lint-imports --no-cache
 
 # Benchmarks print ratios against baselines measured in the same run (see README, "Benchmarks").
 BENCHES ?= train optimize bab heuristics export ui_latency
