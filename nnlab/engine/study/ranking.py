@@ -1,0 +1,154 @@
+"""The ranking question of the study: does the order of optimizers on random networks predict their order on trained
+ones? Paired win rates of every pair of methods per network group, with bootstrap confidence intervals over networks,
+Kendall's tau between the groups' rankings, and a verdict per pair: the ranking flips, holds, or the data cannot say.
+
+Pairing (as in a paired comparison of solvers on the same instances): on each network, sense and budget, method a
+beats method b when its gap (to the certified optimum or the best known value, in the study's scale) is smaller by
+more than `tol`; a difference within `tol` is a tie and counts one half. Repeats of a randomised method on the same
+network are averaged first, so a network counts once. The interval resamples networks with replacement (percentile
+bootstrap, seeded: the same rows give the same numbers on every machine).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+TIE_TOL = 1e-9  # gaps are in units of the study's scale; differences below this are ties
+N_BOOT = 2000
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class WinRate:
+    """The share of networks on which `a` beats `b` (ties count 1/2), with its bootstrap interval."""
+
+    a: str
+    b: str
+    rate: float
+    low: float
+    high: float
+    n: int  # networks where both methods ran
+
+
+@dataclass(frozen=True)
+class Flip:
+    """One pair of methods compared in two groups (e.g. random against trained networks)."""
+
+    a: str
+    b: str
+    sense: str
+    budget: Any
+    first: WinRate
+    second: WinRate
+    verdict: str  # "flips", "holds", "unclear"
+
+
+def mean_gaps(rows: Iterable[dict], group: str, sense: str, budget: Any) -> dict[str, dict[str, float]]:
+    """method -> net_id -> mean gap over repeats, for rows of one group, sense and budget with a gap."""
+    acc: dict[str, dict[str, list[float]]] = {}
+    for r in rows:
+        if r["group"] != group or r["sense"] != sense or r["budget"] != budget or r.get("gap") is None:
+            continue
+        acc.setdefault(r["method"], {}).setdefault(r["net_id"], []).append(float(r["gap"]))
+    return {m: {n: sum(v) / len(v) for n, v in nets.items()} for m, nets in acc.items()}
+
+
+def _wins(ga: np.ndarray, gb: np.ndarray, tol: float) -> np.ndarray:
+    d = gb - ga
+    return np.where(d > tol, 1.0, np.where(d < -tol, 0.0, 0.5))
+
+
+def win_rate(gaps: dict[str, dict[str, float]], a: str, b: str, *, tol: float = TIE_TOL, n_boot: int = N_BOOT,
+             level: float = LEVEL, seed: int = 0) -> WinRate:
+    """Paired win rate of a over b on the networks where both have a gap; NaN interval when none."""
+    nets = sorted(set(gaps.get(a, {})) & set(gaps.get(b, {})))
+    if not nets:
+        return WinRate(a, b, math.nan, math.nan, math.nan, 0)
+    w = _wins(np.array([gaps[a][n] for n in nets]), np.array([gaps[b][n] for n in nets]), tol)
+    rng = np.random.default_rng(seed)
+    boot = w[rng.integers(0, len(w), size=(n_boot, len(w)))].mean(axis=1)
+    lo, hi = np.quantile(boot, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return WinRate(a, b, float(w.mean()), float(lo), float(hi), len(nets))
+
+
+def ranking(gaps: dict[str, dict[str, float]], methods: Sequence[str], tol: float = TIE_TOL) -> dict[str, float]:
+    """Copeland-style score per method: the sum of its paired win rates against every other method (higher is
+    better). A score, not a position, so that Kendall's tau sees ties as ties."""
+    score = {m: 0.0 for m in methods}
+    for a, b in itertools.combinations(methods, 2):
+        wr = win_rate(gaps, a, b, tol=tol, n_boot=1)
+        if wr.n:
+            score[a] += wr.rate
+            score[b] += 1.0 - wr.rate
+    return score
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's tau-b of two score lists (ties allowed); NaN when either list is constant."""
+    if len(x) != len(y):
+        raise ValueError("kendall_tau needs two lists of the same length")
+    conc = disc = tx = ty = 0
+    for i, j in itertools.combinations(range(len(x)), 2):
+        dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
+        if dx == 0 and dy == 0:
+            continue
+        if dx == 0:
+            tx += 1
+        elif dy == 0:
+            ty += 1
+        elif dx == dy:
+            conc += 1
+        else:
+            disc += 1
+    denom = math.sqrt((conc + disc + tx) * (conc + disc + ty))
+    return (conc - disc) / denom if denom else math.nan
+
+
+def _verdict(p: WinRate, q: WinRate) -> str:
+    """Both intervals clear of 1/2 on opposite sides: the ranking flips; on the same side: it holds; else unclear."""
+    if p.n == 0 or q.n == 0:
+        return "unclear"
+    side_p = 1 if p.low > 0.5 else -1 if p.high < 0.5 else 0
+    side_q = 1 if q.low > 0.5 else -1 if q.high < 0.5 else 0
+    if side_p and side_q:
+        return "flips" if side_p != side_q else "holds"
+    return "unclear"
+
+
+def compare_groups(rows: Sequence[dict], first: str, second: str, methods: Sequence[str], *,
+                   tol: float = TIE_TOL, n_boot: int = N_BOOT, seed: int = 0) -> tuple[list[Flip], dict[tuple, float]]:
+    """Every pair of methods in both groups, for each sense and budget present in the rows, and Kendall's tau
+    between the two groups' rankings per (sense, budget). Rows need: group, net_id, method, sense, budget, gap."""
+    flips: list[Flip] = []
+    taus: dict[tuple, float] = {}
+    keys = sorted({(r["sense"], r["budget"]) for r in rows}, key=lambda k: (k[0], str(k[1])))
+    for sense, budget in keys:
+        g1, g2 = mean_gaps(rows, first, sense, budget), mean_gaps(rows, second, sense, budget)
+        for a, b in itertools.combinations(methods, 2):
+            p = win_rate(g1, a, b, tol=tol, n_boot=n_boot, seed=seed)
+            q = win_rate(g2, a, b, tol=tol, n_boot=n_boot, seed=seed)
+            flips.append(Flip(a, b, sense, budget, p, q, _verdict(p, q)))
+        s1, s2 = ranking(g1, methods, tol), ranking(g2, methods, tol)
+        taus[(sense, budget)] = kendall_tau([s1[m] for m in methods], [s2[m] for m in methods])
+    return flips, taus
+
+
+def flips_markdown(flips: Sequence[Flip], taus: dict[tuple, float], first: str, second: str) -> str:
+    """The flip table as markdown: one line per pair, sense and budget, rates with their 95 % intervals."""
+    def fmt(w: WinRate) -> str:
+        return "n/a" if w.n == 0 else f"{w.rate:.2f} [{w.low:.2f}, {w.high:.2f}] (n={w.n})"
+
+    lines = [f"| sense | budget | a vs b | a beats b on {first} | on {second} | verdict |", "|---|---|---|---|---|---|"]
+    for f in flips:
+        lines.append(f"| {f.sense} | {f.budget} | {f.a} vs {f.b} | {fmt(f.first)} | {fmt(f.second)} | {f.verdict} |")
+    lines.append("")
+    lines.append(f"Kendall's tau between the rankings on {first} and on {second} networks (1: same order, "
+                 "-1: reversed):")
+    lines.append("")
+    for (sense, budget), tau in taus.items():
+        lines.append(f"- {sense}, budget {budget}: tau = {'n/a' if math.isnan(tau) else f'{tau:.2f}'}")
+    return "\n".join(lines) + "\n"
