@@ -78,7 +78,7 @@ def main() -> int:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
     from nnlab.ui.app import make_app
     from nnlab.ui.main_window import MainWindow
-    from nnlab.ui.process_worker import acquire, release
+    from nnlab.app.hosts import acquire, release
 
     app = make_app()
     release(acquire())  # a warm worker process, as the app has after start-up

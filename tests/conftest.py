@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+# the training cache (nnlab.engine.train.cache) of a test run is its own, never the user's ~/.cache/nnlab
+os.environ["NNLAB_CACHE_DIR"] = __import__("tempfile").mkdtemp(prefix="nnlab-test-cache-")
 
 try:
     from PySide6.QtCore import QCoreApplication, Qt
 
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    import nnlab.ui  # noqa: F401,E402  (guards PySide6 6.12.0's refcount bugs before any Qt call; see qt_compat)
+    import nnlab.ui  # noqa: F401,E402
 except ImportError:  # engine tests run without Qt
     pass
 

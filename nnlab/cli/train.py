@@ -20,8 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from nnlab.engine.model.io import SUFFIXES
     from nnlab.engine.model.scene import load_scene
-    from nnlab.errors import SceneError
-    from nnlab.errors import NnlabError, UsageError
+    from nnlab.errors import NnlabError, SceneError, UsageError
 
     out = check_output_path(Path(args.out), SUFFIXES)  # before training: a bad --out must not cost a training run
     from nnlab.bundled import scene_path

@@ -59,16 +59,13 @@ def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot:
 
     theme = theme or str(settings().value("theme", "dark"))
     theme = theme if theme in ("dark", "light") else "dark"
-    from nnlab.ui.process_worker import prewarm
+    from nnlab.app.hosts import prewarm
 
     prewarm()  # a worker process imports torch in the background: the first Train press starts at once
     win = MainWindow(theme=theme)
-    apply_theme(app, theme, win.actions_.point_size)
-    win.set_background_for_theme()
+    apply_theme(app, theme, win.view.point_size)
     win.show()
-    if presenter:
-        win.actions_.presenter.setChecked(True)
-        win.actions_.apply_presenter(True)
+    win.view.presenter = presenter
     if not win.load_scene_file(path):
         win.close()
         from nnlab.errors import NnlabError
@@ -81,7 +78,7 @@ def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot:
         if state["done"]:
             return
         state["done"] = True
-        win.actions_.save_window_png(screenshot)
+        win.save_window_png(screenshot)
         win.close()
 
     if screenshot:

@@ -1,43 +1,25 @@
-"""Colour tables for surfaces and heatmaps, without matplotlib (pyqtgraph ships viridis & co; coolwarm is built here)."""
+"""Colour tables for surfaces and heatmaps: a thin reader of the engine's colormap registry
+(nnlab.engine.model.colormaps holds the numbers), plus the pyqtgraph form and the region colours."""
 from __future__ import annotations
-
-from functools import lru_cache
 
 import numpy as np
 
-COLORMAPS = ("viridis", "cividis", "plasma", "inferno", "magma", "turbo", "coolwarm")
+from nnlab.engine.analysis import colormaps as _maps
 
-# Moreland's "smooth cool-warm" diverging map, sampled at 9 points (RGB 0-255).
-_COOLWARM = np.array([
-    [59, 76, 192], [98, 130, 234], [141, 176, 254], [184, 208, 249], [221, 221, 221],
-    [245, 196, 173], [244, 154, 123], [222, 96, 77], [180, 4, 38]], dtype=np.float64)
+COLORMAPS = tuple(_maps.COLORMAPS.names())
 
 
-@lru_cache(maxsize=None)
 def lookup_table(name: str, n: int = 256) -> np.ndarray:
     """(n, 4) float32 RGBA in [0, 1] for a colormap name; ValueError names the allowed ones."""
-    if name not in COLORMAPS:
+    if name not in _maps.COLORMAPS:
         raise ValueError(f"unknown colormap {name!r}; allowed: {', '.join(COLORMAPS)}")
-    if name == "coolwarm":
-        t = np.linspace(0.0, 1.0, len(_COOLWARM))
-        s = np.linspace(0.0, 1.0, n)
-        rgb = np.column_stack([np.interp(s, t, _COOLWARM[:, k]) for k in range(3)]) / 255.0
-    else:
-        import pyqtgraph as pg
-
-        rgb = pg.colormap.get(name).getLookupTable(0.0, 1.0, nPts=n, alpha=False).astype(np.float64) / 255.0
-    out = np.ones((n, 4), dtype=np.float32)
-    out[:, :3] = rgb
-    out.flags.writeable = False
-    return out
+    return _maps.lookup_table(name, n)
 
 
 def colorize(values01: np.ndarray, name: str) -> np.ndarray:
     """RGBA float32 (..., 4) for values already scaled to [0, 1] (NaN -> grey)."""
-    lut = lookup_table(name)
-    v = np.nan_to_num(np.asarray(values01, dtype=np.float64), nan=0.5)
-    idx = np.clip((v * (len(lut) - 1)).round().astype(np.int64), 0, len(lut) - 1)
-    return lut[idx]
+    lookup_table(name, 2)  # the name check, with the ValueError the views expect
+    return _maps.colorize(values01, name)
 
 
 def pg_colormap(name: str):

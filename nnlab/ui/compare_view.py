@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from nnlab.ui.document import Document
-from nnlab.ui.errors import describe
+from nnlab.app.document import Document
+from nnlab.app.errors import describe
 from nnlab.ui.surface_view import SurfaceView
 from nnlab.ui.worker import TaskSlot
 
@@ -95,8 +95,6 @@ class CompareView(QtWidgets.QWidget):
             return
         from nnlab.engine.train.training import TrainProgress
 
-        from nnlab.ui.jobs import train_job
-
         view = self.views[1]
 
         def on_yield(ev) -> None:
@@ -111,5 +109,5 @@ class CompareView(QtWidgets.QWidget):
             r2 = "" if res.val_r2 is None else f", val R² {res.val_r2:.3f}"
             self.set_title(1, other.caption() + r2)
 
-        self.slot.start(train_job(s, other.net), on_yield, on_return,
+        self.slot.start(other.train_job(), on_yield, on_return,
                         lambda e: on_error(f"training the comparison scene failed: {describe(e)}"), process=True)

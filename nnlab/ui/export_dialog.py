@@ -1,7 +1,9 @@
 """The Export dialog: kind, output, size, timing and look of an animation, a preview of its first frame, progress
 and Cancel.
 
-The plan (which may train a network or run an optimizer) is built on the worker thread; frames are rendered on the
+The dialog shows and exports the network it is given: the app passes the one on screen (nnlab.app.document), so
+nothing is retrained for a preview and a trained network is exported as trained. The plan (which may train a
+network for the training kind, or run an optimizer) is built on the worker thread; frames are rendered on the
 GUI thread (the GL context lives there), one per timer tick, so the dialog stays responsive and Cancel is immediate.
 Cancel closes the writer generator: the temporary output is removed and an earlier file of that name is kept.
 """
@@ -18,9 +20,10 @@ from nnlab.engine.export.plan import (
     options_for,
 )
 from nnlab.engine.jobs import drain
+from nnlab.engine.model.network import NetSnapshot, initial_snapshot
 from nnlab.engine.model.scene import Scene
 from nnlab.errors import NnlabError
-from nnlab.ui.errors import describe
+from nnlab.app.errors import describe
 from nnlab.ui.render import GLPanelRenderer
 from nnlab.ui.worker import TaskSlot
 
@@ -28,14 +31,17 @@ SUFFIX = {"gif": ".gif", "mp4": ".mp4", "png": ".png", "png-frames": ""}
 
 
 class ExportDialog(QtWidgets.QDialog):
-    """Export the given scene; `finished_export(path)` is emitted when a file has been written."""
+    """Export the given scene with `net` (None: the scene's own network, trained if the scene says so);
+    `finished_export(path)` is emitted when a file has been written."""
 
     finished_export = QtCore.Signal(str)
 
-    def __init__(self, scene: Scene, parent: QtWidgets.QWidget | None = None, out: str = "") -> None:
+    def __init__(self, scene: Scene, parent: QtWidgets.QWidget | None = None, out: str = "",
+                 net: NetSnapshot | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export animation")
         self.scene = scene
+        self.net = net
         self._slot = TaskSlot(self)
         self._gen = None
         self._renderer: GLPanelRenderer | None = None
@@ -185,14 +191,15 @@ class ExportDialog(QtWidgets.QDialog):
 
     # ---- preview -------------------------------------------------------------------------------------------
     def update_preview(self) -> None:
-        """Render the first frame (training: the initial net; optimizer: before any point) at preview size."""
+        """Render the first frame (training: the initial net; optimizer: before any point) at preview size, on the
+        GUI thread: the network is given, so this only evaluates it on the grid."""
         try:
             kind = self.kind.currentText()
             quick = "orbit" if kind in ("training", "optimizer") else kind
-            scene = self.scene.replace("train", enabled=False) if kind == "training" else self.scene
+            net = initial_snapshot(self.scene.network, self.scene.init) if kind == "training" else self.net
             bg = self.background.currentText()
             opts = self.options(kind=quick, frames=1, fmt="png", background="white" if bg == "transparent" else bg)
-            gen = build_plan(scene, opts)
+            gen = build_plan(self.scene, opts, net=net)
             plan = drain(gen)
             if self._preview_renderer is None:
                 self._preview_renderer = GLPanelRenderer(plan)
@@ -229,13 +236,13 @@ class ExportDialog(QtWidgets.QDialog):
         try:
             opts = self.options()
             self._path = check_output(self.out.text().strip())
-        except Exception as exc:  # noqa: BLE001 - see nnlab.ui.errors.describe
+        except Exception as exc:  # noqa: BLE001 - see nnlab.app.errors.describe
             self._fail(describe(exc))
             return
         self._opts = opts
         self._set_running(True, "preparing…")
-        scene = self.scene
-        self._slot.start(lambda: build_plan(scene, opts), on_yield=self._on_progress, on_return=self._render,
+        scene, net = self.scene, self.net
+        self._slot.start(lambda: build_plan(scene, opts, net=net), on_yield=self._on_progress, on_return=self._render,
                          on_error=lambda e: self._fail(describe(e)))
 
     def _render(self, plan: Plan) -> None:

@@ -1,6 +1,7 @@
 """The main window: the 3-D / 2-D / compare views in the centre, the panels as docks, menus, status bar.
 
-Views only listen to the Document; the panels edit it. Jobs run in each panel's TaskSlot.
+It holds no state of its own: the Document (nnlab.app.document) and its ViewState hold what is on screen; panels
+and menus edit them, and the window applies their changes to the views. Jobs run in each panel's TaskSlot.
 """
 from __future__ import annotations
 
@@ -9,18 +10,21 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from nnlab.app.document import Document
 from nnlab.engine.model.scene import Scene
 from nnlab.ui.colormaps import COLORMAPS, region_colors
 from nnlab.ui.compare_view import CompareView
-from nnlab.ui.document import Document
 from nnlab.ui.heatmap_view import HeatmapView
 from nnlab.ui.panels.info_panel import InfoPanel
 from nnlab.ui.panels.init_panel import InitPanel
 from nnlab.ui.panels.network_panel import NetworkPanel
-from nnlab.ui.panels.neurons_panel import NeuronsPanel, unit_surfaces
+from nnlab.ui.panels.neurons_panel import NeuronsPanel
 from nnlab.ui.panels.optimize_panel import OptimizePanel
 from nnlab.ui.panels.train_panel import TrainPanel
+from nnlab.ui.screenshots import save_qimage, window_image, write_png
 from nnlab.ui.surface_view import SurfaceView
+from nnlab.ui.theme import apply_theme
+from nnlab.ui.window_actions import WindowActions
 
 MAX_SAMPLE_POINTS = 3000
 MAX_VISITED_POINTS = 1500
@@ -31,13 +35,9 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.setWindowTitle("nnlab")
         self.resize(1500, 950)
-        self.theme = theme
         self.doc = Document(scene)
-        self.unit: tuple[int, int] | None = None
-        self.show_target = self.show_samples = self.show_regions = False
-        self.overlay_mode = "wireframe"
-        self.point_size = 10.0
-        self._opt_marker = self._opt_points = self._opt_paths = None
+        self.view = self.doc.view
+        self.view.theme = theme
 
         self.stack = QtWidgets.QStackedWidget()
         self.view3d = SurfaceView()
@@ -83,11 +83,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.error_timer = QtCore.QTimer(self, singleShot=True, interval=10000)
         self.error_timer.timeout.connect(self.error_label.clear)
 
-        from nnlab.ui.window_actions import build_actions
-
-        self.actions_ = build_actions(self)
+        self.menus = WindowActions(self, self.doc, self.docks, self)
         self._connect()
-        self.set_background_for_theme()
+        self._backgrounds()  # (the app's style sheet is applied by nnlab.ui.app, and on a theme change)
         self.apply_camera_spec()
         self.refresh_surface()
 
@@ -97,12 +95,13 @@ class MainWindow(QtWidgets.QMainWindow):
         d.surface_changed.connect(self.refresh_surface)
         d.network_changed.connect(self._network_changed)
         d.target_changed.connect(self.refresh_overlays)
+        d.scene_changed.connect(self._scene_changed)
         d.error.connect(self.show_error)
-        d.message.connect(lambda m: self.status.showMessage(m, 8000))
-        self.neurons_panel.unit_selected.connect(self.show_unit)
-        self.optimize_panel.incumbent.connect(self._marker)
-        self.optimize_panel.points.connect(self._points)
-        self.optimize_panel.paths.connect(self._paths)
+        d.message.connect(self._message)
+        self.view.changed.connect(self._apply_view)
+
+    def _message(self, msg: str) -> None:
+        self.status.showMessage(msg, 8000)
 
     def show_error(self, msg: str) -> None:
         """Errors go to the status bar; the scene stays as it was."""
@@ -111,9 +110,67 @@ class MainWindow(QtWidgets.QMainWindow):
         self.error_timer.start()
 
     def _network_changed(self) -> None:
-        self.unit = None
         self.refresh_overlays()
         self.compare.set_title(0, self.doc.caption())
+
+    def _scene_changed(self) -> None:
+        name = self.doc.scene.camera.colormap
+        if name != self.view3d.colormap():
+            for v in (self.view3d, self.view2d, *self.compare.views):
+                v.set_colormap(name)
+
+    def _apply_view(self, name: str, value) -> None:
+        """A field of the ViewState changed: show it."""
+        v = self.view
+        if name in ("show_target", "show_samples", "show_regions", "overlay_mode"):
+            self.refresh_overlays()
+        elif name == "unit":
+            on_output = value is None
+            for w in (self.view3d, self.view2d):
+                w.set_marker(v.marker if on_output else None)
+                w.set_paths(v.paths if on_output else None)
+            if not on_output:
+                layer, unit = value
+                self.status.showMessage(f"Showing hidden unit {unit + 1} of layer {layer + 1} "
+                                        "(\"Show output\" to go back)", 6000)
+            self.refresh_overlays()
+        elif name == "marker":
+            if v.unit is None:  # optimizer results live in the output's coordinates
+                self.view3d.set_marker(value)
+                self.view2d.set_marker(value)
+        elif name == "points":
+            if value is None:
+                self.refresh_overlays()
+            elif v.unit is None:
+                pts = value[-MAX_VISITED_POINTS:]
+                self.view3d.set_points(pts, color=(0.95, 0.85, 0.3, 0.55), size=3)
+                self.view2d.set_points(pts)
+        elif name == "paths":
+            if v.unit is None:
+                self.view3d.set_paths(value)
+                self.view2d.set_paths(value)
+        elif name == "axes":
+            for w in (self.view3d, *self.compare.views):
+                w.set_axes_visible(value)
+        elif name == "auto_rotate":
+            (self.rotate_timer.start if value else self.rotate_timer.stop)()
+        elif name in ("theme", "point_size"):
+            apply_theme(QtWidgets.QApplication.instance(), v.theme, v.point_size)
+            if name == "point_size":
+                for w in (self.view3d, *self.compare.views):
+                    w.set_label_size(value + 1)
+            self._backgrounds()
+        elif name in ("presenter", "presenter_hidden"):
+            for dock_name, dock in self.docks.items():
+                dock.setVisible(not (v.presenter and dock_name in v.presenter_hidden))
+        elif name == "mode":
+            self.stack.setCurrentWidget({"3d": self.view3d, "2d": self.view2d, "compare": self.compare}[value])
+            self.refresh_surface()
+
+    def _backgrounds(self) -> None:
+        bg = "white" if self.view.theme == "light" else "dark"
+        for w in (self.view3d, self.view2d, *self.compare.views):
+            w.set_background(bg)
 
     # ---- what the views show ----------------------------------------------------------------------------
     def current_view(self):
@@ -121,11 +178,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def refresh_surface(self) -> None:
         d = self.doc
-        if self.unit is not None:
-            layer, k = self.unit
-            z = unit_surfaces(d, layer, d.scene.camera.resolution)[k]
-        else:
-            z = d.z
+        z = d.shown_surface()
         mode = self.mode()  # only the view on screen is redrawn; the others catch up when shown
         if mode == "3d" or self.view3d._z is None or self.view3d._z.shape != z.shape:
             self.view3d.set_surface(d.xs, d.ys, z)
@@ -135,11 +188,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.compare.views[0].set_surface(d.xs, d.ys, d.z)
 
     def refresh_overlays(self) -> None:
-        d = self.doc
-        tz = d.target_grid() if self.show_target else None
-        self.view3d.set_overlay(tz, self.overlay_mode)
+        d, v = self.doc, self.view
+        tz = d.target_grid() if v.show_target else None
+        self.view3d.set_overlay(tz, v.overlay_mode)
         pts = None
-        if self.show_samples:
+        if v.show_samples:
             data = d.samples()
             if data is not None and data[0].shape[1] == 2:
                 X, y = data
@@ -148,58 +201,44 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view3d.set_points(pts, color=(1.0, 1.0, 1.0, 0.85) if self.view3d.background() == "dark"
                                else (0.1, 0.1, 0.1, 0.85), size=4)
         self.view2d.set_points(pts)
-        ids = d.region_ids() if self.show_regions and self.unit is None else None
+        ids = d.region_ids() if v.show_regions and v.unit is None else None
         self.view3d.set_region_colors(None if ids is None else region_colors(ids))
         self.refresh_surface()
 
-    def _marker(self, p) -> None:
-        self._opt_marker = p
-        if self.unit is None:  # optimizer results live in the output's coordinates
-            self.view3d.set_marker(p)
-            self.view2d.set_marker(p)
-
-    def _points(self, pts) -> None:
-        if pts is not None and len(pts) > MAX_VISITED_POINTS:
-            pts = pts[-MAX_VISITED_POINTS:]
-        self._opt_points = pts
-        if pts is None:
-            self.refresh_overlays()
-        elif self.unit is None:
-            self.view3d.set_points(pts, color=(0.95, 0.85, 0.3, 0.55), size=3)
-            self.view2d.set_points(pts)
-
-    def _paths(self, paths) -> None:
-        self._opt_paths = paths
-        if self.unit is None:
-            self.view3d.set_paths(paths)
-            self.view2d.set_paths(paths)
-
     def show_unit(self, layer: int, unit: int) -> None:
-        self.unit = None if unit < 0 else (layer, unit)
-        on_output = self.unit is None
-        for v in (self.view3d, self.view2d):
-            v.set_marker(self._opt_marker if on_output else None)
-            v.set_paths(self._opt_paths if on_output else None)
-        if self.unit is not None:
-            self.status.showMessage(f"Showing hidden unit {unit + 1} of layer {layer + 1} (\"Show output\" to go back)", 6000)
-        self.refresh_overlays()
+        """A hidden unit in the big view (unit < 0: the network output)."""
+        self.view.unit = None if unit < 0 else (layer, unit)
+
+    # ---- commands of the menus (nnlab.ui.window_actions.WindowCommands) ---------------------------------------
+    def toggle_training(self) -> None:
+        self.train_panel.toggle()
+
+    def step_training(self) -> None:
+        self.train_panel.step()
+
+    def run_optimizer(self) -> None:
+        self.optimize_panel.run_current()
+
+    # ---- screenshots ---------------------------------------------------------------------------------------
+    def view_image(self, width: int, height: int) -> np.ndarray:
+        return self.current_view().render_image(width, height)
+
+    def save_view_png(self, path: str | Path, width: int, height: int) -> None:
+        write_png(self.view_image(width, height), path)
+
+    def save_window_png(self, path: str | Path) -> None:
+        save_qimage(window_image(self, self.menus.keys), path)
 
     # ---- view modes -----------------------------------------------------------------------------------------
-    def set_mode(self, mode: str) -> None:
-        """"3d", "2d" or "compare"."""
-        if mode == "compare":
-            if not self.open_compare():
-                return
-            self.stack.setCurrentWidget(self.compare)
-        else:
-            self.stack.setCurrentWidget(self.view3d if mode == "3d" else self.view2d)
-        for name, act in self.actions_.modes.items():
-            act.setChecked(name == mode)
-        self.refresh_surface()
+    def set_mode(self, mode: str) -> bool:
+        """"3d", "2d" or "compare" (which needs its partner scene: False, and the mode stays, if it cannot load)."""
+        if mode == "compare" and not self.open_compare():
+            return False
+        self.view.mode = mode
+        return True
 
     def mode(self) -> str:
-        w = self.stack.currentWidget()
-        return "3d" if w is self.view3d else "2d" if w is self.view2d else "compare"
+        return self.view.mode
 
     def open_compare(self, path: str | None = None) -> bool:
         """Left: this scene; right: its `compare` partner (or `path`), trained on a worker if it says so."""
@@ -219,10 +258,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.train_panel.clear()
         self.optimize_panel.clear()
         self.compare.slot.cancel()
-        self.unit = None
         self.apply_camera_spec()
         self.refresh_overlays()
-        self.actions_.add_recent(str(path))
         if self.doc.scene.compare:
             self.set_mode("compare")
         elif self.mode() == "compare":
@@ -239,8 +276,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view2d.set_colormap(c.colormap)
         if self.mode() != "compare":
             self.set_mode(c.view)
-        self.set_auto_rotate(c.auto_rotate)
-        self.actions_.sync_colormap(c.colormap)
+        self.view.auto_rotate = c.auto_rotate
 
     def sync_camera(self) -> None:
         """Write the view's camera and mode into the scene (before saving it)."""
@@ -248,22 +284,14 @@ class MainWindow(QtWidgets.QMainWindow):
         mode = self.mode()
         self.doc.update("camera", elevation=max(-90.0, min(90.0, e)), azimuth=a % 360.0, distance=d,
                         view=mode if mode in ("3d", "2d") else self.doc.scene.camera.view,
-                        auto_rotate=self.rotate_timer.isActive())
+                        auto_rotate=self.view.auto_rotate)
 
     def set_colormap(self, name: str) -> None:
         if name in COLORMAPS:
-            self.doc.update("camera", colormap=name)
-            for v in (self.view3d, self.view2d, *self.compare.views):
-                v.set_colormap(name)
-
-    def set_background_for_theme(self) -> None:
-        bg = "white" if self.theme == "light" else "dark"
-        for v in (self.view3d, self.view2d, *self.compare.views):
-            v.set_background(bg)
+            self.doc.update("camera", colormap=name)  # the views follow (scene_changed)
 
     def set_auto_rotate(self, on: bool) -> None:
-        (self.rotate_timer.start if on else self.rotate_timer.stop)()
-        self.actions_.auto_rotate.setChecked(on)
+        self.view.auto_rotate = on
 
     def _rotate_step(self) -> None:
         v = self.compare.views[0] if self.mode() == "compare" else self.view3d
@@ -293,5 +321,5 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         self.rotate_timer.stop()
         self.stop_all()
-        self.actions_.save_settings()
+        self.menus.save_settings()
         super().closeEvent(ev)

@@ -21,7 +21,3 @@ def apply_theme(app: QtWidgets.QApplication, name: str, point_size: float = BASE
     font.setPointSizeF(point_size)
     app.setFont(font)
 
-
-def view_background(theme: str) -> str:
-    """The 3-D/2-D view background that suits the theme."""
-    return "white" if theme == "light" else "dark"

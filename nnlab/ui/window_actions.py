@@ -1,36 +1,58 @@
 """Menus, toolbar and keys of the main window: File (scenes, recent files, network export, screenshots), View,
-Gallery (presets), Lecture (full screen, font size, presenter profile, keys overlay)."""
+Gallery (presets), Lecture (full screen, font size, presenter profile, keys overlay).
+
+The actions write the model (the Document and its ViewState) and listen to it for their check marks; what they need
+of the window beyond that is the few commands of `WindowCommands`, so this module does not know the window's class.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from nnlab.app.document import Document
 from nnlab.ui.colormaps import COLORMAPS
 from nnlab.ui.lecture import KeysOverlay
 from nnlab.ui.presets import list_presets
-from nnlab.ui.screenshots import save_qimage, screenshot_dialog, window_image, write_png
-from nnlab.ui.theme import BASE_POINT_SIZE, apply_theme
-
-if TYPE_CHECKING:
-    from nnlab.ui.main_window import MainWindow
+from nnlab.ui.screenshots import screenshot_dialog
+from nnlab.ui.theme import BASE_POINT_SIZE, THEMES
 
 MAX_RECENT = 8
+
+
 def settings() -> QtCore.QSettings:
     return QtCore.QSettings("nnlab", "nnlab")
 
 
+class WindowCommands(Protocol):
+    """What the menus ask of the window (everything else goes through the model)."""
+
+    def load_scene_file(self, path: str | Path) -> bool: ...
+    def set_mode(self, mode: str) -> bool: ...
+    def reset_camera(self) -> None: ...
+    def sync_camera(self) -> None: ...
+    def save_view_png(self, path: str | Path, width: int, height: int) -> None: ...
+    def save_window_png(self, path: str | Path) -> None: ...
+    def toggle_training(self) -> None: ...
+    def step_training(self) -> None: ...
+    def run_optimizer(self) -> None: ...
+
+
 class WindowActions(QtCore.QObject):
-    def __init__(self, win: "MainWindow") -> None:
+    def __init__(self, win: QtWidgets.QMainWindow, doc: Document, docks: dict[str, QtWidgets.QDockWidget],
+                 commands: WindowCommands) -> None:
         super().__init__(win)
-        self.win = win
-        self.point_size = float(settings().value("font_size", BASE_POINT_SIZE))
+        self.win, self.doc, self.view, self.cmd = win, doc, doc.view, commands
+        s = settings()
+        self.view.point_size = float(s.value("font_size", BASE_POINT_SIZE))
+        hidden = s.value("presenter_hidden", sorted(self.view.presenter_hidden))
+        self.view.presenter_hidden = frozenset([hidden] if isinstance(hidden, str) else hidden or [])
         self.modes: dict[str, QtGui.QAction] = {}
         self.cmap_actions: dict[str, QtGui.QAction] = {}
-        self.presenter_hidden = set(settings().value("presenter_hidden", ["Network", "Initialization", "Neurons", "Info"]) or [])
+        self.theme_actions: dict[str, QtGui.QAction] = {}
         mb = win.menuBar()
         self.file_menu = mb.addMenu("&File")
         self._act(self.file_menu, "&Open scene…", self.open_scene, "Ctrl+O")
@@ -49,7 +71,7 @@ class WindowActions(QtCore.QObject):
         group = QtGui.QActionGroup(self)
         for mode, label, key in (("3d", "3-D surface", "3"), ("2d", "2-D heatmap + contours", "2"),
                                  ("compare", "Compare (split)", "C")):
-            a = self._act(view, label, lambda _c=False, m=mode: win.set_mode(m), key, checkable=True)
+            a = self._act(view, label, lambda _c=False, m=mode: self._mode(m), key, checkable=True)
             group.addAction(a)
             self.modes[mode] = a
         view.addSeparator()
@@ -58,35 +80,38 @@ class WindowActions(QtCore.QObject):
                                      checkable=True)
         self.show_samples = self._act(view, "Overlay: training samples", self._overlays, checkable=True)
         self.show_regions = self._act(view, "Overlay: linear regions", self._overlays, checkable=True)
-        self.show_axes = self._act(view, "Axes, grid and box", self._axes, checkable=True)
-        self.show_axes.setChecked(True)
+        self.show_axes = self._act(view, "Axes, grid and box", lambda on: self.view.set(axes=on), checkable=True)
         view.addSeparator()
         cm = view.addMenu("Colormap")
         cgroup = QtGui.QActionGroup(self)
         for name in COLORMAPS:
-            a = self._act(cm, name, lambda _c=False, n=name: win.set_colormap(n), checkable=True)
+            a = self._act(cm, name, lambda _c=False, n=name: self.set_colormap(n), checkable=True)
             cgroup.addAction(a)
             self.cmap_actions[name] = a
         th = view.addMenu("Theme")
-        for name in ("dark", "light"):
-            self._act(th, name, lambda _c=False, n=name: self.set_theme(n))
+        tgroup = QtGui.QActionGroup(self)
+        for name in THEMES:
+            a = self._act(th, name, lambda _c=False, n=name: self.set_theme(n), checkable=True)
+            tgroup.addAction(a)
+            self.theme_actions[name] = a
         view.addSeparator()
-        self.auto_rotate = self._act(view, "Auto-rotate", lambda on: win.set_auto_rotate(on), "R", checkable=True)
-        self._act(view, "Reset camera", win.reset_camera, "Home")
+        self.auto_rotate = self._act(view, "Auto-rotate", lambda on: self.view.set(auto_rotate=on), "R",
+                                     checkable=True)
+        self._act(view, "Reset camera", commands.reset_camera, "Home")
 
         self.gallery = mb.addMenu("&Gallery")
         self.presets = list_presets()
         for p in self.presets:
-            a = self._act(self.gallery, p.title, lambda _c=False, path=p.path: win.load_scene_file(path))
+            a = self._act(self.gallery, p.title, lambda _c=False, path=p.path: commands.load_scene_file(path))
             a.setStatusTip(p.description)
             a.setToolTip(p.description)
         self.gallery.setToolTipsVisible(True)
 
         lec = mb.addMenu("&Lecture")
-        self._act(lec, "New sample", win.init_panel.next_seed, "Space")
-        self._act(lec, "Train / pause", win.train_panel.toggle, "T")
-        self._act(lec, "Step", win.train_panel.step, "S")
-        self._act(lec, "Run optimizer", win.optimize_panel.run_current, "O")
+        self._act(lec, "New sample", doc.next_seed, "Space")
+        self._act(lec, "Train / pause", commands.toggle_training, "T")
+        self._act(lec, "Step", commands.step_training, "S")
+        self._act(lec, "Run optimizer", commands.run_optimizer, "O")
         self._act(lec, "Previous preset", lambda: self.next_preset(-1), "PgUp")
         self._act(lec, "Next preset", lambda: self.next_preset(1), "PgDown")
         lec.addSeparator()
@@ -94,11 +119,12 @@ class WindowActions(QtCore.QObject):
         self._act(lec, "Bigger text", lambda: self.font_step(1.0), "Ctrl++")
         self._act(lec, "Bigger text (=)", lambda: self.font_step(1.0), "Ctrl+=").setVisible(False)
         self._act(lec, "Smaller text", lambda: self.font_step(-1.0), "Ctrl+-")
-        self.presenter = self._act(lec, "Presenter profile (hide panels)", self.apply_presenter, "P", checkable=True)
+        self.presenter = self._act(lec, "Presenter profile (hide panels)", lambda on: self.view.set(presenter=on),
+                                   "P", checkable=True)
         prof = lec.addMenu("Panels hidden by the presenter profile")
-        for name in win.docks:
+        for name in docks:
             a = self._act(prof, name, lambda on, n=name: self._profile(n, on), checkable=True)
-            a.setChecked(name in self.presenter_hidden)
+            a.setChecked(name in self.view.presenter_hidden)
         self._act(lec, "Keys…", self.toggle_keys, "H")
 
         tb = win.addToolBar("View")
@@ -113,7 +139,7 @@ class WindowActions(QtCore.QObject):
         self.show_regions.setIconText("Regions")
         self.cmap_box = QtWidgets.QComboBox()
         self.cmap_box.addItems(list(COLORMAPS))
-        self.cmap_box.currentTextChanged.connect(win.set_colormap)
+        self.cmap_box.currentTextChanged.connect(self.set_colormap)
         tb.addWidget(self.cmap_box)
 
         self.keys = KeysOverlay(win.centralWidget())
@@ -121,6 +147,12 @@ class WindowActions(QtCore.QObject):
         geo = settings().value("geometry")
         if geo is not None and not os.environ.get("NNLAB_NO_RESTORE"):
             win.restoreGeometry(geo)
+        self.view.changed.connect(self._view_changed)
+        doc.scene_changed.connect(self._sync_colormap)
+        doc.loaded.connect(self.add_recent)
+        for name in ("mode", "auto_rotate", "presenter", "axes", "theme"):
+            self._view_changed(name, getattr(self.view, name))
+        self._sync_colormap()
 
     def _act(self, menu: QtWidgets.QMenu, text: str, slot, shortcut: str | None = None,
              checkable: bool = False) -> QtGui.QAction:
@@ -133,15 +165,41 @@ class WindowActions(QtCore.QObject):
         self.win.addAction(a)  # shortcuts work in full screen with the menu bar hidden
         return a
 
+    # ---- check marks follow the model ---------------------------------------------------------------------
+    def _view_changed(self, name: str, value) -> None:
+        if name == "mode":
+            for m, act in self.modes.items():
+                act.setChecked(m == value)
+        elif name == "auto_rotate":
+            self.auto_rotate.setChecked(value)
+        elif name == "presenter":
+            self.presenter.setChecked(value)
+        elif name == "axes":
+            self.show_axes.setChecked(value)
+        elif name == "theme":
+            self.theme_actions[value].setChecked(True)
+
+    def _sync_colormap(self) -> None:
+        name = self.doc.scene.camera.colormap
+        if name in self.cmap_actions:
+            self.cmap_actions[name].setChecked(True)
+        self.cmap_box.blockSignals(True)
+        self.cmap_box.setCurrentText(name)
+        self.cmap_box.blockSignals(False)
+
+    def _mode(self, mode: str) -> None:
+        if not self.cmd.set_mode(mode):  # compare without a partner: the mode stays, and so does its check mark
+            self._view_changed("mode", self.view.mode)
+
     # ---- scenes & files ------------------------------------------------------------------------------------
     def open_scene(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self.win, "Open scene", "", "Scenes (*.toml)")
         if path:
-            self.win.load_scene_file(path)
+            self.cmd.load_scene_file(path)
 
     def save_scene(self) -> None:
-        self.win.sync_camera()
-        d = self.win.doc
+        self.cmd.sync_camera()
+        d = self.doc
         if d.path and not Path(d.path).resolve().is_relative_to(self.presets_dir()):
             d.save(d.path)
         else:
@@ -154,10 +212,10 @@ class WindowActions(QtCore.QObject):
         return SCENES.resolve()
 
     def save_scene_as(self) -> None:
-        self.win.sync_camera()
+        self.cmd.sync_camera()
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self.win, "Save scene", "scene.toml", "Scenes (*.toml)")
         if path:
-            if self.win.doc.save(path):
+            if self.doc.save(path):
                 self.add_recent(path)
 
     def add_recent(self, path: str) -> None:
@@ -172,88 +230,48 @@ class WindowActions(QtCore.QObject):
         if isinstance(recent, str):
             recent = [recent]
         for p in recent:
-            self.recent_menu.addAction(Path(p).name, lambda p=p: self.win.load_scene_file(p)).setToolTip(p)
+            self.recent_menu.addAction(Path(p).name, lambda p=p: self.cmd.load_scene_file(p)).setToolTip(p)
         self.recent_menu.setEnabled(bool(recent))
 
     def export_network(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self.win, "Export network", "network.onnx",
                                                         "ONNX (*.onnx);;NumPy (*.npz);;PyTorch (*.pt)")
         if path:
-            self.save_network(path)
-
-    def save_network(self, path: str) -> bool:
-        try:
-            from nnlab.engine.model.io import save_model
-
-            save_model(self.win.doc.net, path)
-        except ImportError:
-            self.win.show_error("network export is not available yet (nnlab.engine.model.io)")
-            return False
-        except Exception as e:  # noqa: BLE001 - see nnlab.ui.errors.describe
-            from nnlab.ui.errors import describe
-
-            self.win.show_error(f"cannot export the network: {describe(e)}")
-            return False
-        self.win.status.showMessage(f"Exported the network to {path}", 8000)
-        return True
+            self.doc.save_network(path)
 
     def export_animation(self) -> None:
-        try:
-            from nnlab.ui.export_dialog import ExportDialog
-        except ImportError:
-            self.win.show_error("animation export is not available yet")
-            return
-        try:
-            dlg = ExportDialog(self.win.doc.scene, parent=self.win)
-        except TypeError:
-            dlg = ExportDialog(self.win)
-        dlg.exec()
+        """The Export dialog on the scene and the network on screen (it trains nothing to show it)."""
+        from nnlab.ui.export_dialog import ExportDialog
+
+        ExportDialog(self.doc.scene, parent=self.win, net=self.doc.net).exec()
 
     # ---- screenshots (nnlab.ui.screenshots) ------------------------------------------------------------
-    def view_image(self, width: int, height: int) -> np.ndarray:
-        return self.win.current_view().render_image(width, height)
-
-    def save_view_png(self, path: str | Path, width: int, height: int) -> None:
-        write_png(self.view_image(width, height), path)
-
-    def save_window_png(self, path: str | Path) -> None:
-        save_qimage(window_image(self.win, self.keys), path)
-
     def screenshot_dialog(self) -> None:
-        screenshot_dialog(self.win, self.save_view_png)
+        e = self.doc.scene.export
+        screenshot_dialog(self.win, (e.width, e.height), self.cmd.save_view_png, self.doc.message.emit,
+                          self.doc.error.emit)
 
     def window_screenshot_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self.win, "Save window screenshot", "nnlab-window.png",
                                                         "PNG (*.png)")
         if path:
             try:
-                self.save_window_png(path)
+                self.cmd.save_window_png(path)
             except OSError as err:
-                self.win.show_error(str(err))
+                self.doc.error.emit(str(err))
 
     # ---- view toggles ----------------------------------------------------------------------------------------
     def _overlays(self) -> None:
-        w = self.win
-        w.show_target, w.show_samples = self.show_target.isChecked(), self.show_samples.isChecked()
-        w.show_regions = self.show_regions.isChecked()
-        w.overlay_mode = "translucent" if self.translucent.isChecked() else "wireframe"
-        w.refresh_overlays()
+        self.view.set(show_target=self.show_target.isChecked(), show_samples=self.show_samples.isChecked(),
+                      show_regions=self.show_regions.isChecked(),
+                      overlay_mode="translucent" if self.translucent.isChecked() else "wireframe")
 
-    def _axes(self, on: bool) -> None:
-        for v in (self.win.view3d, *self.win.compare.views):
-            v.set_axes_visible(on)
-
-    def sync_colormap(self, name: str) -> None:
-        if name in self.cmap_actions:
-            self.cmap_actions[name].setChecked(True)
-        self.cmap_box.blockSignals(True)
-        self.cmap_box.setCurrentText(name)
-        self.cmap_box.blockSignals(False)
+    def set_colormap(self, name: str) -> None:
+        if name in COLORMAPS:
+            self.doc.update("camera", colormap=name)
 
     def set_theme(self, name: str) -> None:
-        self.win.theme = name
-        apply_theme(QtWidgets.QApplication.instance(), name, self.point_size)
-        self.win.set_background_for_theme()
+        self.view.theme = name
         settings().setValue("theme", name)
 
     # ---- lecture --------------------------------------------------------------------------------------------
@@ -261,29 +279,21 @@ class WindowActions(QtCore.QObject):
         if not self.presets:
             return
         paths = [p.path.resolve() for p in self.presets]
-        cur = Path(self.win.doc.path).resolve() if self.win.doc.path else None
+        cur = Path(self.doc.path).resolve() if self.doc.path else None
         i = paths.index(cur) if cur in paths else (-1 if step > 0 else 0)
-        self.win.load_scene_file(paths[(i + step) % len(paths)])
+        self.cmd.load_scene_file(paths[(i + step) % len(paths)])
 
     def toggle_fullscreen(self) -> None:
         w = self.win
         w.showNormal() if w.isFullScreen() else w.showFullScreen()
 
     def font_step(self, delta: float) -> None:
-        self.point_size = float(np.clip(self.point_size + delta, 7.0, 32.0))
-        apply_theme(QtWidgets.QApplication.instance(), self.win.theme, self.point_size)
-        for v in (self.win.view3d, *self.win.compare.views):
-            v.set_label_size(self.point_size + 1)
+        self.view.point_size = float(np.clip(self.view.point_size + delta, 7.0, 32.0))
 
     def _profile(self, name: str, hidden: bool) -> None:
-        (self.presenter_hidden.add if hidden else self.presenter_hidden.discard)(name)
-        settings().setValue("presenter_hidden", sorted(self.presenter_hidden))
-        if self.presenter.isChecked():
-            self.apply_presenter(True)
-
-    def apply_presenter(self, on: bool) -> None:
-        for name, dock in self.win.docks.items():
-            dock.setVisible(not (on and name in self.presenter_hidden))
+        h = self.view.presenter_hidden
+        self.view.presenter_hidden = h | {name} if hidden else h - {name}
+        settings().setValue("presenter_hidden", sorted(self.view.presenter_hidden))
 
     def toggle_keys(self) -> None:
         self.keys.toggle()
@@ -291,8 +301,4 @@ class WindowActions(QtCore.QObject):
     def save_settings(self) -> None:
         s = settings()
         s.setValue("geometry", self.win.saveGeometry())
-        s.setValue("font_size", self.point_size)
-
-
-def build_actions(win: "MainWindow") -> WindowActions:
-    return WindowActions(win)
+        s.setValue("font_size", self.view.point_size)

@@ -1,113 +1,73 @@
-"""One adapter that runs any engine generator on a QThread (napari/superqt style), and a one-job-per-panel slot.
+"""The Qt adapter of a job (nnlab.app.hosts): runs it on a QThread and turns its reports into signals, and a
+one-job-per-panel slot.
 
-The thread emits `yielded(event)`, `returned(result)`, `errored(exception)` and `finished()`. Between yields it
-honours stop (gen.close(), nothing returned), pause/step, and a value to `send` (e.g. True = "stop, but return what
-you have", which train() understands).
+The thread emits `yielded(event)`, `returned(result)`, `errored(exception)` and `finished()`. The job itself, on
+this thread or in a worker process, follows the one control protocol of nnlab.app.hosts (stop, pause/step, a value
+to `send`, e.g. True = "stop, but return what you have", which train() understands); nothing is delivered once it
+was told to stop.
 """
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable, Generator
+from typing import Any, Callable
 
 from PySide6 import QtCore
 
-GenFactory = Callable[[], Generator[Any, Any, Any]]
+from nnlab.app.hosts import GenFactory, Job, ProcessJob, ThreadJob
 
 
 class GeneratorWorker(QtCore.QThread):
-    """Runs `factory()` (which builds the generator, so argument errors land in `errored`) on its own thread."""
+    """Runs `factory()` (which builds the generator, so argument errors land in `errored`) on its own thread, or in
+    a worker process with `process=True` (picklable factory; the GUI keeps its GIL)."""
 
     yielded = QtCore.Signal(object)
     returned = QtCore.Signal(object)
     errored = QtCore.Signal(object)
 
-    def __init__(self, factory: GenFactory, parent: QtCore.QObject | None = None, paused: bool = False) -> None:
+    def __init__(self, factory: GenFactory, parent: QtCore.QObject | None = None, paused: bool = False,
+                 process: bool = False) -> None:
         super().__init__(parent)
-        self._factory = factory
-        self._stop = threading.Event()
-        self._cond = threading.Condition()
-        self._paused = paused
-        self._steps = 0
-        self._send: Any = None
+        self.job: Job = ProcessJob(factory, paused) if process else ThreadJob(factory, paused)
 
     # ---- control (any thread) ------------------------------------------------------------------------
     def stop(self) -> None:
-        """Close the generator at its next yield; no result is returned."""
-        with self._cond:
-            self._stop.set()
-            self._cond.notify_all()
+        self.job.stop()
 
     def finish_early(self, value: Any = True) -> None:
-        """Send `value` at the next yield so the generator can return a partial result (train: status cancelled)."""
-        with self._cond:
-            self._send = value
-            self._cond.notify_all()
+        self.job.finish_early(value)
 
     def pause(self) -> None:
-        with self._cond:
-            self._paused = True
+        self.job.pause()
 
     def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._cond.notify_all()
+        self.job.resume()
 
     def step(self) -> None:
-        """While paused: let exactly one more event through."""
-        with self._cond:
-            self._steps += 1
-            self._cond.notify_all()
+        self.job.step()
+
+    def kill(self) -> None:
+        self.job.kill()
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        return self.job.paused
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return self.job.stopping
 
     # ---- the thread --------------------------------------------------------------------------------------
     def run(self) -> None:
-        gen = None
-        try:
-            gen = self._factory()
-            value = None
-            first = True
-            while True:
-                if self._stop.is_set():
-                    return
-                event = next(gen) if first else gen.send(value)
-                first = False
-                if self._stop.is_set():
-                    return
-                self.yielded.emit(event)
-                value = self._wait()
-        except StopIteration as done:
-            if not self._stop.is_set():
-                self.returned.emit(done.value)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never crashes the app
-            if not self._stop.is_set():
-                self.errored.emit(exc)
-        finally:
-            if gen is not None:
-                try:
-                    gen.close()
-                except Exception:  # noqa: BLE001
-                    pass
+        self.job.run(self._report)
 
-    def _wait(self) -> Any:
-        """Block while paused (wake for step/stop/finish); return the value to send."""
-        with self._cond:
-            while True:
-                if self._send is not None:
-                    v, self._send = self._send, None
-                    return v
-                if self._stop.is_set() or not self._paused:
-                    return None
-                if self._steps > 0:
-                    self._steps -= 1
-                    return None
-                self._cond.wait(0.1)
+    def _report(self, kind: str, payload: Any) -> None:
+        if self.job.stopping:
+            return
+        if kind == "yield":
+            self.yielded.emit(payload)
+        elif kind == "return":
+            self.returned.emit(payload)
+        elif kind == "error":
+            self.errored.emit(payload)
 
 
 class TaskSlot(QtCore.QObject):
@@ -127,12 +87,7 @@ class TaskSlot(QtCore.QObject):
               process: bool = False) -> GeneratorWorker:
         """Start a job; `process=True` runs it in a worker process (picklable factory), keeping the GUI's GIL free."""
         self.cancel()
-        if process:
-            from nnlab.ui.process_worker import ProcessGeneratorWorker
-
-            w: GeneratorWorker = ProcessGeneratorWorker(factory, paused=paused)
-        else:
-            w = GeneratorWorker(factory, paused=paused)
+        w = GeneratorWorker(factory, paused=paused, process=process)
         self.worker = w
         # handlers check that `w` is still the current job: a queued event posted before cancel() is dropped
         # (slots return None: PySide6 mishandles a bool returned from a lambda slot)
@@ -189,9 +144,7 @@ class TaskSlot(QtCore.QObject):
             w.wait(max(0, int(1000 * (deadline - time.monotonic()))))
         stuck = [w for w in workers if not w.isFinished()]
         for w in stuck:
-            kill = getattr(w, "kill", None)
-            if kill is not None:  # a process job stuck between yields: terminate its process
-                kill()
+            w.kill()  # a process job stuck between yields: its process is terminated (a thread is told to stop)
         ok = True
         end = time.monotonic() + 2.0
         for w in stuck:

@@ -66,7 +66,7 @@ def test_closing_the_lp_bounds_stops_the_lps_and_clears_highs(monkeypatch):
     net = initial_snapshot(NetworkSpec(4, (30, 30)), InitSpec(scheme="torch_default", seed=1))
     lo, hi = np.zeros(4), np.ones(4)
     solved, models = [0], []
-    real_solve, real_init = B.ReluModel.optimize_linear, B.ReluModel.__init__
+    real_solve, real_init = B.BigMModel.optimize_linear, B.BigMModel.__init__
 
     def solve(self, *a, **kw):
         solved[0] += 1
@@ -76,8 +76,8 @@ def test_closing_the_lp_bounds_stops_the_lps_and_clears_highs(monkeypatch):
         real_init(self, *a, **kw)
         models.append(self)
 
-    monkeypatch.setattr(B.ReluModel, "optimize_linear", solve)
-    monkeypatch.setattr(B.ReluModel, "__init__", init)
+    monkeypatch.setattr(B.BigMModel, "optimize_linear", solve)
+    monkeypatch.setattr(B.BigMModel, "__init__", init)
     gen = iter_lp_bounds(net, lo, hi)
     k, j, n_lp = next(gen)
     assert k == 1 and n_lp == solved[0] >= 1 and len(models) == 1  # one LP or two done in layer 2

@@ -133,8 +133,40 @@ def test_gradient_follows_the_true_derivative_of_smooth_activations(act, seed):
 @pytest.mark.parametrize("method", [e.name for e in METHODS if "any_activation" not in e.flags])
 def test_relu_only_methods_refuse_other_activations_before_starting(method):
     net = act_net("tanh", 0)
-    with pytest.raises(NnlabError, match=f"method '{method}' needs a ReLU network, this one uses tanh"):
+    need = "a piecewise-linear network" if "piecewise_linear" in METHODS.get(method).flags else "a ReLU network"
+    with pytest.raises(NnlabError, match=f"method '{method}' needs {need}.*, this one uses tanh"):
         run_method(method, net, np.zeros(2), np.ones(2))
+
+
+def test_piecewise_linear_flag_is_what_the_methods_accept():
+    """The flag is truthful: every piecewise_linear method runs on a leaky_relu net, ReLU-only ones refuse it."""
+    assert {"milp", "regions", "sampling", "walk"} <= set(METHODS.names("piecewise_linear"))
+    net = act_net("leaky_relu", 3)
+    for e in METHODS:
+        if "any_activation" in e.flags:
+            continue
+        if "piecewise_linear" in e.flags:
+            res = run_to_result(run_method(e.name, net, np.zeros(2), np.ones(2), time_limit=30))
+            assert res.status in ("optimal", "feasible") and res.value == pytest.approx(float(net.forward(res.x)))
+        else:
+            with pytest.raises(NnlabError, match="needs a ReLU network, this one uses leaky_relu"):
+                run_method(e.name, net, np.zeros(2), np.ones(2))
+
+
+def test_method_entries_are_validated_when_registered():
+    from nnlab.engine.optimize.base import MethodEntry
+
+    def gen(*a):
+        yield
+
+    ok = dict(name="grid", obj=gen, label="x", flags=("heuristic", "any_dim"))
+    assert MethodEntry(**ok).order == METHODS.get("grid").order  # its place in METHOD_ORDER
+    for bad, why in (({"flags": ("heuristic",)}, "2d | any_dim"), ({"flags": ("exact", "heuristic", "2d")}, "exact"),
+                     ({"flags": ("heuristic", "any_dim", "fast")}, "unknown flags"), ({"name": "nope"}, "METHOD_ORDER"),
+                     ({"obj": lambda: None}, "generator"), ({"params": dict}, "dataclass")):
+        with pytest.raises(ValueError, match=why):
+            MethodEntry(**{**ok, **bad})
+    assert [e.name for e in METHODS] == sorted(METHODS.names(), key=lambda n: METHODS.get(n).order)
 
 
 def test_check_box_refuses_boxes_that_cannot_be_computed_soundly():
@@ -367,3 +399,13 @@ def test_heartbeats_are_progress_events(method, monkeypatch):
     assert beats, "no heartbeat although every check was due"
     assert all(b.bound is None and b.stage for b in beats)
     assert all(b.incumbent is None or b.incumbent <= res.value + 1e-12 for b in beats)
+
+
+def test_value_magnitude_bounds_softplus_which_exceeds_its_input():
+    """softplus(0) = log 2 > |0|: the magnitude bound adds |act(0)| per layer, so it still bounds every value."""
+    from nnlab.engine.optimize.base import value_magnitude
+
+    net = snapshot_from_layers([(np.zeros((3, 2)), np.zeros(3)), (np.full((1, 3), 5.0), np.zeros(1))], "softplus")
+    x = np.random.default_rng(0).uniform(-1, 1, (50, 2))
+    assert float(np.abs(net.forward(x)).max()) == pytest.approx(15 * np.log(2))
+    assert value_magnitude(net, -np.ones(2), np.ones(2)) >= 15 * np.log(2)

@@ -195,3 +195,25 @@ def test_value_and_grad_matches_forward_and_finite_differences(act):
     h = 1e-6
     fd = np.stack([(net.forward(x + h * e) - net.forward(x - h * e)) / (2 * h) for e in np.eye(3)], axis=1)
     assert np.allclose(g, fd, atol=1e-6)
+
+
+def test_shared_ascent_is_the_numpy_adam_it_replaced():
+    """local_optima's ascent now runs the optimizers' torch ascent (ascent.ascend, float64, cosine rate): it takes
+    the steps of the plain numpy Adam landscape.py had before (reproduced here), to rounding, on a smooth net."""
+    from nnlab.engine.jobs import drain
+    from nnlab.engine.optimize.heuristics.ascent import ascend, value_and_grad
+
+    net = initial_snapshot(NetworkSpec(2, (12, 12), activation="tanh"), InitSpec(scheme="torch_default", seed=3))
+    lo, hi = np.array([-1.0, -2.0]), np.array([1.0, 2.0])
+    span, steps, lr = hi - lo, 60, 0.05
+    u = np.random.default_rng(0).random((32, 2))
+    for sense, s in (("max", 1.0), ("min", -1.0)):
+        m, v, ref = np.zeros_like(u), np.zeros_like(u), u.copy()
+        for t in range(1, steps + 1):
+            g = s * value_and_grad(net, lo + ref * span)[1] * span
+            m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+            rate = lr * 0.5 * (1.0 + np.cos(np.pi * (t - 1) / steps))
+            ref = np.clip(ref + rate * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-12), 0.0, 1.0)
+        got = drain(ascend(net, u, lo, hi, sense, steps, lr, schedule="cosine", eps=1e-12, dtype="float64"))
+        assert np.abs(got - ref).max() < 1e-9
+        assert np.abs(got - u).max() > 0.05  # it moved

@@ -190,7 +190,7 @@ def test_invalid_inputs():
     with pytest.raises(NnlabError, match="2-input"):
         enumerate_regions(net3, np.zeros(3), np.ones(3))
     net = bump()
-    with pytest.raises(NnlabError, match="positive area"):
+    with pytest.raises(NnlabError, match="positive width"):
         enumerate_regions(net, np.array([0.0, 0.0]), np.array([0.0, 1.0]))
     with pytest.raises(NnlabError, match="lower <= upper"):
         run_to_result(run_method("regions", net, [1.0, 0.0], [0.0, 1.0]))

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from nnlab.engine.model.scene import (
-    InitSpec, NetworkSpec, Scene, SceneError, dumps_scene, load_scene, save_scene, scene_from_dict,
+    InitSpec, NetworkSpec, OptimizerSpec, Scene, SceneError, TargetSpec, dumps_scene, load_scene, save_scene,
+    scene_from_dict,
 )
 
 
@@ -12,6 +13,16 @@ def write(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "s.toml"
     p.write_text(text)
     return p
+
+
+def refusal(tmp_path: Path, text: str) -> str:
+    """The SceneError load_scene gives for a scene file with `text`: one line, starting with the file's name."""
+    p = write(tmp_path, text)
+    with pytest.raises(SceneError) as e:
+        load_scene(p)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(str(p))
+    return msg
 
 
 def test_round_trip_keeps_every_field(tmp_path):
@@ -30,7 +41,7 @@ def test_default_domain_is_unit_box():
     assert Scene(network=NetworkSpec(input_dim=3)).domain() == ((0.0,) * 3, (1.0,) * 3)
 
 
-@pytest.mark.parametrize("text, needle", [
+FIELD_ERRORS = [
     ("[network]\nhidden = [100, -3]\n", "[network] hidden = -3"),
     ("[network]\nactivation = 'relux'\n", "[network] activation = 'relux'"),
     ("[init]\nscheme = 'nope'\n", "[init] scheme = 'nope'"),
@@ -45,15 +56,12 @@ def test_default_domain_is_unit_box():
     ("colour = 'red'\n", "colour is not a known section"),
     ("network = 3\n", "[network] must be a table"),
     ("[target]\nname = 'expression'\n", "[target] expression = ''"),
-])
+]
+
+
+@pytest.mark.parametrize("text, needle", FIELD_ERRORS)
 def test_invalid_fields_give_one_line_errors(tmp_path, text, needle):
-    p = write(tmp_path, text)
-    with pytest.raises(SceneError) as e:
-        load_scene(p)
-    msg = str(e.value)
-    assert "\n" not in msg
-    assert msg.startswith(str(p))
-    assert needle in msg
+    assert needle in refusal(tmp_path, text)
 
 
 def test_malformed_toml_names_file_and_line(tmp_path):
@@ -110,7 +118,7 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
 
 # ----- limits and hostile input (issue 9, items 12, 14, 16) -----
 
-@pytest.mark.parametrize("text, needle", [
+LIMIT_ERRORS = [
     ("[network]\nhidden = [" + ", ".join(["2"] * 10000) + "]\n", "[network] hidden has 10000 layers; the limit is 64"),
     ("[network]\nhidden = [100000, 100000]\n", "[network] hidden = 100000 is not allowed; expected a value <= 4096"),
     ("[network]\nhidden = [4096, 4096, 4096]\n", "weights and biases; the limit is 20,000,000"),
@@ -121,12 +129,73 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
     ("[train]\nbatch_size = 100000000\n", "[train] batch_size = 100000000 is not allowed"),
     ("[camera]\nresolution = 2000\n", "[camera] resolution = 2000 is not allowed; expected a value <= 1000"),
     ("[optimizer.params]\nstarts = [[[1]]]\n", "[optimizer.params] starts is not allowed as a list"),
-])
+]
+
+
+@pytest.mark.parametrize("text, needle", LIMIT_ERRORS)
 def test_sizes_beyond_the_limits_are_refused_naming_field_and_limit(tmp_path, text, needle):
-    p = write(tmp_path, text)
+    assert needle in refusal(tmp_path, text)
+
+
+# ----- specs validate themselves on construction (issue 10) -----
+
+def _constructed(data: dict) -> Scene:
+    """A scene built in code from parsed TOML sections, without the file reader."""
+    from nnlab.engine.model.scene import SECTIONS
+
+    return Scene(**{k: SECTIONS[k](**v) for k, v in data.items()})
+
+
+@pytest.mark.parametrize("text, needle", [
+    case for case in FIELD_ERRORS + LIMIT_ERRORS
+    if "not a known" not in case[1] and not case[0].startswith(("format_version", "network = 3"))])
+def test_construction_refuses_what_the_file_reader_refuses_with_the_same_message(tmp_path, text, needle):
+    import tomllib
+
+    from_file = refusal(tmp_path, text)
     with pytest.raises(SceneError) as e:
-        load_scene(p)
-    assert needle in str(e.value) and "\n" not in str(e.value)
+        _constructed(tomllib.loads(text))
+    msg = str(e.value)
+    assert "\n" not in msg and needle in msg and from_file.endswith(msg)
+
+
+def test_a_spec_that_cannot_be_loaded_back_cannot_be_built(tmp_path):
+    """The issue's case: this scene used to build and save, and then failed to load."""
+    with pytest.raises(SceneError, match=r"^\[network\] activation = 'swish' is not allowed; expected one of relu"):
+        Scene(network=NetworkSpec(hidden=(), activation="swish"))
+    with pytest.raises(SceneError, match=r"^\[network\] hidden = \[\] is not allowed"):
+        NetworkSpec(hidden=())
+    with pytest.raises(SceneError, match="only defined for input_dim = 2"):
+        Scene(network=NetworkSpec(input_dim=5), target=TargetSpec(name="branin"))
+    with pytest.raises(SceneError, match=r"^title = 3 is not allowed; expected a string"):
+        Scene(title=3)
+    with pytest.raises(SceneError, match=r"^\[camera\] must be a CameraSpec"):
+        Scene(camera=NetworkSpec())
+    ok = Scene(network=NetworkSpec(input_dim=5, hidden=[8]), target=TargetSpec(name="rastrigin"))
+    p = tmp_path / "ok.toml"
+    save_scene(ok, p)
+    assert load_scene(p) == ok  # what builds, loads back
+
+
+def test_construction_normalises_values_like_the_file_reader():
+    import numpy as np
+
+    net = NetworkSpec(hidden=[np.int64(8), 4], lower=[0, -1], upper=[1, 1])
+    assert net.hidden == (8, 4) and type(net.hidden[0]) is int
+    assert net.lower == (0.0, -1.0) and all(type(v) is float for v in net.lower)
+    hash(net)  # a frozen spec with tuples, usable as a cache key
+    params = {"starts": 4}
+    spec = Scene(optimizer=OptimizerSpec(params=params)).optimizer
+    params["starts"] = 99
+    assert spec.params == {"starts": 4}  # the spec holds its own copy
+
+
+def test_replace_of_a_two_d_target_to_five_inputs_is_refused_like_a_file():
+    s = Scene(target=TargetSpec(name="himmelblau"))
+    with pytest.raises(SceneError, match="target 'himmelblau'.*only defined for input_dim = 2, not 5"):
+        s.replace("network", input_dim=5)
+    with pytest.raises(SceneError, match=r"\[target\] name = 'expression' is not allowed with input_dim = 3"):
+        Scene(target=TargetSpec(name="expression", expression="x")).replace("network", input_dim=3)
 
 
 def test_largest_admitted_network_is_within_the_parameter_limit():

@@ -93,7 +93,7 @@ def test_known_optimum_in_n_dimensions() -> None:
 def test_registry_entries_are_complete_and_vectorised(entry) -> None:
     assert entry.label and entry.label != entry.name  # human-readable, not the key
     assert entry.description and "\n" not in entry.description
-    dims = entry.extra["dims"]
+    dims = entry.dims
     assert dims in ("any", 2) and (dims == "any") == ("nd" in entry.flags)
     for n in ([1, 3, 6] if dims == "any" else [2]):
         lo, hi = natural_domain(entry.name, n)

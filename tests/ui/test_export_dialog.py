@@ -63,3 +63,45 @@ def test_bad_output_folder_is_reported(dialog, tmp_path):
     dialog.out.setText(str(tmp_path / "missing" / "a.gif"))
     dialog.export_button.click()
     assert "does not exist" in dialog.status.text() and not dialog.running
+
+
+def test_the_dialog_shows_and_exports_the_network_it_is_given(qtbot, tmp_path, monkeypatch):
+    """Regression (issue 10): the dialog was handed the scene only, so for himmelblau.toml ([train] enabled) its
+    preview trained the network on the GUI thread (27 s, again after every option change) and the export showed a
+    freshly trained network instead of the app's. Given the app's network, nothing trains and the frames are it."""
+    import nnlab.engine.train.training as training
+    from nnlab.bundled import scene_path
+    from nnlab.engine.analysis.surface import evaluate_network
+    from nnlab.engine.model.network import initial_snapshot
+    from nnlab.engine.model.scene import load_scene
+    from nnlab.ui.export_dialog import ExportDialog
+
+    scene = load_scene(scene_path("himmelblau.toml")).replace("camera", resolution=24)
+    assert scene.train.enabled and scene.target.name != "none"
+    net = initial_snapshot(scene.network, InitSpec(scheme=scene.init.scheme, seed=scene.init.seed + 7))
+    trained: list = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda *a, **k: trained.append(1) or real_train(*a, **k))
+    d = ExportDialog(scene, out=str(tmp_path / "him.gif"), net=net)
+    qtbot.addWidget(d)
+    try:
+        d.kind.setCurrentText("orbit")
+        d.width_.setValue(64)
+        d.height_.setValue(48)
+        d.frames.setValue(2)
+        d.update_preview()
+        assert d.preview_image.shape == (48, 64, 4)
+        d.azimuth.setValue(d.azimuth.value() + 15)  # an option change previews again
+        d.update_preview()
+        plans: list = []
+        real_render = d._render
+        d._render = lambda plan: plans.append(plan) or real_render(plan)
+        with qtbot.waitSignal(d.finished_export, timeout=60000):
+            d.export_button.click()
+        assert trained == []  # neither the previews nor the export trained anything
+        lo, hi = scene.domain()
+        z = plans[0].frames[0].panels[0].z
+        assert np.array_equal(z, evaluate_network(net, lo, hi, 24))  # the frames show the network given
+        assert iio.imread(tmp_path / "him.gif", index=None).shape == (2, 48, 64, 3)
+    finally:
+        d.done(0)

@@ -46,12 +46,12 @@ def test_scene_values_are_sent_exactly_as_given(qtbot):
 
 
 def test_untouched_optimize_panel_sends_the_scene_values(new_main_window, monkeypatch):
-    from nnlab.ui.panels import optimize_panel as op_mod
+    from nnlab.app import jobs as jobs_mod
 
     win = new_main_window()
     try:
         sent: list = []
-        monkeypatch.setattr(op_mod, "race_job", lambda *args: sent.append(args) or partial(iter, []))
+        monkeypatch.setattr(jobs_mod, "race_job", lambda *args: sent.append(args) or partial(iter, []))
         win.doc.update("optimizer", method="sampling", time_limit=0.25)
         win.optimize_panel.run_current()
         names, _net, _lo, _hi, _sense, time_limit, _seed, params = sent[-1]

@@ -153,7 +153,7 @@ def test_a_timed_out_maximum_is_the_best_point_seen_and_shows_its_bound():
     from nnlab.engine.analysis.surface import evaluate_network, grid_axes
     from nnlab.bundled import scene_path
     from nnlab.engine.model.network import initial_snapshot
-    from nnlab.ui.metrics_job import landscape_job
+    from nnlab.app.metrics import landscape_job
     from nnlab.ui.panels.info_panel import _extremum
 
     s = load_scene(scene_path("deep_narrow"))
@@ -180,12 +180,12 @@ def test_a_timed_out_maximum_is_the_best_point_seen_and_shows_its_bound():
 
 def test_the_panel_passes_its_grid_extremes_to_the_metrics_job(win, qtbot, monkeypatch):
     """What the panel has evaluated (its grid max and min) reaches the job, so the metrics are never worse."""
-    import nnlab.ui.jobs as jobs
+    import nnlab.app.jobs as jobs
 
     seen = []
     real = jobs.metrics_job
     monkeypatch.setattr(jobs, "metrics_job", lambda net, lo, hi, **kw: seen.append(kw) or real(net, lo, hi, **kw))
-    win.info_panel.recompute()
+    assert win.doc.next_seed()  # a new network: the panel starts its metrics job
     m = final_metrics(qtbot, win)
     d = win.doc
     i, j = np.unravel_index(d.z.argmax(), d.z.shape)

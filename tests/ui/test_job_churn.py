@@ -8,7 +8,7 @@ import psutil
 from PySide6 import QtCore, QtWidgets
 
 from nnlab.engine.model.scene import Scene
-from nnlab.ui import process_worker
+from nnlab.app import hosts as process_worker
 
 
 def worker_processes() -> list[psutil.Process]:
@@ -37,7 +37,7 @@ def test_25_fast_train_and_seed_presses_keep_workers_bounded_and_close_fast(new_
     w = new_main_window()
     w.doc.set_scene(training_scene())
     w.train_panel.train_btn.click()
-    qtbot.waitUntil(lambda: w.train_panel._last_epoch >= 0, timeout=60000)  # the job runs on a worker
+    qtbot.waitUntil(lambda: w.doc.training.epoch >= 0, timeout=60000)  # the job runs on a worker
     w.windowHandle().requestActivate()
     qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is w, timeout=5000)
     w.view3d.setFocus()

@@ -95,12 +95,12 @@ def test_stop_keeps_the_partial_network_and_cancel_is_fast(win, qtbot):
 def test_pause_and_step(win, qtbot):
     win.doc.set_scene(small_training_scene(epochs=1000))
     win.train_panel.step_btn.click()
-    qtbot.waitUntil(lambda: win.train_panel._last_epoch >= 1, timeout=30000)
+    qtbot.waitUntil(lambda: win.doc.training.epoch >= 1, timeout=30000)
     qtbot.wait(300)
-    e = win.train_panel._last_epoch
-    assert win.train_panel.slot.worker.paused and e <= 2
+    e = win.doc.training.epoch
+    assert win.train_panel.slot.worker.paused and win.doc.training.paused and e <= 2
     win.train_panel.step_btn.click()
-    qtbot.waitUntil(lambda: win.train_panel._last_epoch == e + 1, timeout=10000)
+    qtbot.waitUntil(lambda: win.doc.training.epoch == e + 1, timeout=10000)
     win.train_panel.cancel()
 
 
@@ -170,24 +170,24 @@ def test_diverging_training_reports_and_keeps_a_finite_network(win, qtbot):
 
 def test_screenshots_are_not_blank(win, tmp_path):
     path = tmp_path / "view.png"
-    win.actions_.save_view_png(path, 320, 240)
+    win.save_view_png(path, 320, 240)
     img = QtGui.QImage(str(path))
     assert (img.width(), img.height()) == (320, 240)
     colours = {img.pixel(x, y) for x in range(0, 320, 4) for y in range(0, 240, 4)}
     assert len(colours) > 40
     win.set_mode("2d")
-    win.actions_.save_view_png(tmp_path / "heat.png", 300, 200)
+    win.save_view_png(tmp_path / "heat.png", 300, 200)
     heat = QtGui.QImage(str(tmp_path / "heat.png"))
     assert heat.width() == 300 and len({heat.pixel(x, 100) for x in range(0, 300, 3)}) > 10
-    win.actions_.save_window_png(tmp_path / "win.png")
+    win.save_window_png(tmp_path / "win.png")
     assert QtGui.QImage(str(tmp_path / "win.png")).width() >= 1000
 
 
 def test_overlays_and_region_colours(win):
     win.doc.update("target", name="peaks")
-    win.actions_.show_target.trigger()
-    win.actions_.show_samples.trigger()
-    win.actions_.show_regions.trigger()
+    win.menus.show_target.trigger()
+    win.menus.show_samples.trigger()
+    win.menus.show_regions.trigger()
     assert win.view3d._overlay is not None and win.view3d._overlay.shape == win.doc.z.shape
     assert win.view3d._pts is not None and len(win.view3d._pts[0]) > 100
     colours = win.view3d._region_colors
@@ -200,7 +200,7 @@ def test_optimizer_run_fills_the_table_and_marks_the_optimum(win, qtbot):
     op.select("random")
     op.time_limit.setValue(2.0)
     marks: list = []
-    op.incumbent.connect(marks.append)
+    win.view.changed.connect(lambda name, value: marks.append(value) if name == "marker" else None)
     op.run_btn.click()
     qtbot.waitUntil(lambda: op.table.rowCount() == 1 and not op.slot.busy, timeout=20000)
     assert op.table.item(0, 0).text() == "random"
@@ -214,7 +214,7 @@ def test_neuron_thumbnail_shows_the_unit(win, qtbot):
     win.neurons_panel.refresh()
     assert sum(b.isVisible() for b in win.neurons_panel.buttons) == 48
     win.neurons_panel.buttons[3].click()
-    assert win.unit == (0, 3)
+    assert win.view.unit == (0, 3)
     assert not np.array_equal(win.view3d._z, win.doc.z)
     win.neurons_panel.back.click()
     assert np.array_equal(win.view3d._z, win.doc.z)
@@ -238,11 +238,11 @@ def test_export_network_round_trips(win, tmp_path):
     from nnlab.engine.model.io import load_model
 
     for name in ("net.npz", "net.onnx"):
-        assert win.actions_.save_network(str(tmp_path / name))
+        assert win.doc.save_network(str(tmp_path / name))
         back = load_model(tmp_path / name)
         x = np.array([[0.2, 0.7], [0.9, 0.1]])
         assert np.allclose(back.forward(x), win.doc.net.forward(x), atol=1e-5)
-    assert not win.actions_.save_network(str(tmp_path / "net.txt"))  # unknown format: an error, no crash
+    assert not win.doc.save_network(str(tmp_path / "net.txt"))  # unknown format: an error, no crash
     assert win.error_label.text()
 
 
@@ -261,18 +261,20 @@ def test_recent_files_and_linked_compare_cameras(win, qtbot):
 
 
 def test_lecture_keys_font_and_auto_rotate(win, qtbot):
-    size = win.actions_.point_size
-    win.actions_.font_step(2.0)
-    assert win.actions_.point_size == size + 2.0
+    size = win.view.point_size
+    win.menus.font_step(2.0)
+    assert win.view.point_size == size + 2.0
     assert win.view3d.axes.font.pointSizeF() == size + 3.0
     az = win.view3d.camera()[1]
     win.set_auto_rotate(True)
     qtbot.waitUntil(lambda: win.view3d.camera()[1] != az, timeout=3000)
     win.set_auto_rotate(False)
-    win.actions_.apply_presenter(True)
+    win.menus.presenter.trigger()
+    assert win.view.presenter
     assert not win.docks["Network"].isVisible() and win.docks["Target && training"].isVisible()
-    win.actions_.apply_presenter(False)
-    win.actions_.font_step(-2.0)
+    win.view.presenter = False
+    assert win.docks["Network"].isVisible() and not win.menus.presenter.isChecked()
+    win.menus.font_step(-2.0)
 
 
 def test_optimize_panel_follows_the_scene_optimizer(win):
@@ -283,3 +285,17 @@ def test_optimize_panel_follows_the_scene_optimizer(win):
     assert op.current_method() == "random" and op.sense.currentData() == "min"
     assert op.time_limit.value() == 3.0 and op.seed.value() == 4
     assert len(names) == op.forms.count() >= 1  # every registered method has its generated form
+
+
+def test_export_animation_is_given_the_network_on_screen(win, monkeypatch):
+    """File > Export animation hands the dialog the Document's network (trained or not), not just the scene."""
+    from nnlab.engine.model.network import initial_snapshot
+    from nnlab.ui.export_dialog import ExportDialog
+
+    s = win.doc.scene
+    shown = initial_snapshot(s.network, s.init.__class__(scheme=s.init.scheme, seed=s.init.seed + 3))
+    win.doc.set_network(shown, trained=True)
+    seen: list = []
+    monkeypatch.setattr(ExportDialog, "exec", lambda self: seen.append((self.net, self.scene)) or 0)
+    win.menus.export_animation()
+    assert seen and seen[0][0] is shown and seen[0][1] == s

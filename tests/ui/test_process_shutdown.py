@@ -32,7 +32,7 @@ def test_killing_a_host_with_a_full_pipe_does_not_block_interpreter_exit():
     code = """
         import time
         from functools import partial
-        from nnlab.ui.process_worker import Host
+        from nnlab.app.hosts import Host
 
         h = Host()
         h.ctrl.put(("job", partial(len, b"x" * 300_000), False))
@@ -51,7 +51,7 @@ def test_shutdown_of_many_hosts_is_parallel_and_leaves_none_alive():
     code = """
         import time
         from functools import partial
-        from nnlab.ui import process_worker as pw
+        from nnlab.app import hosts as pw
 
         hosts = [pw.acquire() for _ in range(4)]
         for h in hosts:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.engine.model.scene import Scene, load_scene
-from nnlab.ui.document import Document
+from nnlab.app.document import Document
 from nnlab.ui.presets import SCENES
 
 
@@ -62,7 +62,7 @@ def test_a_compare_scene_that_fails_to_load_clears_the_right_pane(new_main_windo
 
 
 def test_internal_errors_are_not_disguised_as_user_errors(qtbot, tmp_path, monkeypatch, capsys):
-    import nnlab.ui.document as document
+    import nnlab.app.document as document
 
     doc = Document()
     shown: list[str] = []

@@ -23,23 +23,20 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.engine.model import activations
+from nnlab.engine.jobs import drain
 from nnlab.engine.model.network import NetSnapshot
+from nnlab.engine.optimize.base import Box, better, check_box
 from nnlab.engine.optimize.certify import is_optimal
-from nnlab.errors import NnlabError
+from nnlab.engine.optimize.heuristics.ascent import ascend, value_and_grad
 
 LOCATION_TOL = 1e-6  # a coordinate within this (box-normalised) of a bound is "at the bound"
 MAX_VERTEX_DIM = 16  # enumerate box vertices up to 2^16 of them
 
 
 def _box(net: NetSnapshot, lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
-    lo = np.asarray(lower, dtype=np.float64).reshape(-1)
-    hi = np.asarray(upper, dtype=np.float64).reshape(-1)
-    if lo.size != net.input_dim or hi.size != net.input_dim:
-        raise NnlabError(f"the box has {lo.size}/{hi.size} bounds but the network has {net.input_dim} inputs")
-    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))) or np.any(lo >= hi):
-        raise NnlabError("the box needs finite bounds with lower < upper in every coordinate")
-    return lo, hi
+    """The optimizers' box validation (optimize.base.check_box); the metrics divide by the width, so a flat
+    coordinate is refused too."""
+    return check_box(net, lower, upper, positive_width="a landscape metric")
 
 
 def classify_location(x: np.ndarray, lower: Any, upper: Any, tol: float = LOCATION_TOL) -> tuple[str, int]:
@@ -75,12 +72,8 @@ class Extremum:
 
 def box_vertices(lower: Any, upper: Any) -> np.ndarray:
     """The 2^n vertices (2^n, n) of the box, or an empty (0, n) array above MAX_VERTEX_DIM inputs."""
-    lo, hi = np.asarray(lower, float), np.asarray(upper, float)
-    n = lo.size
-    if n > MAX_VERTEX_DIM:
-        return np.empty((0, n))
-    bits = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
-    return lo + bits * (hi - lo)
+    box = Box(np.asarray(lower, float).reshape(-1), np.asarray(upper, float).reshape(-1))
+    return np.empty((0, box.dim)) if box.dim > MAX_VERTEX_DIM else box.corners()
 
 
 def extremum(net: NetSnapshot, lower: Any, upper: Any, sense: str = "max", time_limit: float = 60.0,
@@ -110,7 +103,7 @@ def extremum(net: NetSnapshot, lower: Any, upper: Any, sense: str = "max", time_
             continue
         y = net.forward(pts)
         i = int(np.argmax(s * y))
-        if np.isfinite(y[i]) and (value is None or s * float(y[i]) > s * value):
+        if np.isfinite(y[i]) and better(float(y[i]), value, sense):
             value, x, found_by = float(y[i]), pts[i].copy(), name
     if x is not None:  # the value IS the forward pass at the point, as every method reports it (base.finish)
         value = float(net.forward(x[None, :])[0])
@@ -119,20 +112,6 @@ def extremum(net: NetSnapshot, lower: Any, upper: Any, sense: str = "max", time_
     loc, k = ("none", 0) if x is None else classify_location(x, lo, hi)
     return Extremum(sense, value, None if x is None else [float(v) for v in x], proven, bound,
                     relative_gap(value, bound), res.status, loc, k, float(res.seconds), found_by)
-
-
-def value_and_grad(net: NetSnapshot, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Outputs (N,) and input gradients (N, n0) at points x (N, n0), one batched backward pass (any activation)."""
-    h = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    slopes = []
-    for w, b in zip(net.weights[:-1], net.biases[:-1]):
-        h, m = activations.get(net.activation).value_and_slope(h @ w.T + b)
-        slopes.append(m)
-    y = (h @ net.weights[-1].T + net.biases[-1])[:, 0]
-    d = np.repeat(net.weights[-1], len(y), axis=0)
-    for w, m in zip(reversed(net.weights[:-1]), reversed(slopes)):
-        d = (d * m) @ w
-    return y, d
 
 
 @dataclass(frozen=True)
@@ -150,18 +129,10 @@ class LocalOptima:
 
 def _ascend(net: NetSnapshot, u: np.ndarray, lo: np.ndarray, span: np.ndarray, s: float, steps: int,
             lr: float) -> np.ndarray:
-    """Projected Adam ascent of s*f in box-normalised coordinates, learning rate cosine-decayed from lr to 0."""
-    m = np.zeros_like(u)
-    v = np.zeros_like(u)
-    b1, b2 = 0.9, 0.999
-    for t in range(1, steps + 1):
-        _, gx = value_and_grad(net, lo + u * span)
-        g = s * gx * span
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        rate = lr * 0.5 * (1.0 + np.cos(np.pi * (t - 1) / steps))
-        u = np.clip(u + rate * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + 1e-12), 0.0, 1.0)
-    return u
+    """Projected Adam ascent of s*f in box-normalised coordinates, learning rate cosine-decayed from lr to 0
+    (ascent.ascend in float64, the optimizers' multistart)."""
+    return drain(ascend(net, u, lo, lo + span, "max" if s > 0 else "min", steps, lr, schedule="cosine", eps=1e-12,
+                        dtype="float64"))
 
 
 def _climb(net: NetSnapshot, u: np.ndarray, lo: np.ndarray, span: np.ndarray, s: float, r: float, scale: float,

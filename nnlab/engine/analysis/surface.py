@@ -37,13 +37,3 @@ def evaluate_network(net: NetSnapshot, lower: tuple[float, ...], upper: tuple[fl
         raise NnlabError(f"a surface needs a 2-input network, this one has {net.input_dim} inputs")
     return evaluate_fn(net.forward, lower, upper, n)
 
-
-def evaluate_torch(model, lower: tuple[float, ...], upper: tuple[float, ...], n: int) -> np.ndarray:
-    """The surface of a live torch model (no grad, float32), e.g. during training."""
-    import torch
-
-    def fn(p: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return model(torch.as_tensor(p, dtype=torch.float32)).numpy()
-
-    return evaluate_fn(fn, lower, upper, n)

@@ -6,11 +6,12 @@ variance, which the tests check against the empirical one.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
 
-from nnlab.engine.registry import Registry
+from nnlab.engine.registry import Entry, Registry
 
 
 class InitSpec(Protocol):
@@ -24,8 +25,73 @@ class InitSpec(Protocol):
     bias_value: float
     seed: int
 
+
 WeightFn = Callable[[int, int, np.random.Generator, InitSpec], np.ndarray]
-INITS: Registry[WeightFn] = Registry("initialization")
+BiasFn = Callable[[int, int, np.random.Generator, InitSpec], np.ndarray]
+AUTO_BIAS = "auto"  # the scene's bias choice that means "the scheme's own default rule"
+
+
+@dataclass(frozen=True)
+class BiasRule(Entry[BiasFn]):
+    """A bias rule: obj(fan_out, fan_in, rng, spec) -> (fan_out,) biases, drawn after the layer's weights."""
+
+
+BIAS_RULES: "Registry[BiasRule]" = Registry("bias rule", BiasRule)
+
+
+@dataclass(frozen=True)
+class InitScheme(Entry[WeightFn]):
+    """A weight scheme: obj(fan_out, fan_in, rng, spec) -> (out, in) weights; `variance(fan_out, fan_in, spec)` is
+    its theoretical per-weight variance; `default_bias` the bias rule that bias = "auto" stands for. Flags "gain"
+    and "scale" name the [init] fields the scheme reads."""
+
+    variance: Callable[[int, int, InitSpec], float] | None = None
+    default_bias: str = "zero"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.variance is None:
+            raise ValueError(f"initialization {self.name!r} has no variance")
+        if self.default_bias not in BIAS_RULES:
+            raise ValueError(f"initialization {self.name!r}: default_bias {self.default_bias!r} is not a bias rule")
+
+
+INITS: "Registry[InitScheme]" = Registry("initialization", InitScheme)
+
+
+def _bias(name: str, label: str, description: str) -> Callable[[BiasFn], BiasFn]:
+    return BIAS_RULES.register(name, label=label, description=description)
+
+
+@_bias("zero", "zero", "all biases 0")
+def _zero_bias(fo: int, fi: int, rng: np.random.Generator, spec: InitSpec) -> np.ndarray:
+    return np.zeros(fo)
+
+
+@_bias("constant", "constant", "every bias = bias_value")
+def _constant_bias(fo: int, fi: int, rng: np.random.Generator, spec: InitSpec) -> np.ndarray:
+    return np.full(fo, spec.bias_value)
+
+
+@_bias("uniform", "uniform", "U(±bias_value)")
+def _uniform_bias(fo: int, fi: int, rng: np.random.Generator, spec: InitSpec) -> np.ndarray:
+    return rng.uniform(-spec.bias_value, spec.bias_value, size=fo)
+
+
+@_bias("normal", "normal", "N(0, bias_value²)")
+def _normal_bias(fo: int, fi: int, rng: np.random.Generator, spec: InitSpec) -> np.ndarray:
+    return rng.normal(0.0, spec.bias_value, size=fo)
+
+
+@_bias("fan_in", "fan-in uniform", "U(±1/sqrt(fan_in)), PyTorch's Linear default")
+def _fan_in_bias(fo: int, fi: int, rng: np.random.Generator, spec: InitSpec) -> np.ndarray:
+    b = 1.0 / math.sqrt(fi)
+    return rng.uniform(-b, b, size=fo)
+
+
+def bias_choices() -> tuple[str, ...]:
+    """What [init] bias may be: "auto" and the registered rules, in display order (scene, panel and CLI)."""
+    return (AUTO_BIAS, *BIAS_RULES.names())
 
 
 def _uniform(a: float, fo: int, fi: int, rng: np.random.Generator) -> np.ndarray:
@@ -105,31 +171,19 @@ def normal(fo: int, fi: int, rng: np.random.Generator, spec: InitSpec) -> np.nda
 
 def bias_kind(spec: InitSpec) -> str:
     """The bias rule in force: "auto" means the scheme's own default (zero for all but torch_default)."""
-    if spec.bias != "auto":
+    if spec.bias != AUTO_BIAS:
         return spec.bias
-    return INITS.get(spec.scheme).extra.get("default_bias", "zero")
+    return INITS.get(spec.scheme).default_bias
 
 
 def draw_bias(fo: int, fi: int, rng: np.random.Generator, spec: InitSpec) -> np.ndarray:
     """Bias vector by the spec's bias rule."""
-    kind = bias_kind(spec)
-    if kind == "zero":
-        return np.zeros(fo)
-    if kind == "constant":
-        return np.full(fo, spec.bias_value)
-    if kind == "uniform":
-        return rng.uniform(-spec.bias_value, spec.bias_value, size=fo)
-    if kind == "normal":
-        return rng.normal(0.0, spec.bias_value, size=fo)
-    if kind == "fan_in":
-        b = 1.0 / math.sqrt(fi)
-        return rng.uniform(-b, b, size=fo)
-    raise ValueError(f"unknown bias rule {kind!r}")
+    return BIAS_RULES.get(bias_kind(spec)).obj(fo, fi, rng, spec)
 
 
 def expected_variance(spec: InitSpec, fan_out: int, fan_in: int) -> float:
     """The scheme's theoretical per-weight variance."""
-    return float(INITS.get(spec.scheme).extra["variance"](fan_out, fan_in, spec))
+    return float(INITS.get(spec.scheme).variance(fan_out, fan_in, spec))
 
 
 def init_weights(sizes: list[int] | tuple[int, ...], spec: InitSpec) -> list[tuple[np.ndarray, np.ndarray]]:

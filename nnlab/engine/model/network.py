@@ -215,8 +215,7 @@ def from_torch(model: "torch.nn.Sequential") -> NetSnapshot:
             chain.affine(m.weight.detach().cpu().double().numpy(),
                          None if m.bias is None else m.bias.detach().cpu().double().numpy())
         elif (act := activations.by_torch_class(type(m).__name__)) and type(m).__module__.startswith("torch.nn"):
-            name = act.name
-            chain.act(leaky_activation(m.negative_slope) if name == "leaky_relu" else name)
+            chain.act(leaky_activation(m.negative_slope) if act.slope else act.name)  # a leaky slope must be nnlab's
         else:
             raise NetworkError(f"unsupported layer {type(m).__name__}; expected Linear and an activation")
     return chain.snapshot()

@@ -2,9 +2,15 @@
 
 Every invalid field is reported as one line naming the section, the field, the bad value and what is allowed.
 
-Limits. Validation (load_scene, scene_from_dict, Scene.replace: every command-line override goes through replace)
-admits only sizes nnlab can hold in memory and compute with on one machine, so that nothing is allocated for a
-network, a data set or a grid that cannot be used. The numbers and why:
+Specs validate themselves on construction (`NetworkSpec(hidden=())` raises SceneError), with the same rules and
+messages as the file reader, so a scene that builds can be saved and loaded back. Choices (activation, init scheme
+and bias rule, target, sampling, training optimizer, schedule, colormap) are the names of the registries in
+activations, inits, targets, train.sampling, train.optimizers and analysis.colormaps; every registry is filled when
+its module is imported, before the specs below are defined, so the choices are read once here.
+
+Limits. Validation (construction, hence load_scene, scene_from_dict and Scene.replace: every command-line override
+goes through replace) admits only sizes nnlab can hold in memory and compute with on one machine, so that nothing is
+allocated for a network, a data set or a grid that cannot be used. The numbers and why:
 - MAX_HIDDEN_LAYERS = 64: plain MLPs much deeper do not train (no residual connections or normalisation here), and
   every exact method gives up long before.
 - MAX_WIDTH = 4096: the Network panel's own limit; one 4096 x 4096 layer is 16.8 M weights.
@@ -19,17 +25,24 @@ network, a data set or a grid that cannot be used. The numbers and why:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 import os
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnlab.engine.model import activations
+from nnlab.engine.model.colormaps import COLORMAPS
 from nnlab.engine.files import atomic_write_bytes, read_regular_file
+from nnlab.engine.model import activations
+from nnlab.engine.model.inits import INITS, bias_choices
+from nnlab.engine.model.targets import SPECIAL_TARGETS, natural_domain, target_choices
+from nnlab.engine.model.learning import OPTIMIZERS, SCHEDULES
+from nnlab.engine.model.sampling import SAMPLING
 from nnlab.errors import SceneError
 
 FORMAT_VERSION = 1
@@ -47,17 +60,32 @@ MAX_SEED = 2**63 - 1  # TOML's largest integer; numpy and torch accept every see
 MAX_SCENE_BYTES = 1_000_000  # scenes are a few kB; refuses /dev/zero and other files that are not scenes
 
 
-
-
 def _f(default: Any, **meta: Any) -> Any:
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
 
 
+class _Section:
+    """A scene section that checks itself when made: each field (type, choices, limits; values are normalised, e.g.
+    a list to a tuple), then the checks that tie its fields together. `SECTION` is its name in a scene file."""
+
+    SECTION = ""
+
+    def __post_init__(self) -> None:
+        for name, tp, meta in _field_specs(type(self)):
+            value = getattr(self, name)
+            checked = _convert(self.SECTION, name, value, tp, meta)
+            if checked is not value:
+                object.__setattr__(self, name, checked)
+        _validate_section(self.SECTION, self)
+
+
 @dataclass(frozen=True)
-class NetworkSpec:
+class NetworkSpec(_Section):
     """Architecture; `lower`/`upper` give the input box (None: the target's natural domain, else [0,1]^n)."""
+
+    SECTION = "network"
 
     input_dim: int = _f(2, min=1, max=MAX_INPUT_DIM)
     hidden: tuple[int, ...] = _f((100, 100), min=1, max=MAX_WIDTH)
@@ -67,40 +95,46 @@ class NetworkSpec:
 
 
 @dataclass(frozen=True)
-class InitSpec:
+class InitSpec(_Section):
     """Initialization scheme (see inits.py); `bias = "auto"` lets the scheme decide (zero, or PyTorch's own)."""
 
-    scheme: str = _f("xavier_uniform", registry="inits")
+    SECTION = "init"
+
+    scheme: str = _f("xavier_uniform", choices=tuple(INITS.names()))
     gain: float = _f(1.0, min=0.0)
     scale: float = _f(0.1, min=0.0)
-    bias: str = _f("auto", choices=("auto", "zero", "constant", "uniform", "normal", "fan_in"))
+    bias: str = _f("auto", choices=bias_choices())
     bias_value: float = _f(0.0)
     seed: int = _f(1, min=0, max=MAX_SEED)
 
 
 @dataclass(frozen=True)
-class TargetSpec:
+class TargetSpec(_Section):
     """Training target: "none" (untrained), a registered function, "expression" or "csv"."""
 
-    name: str = _f("none", registry="targets")
+    SECTION = "target"
+
+    name: str = _f("none", choices=target_choices())
     expression: str = _f("")
     csv: str = _f("")
     rescale: bool = _f(False)
 
 
 @dataclass(frozen=True)
-class TrainSpec:
+class TrainSpec(_Section):
     """How the network is fitted to the target; `enabled` trains it when the scene is loaded headless."""
+
+    SECTION = "train"
 
     enabled: bool = _f(False)
     samples: int = _f(2000, min=4, max=MAX_SAMPLES)
-    sampling: str = _f("uniform", choices=("uniform", "lhs", "grid"))
+    sampling: str = _f("uniform", choices=tuple(SAMPLING.names()))
     noise: float = _f(0.0, min=0.0)
     val_fraction: float = _f(0.2, min=0.0, max=0.9)
-    optimizer: str = _f("adam", choices=("adam", "sgd", "lbfgs"))
+    optimizer: str = _f("adam", choices=tuple(OPTIMIZERS.names()))
     lr: float = _f(0.01, min=0.0, exclusive_min=True)
     momentum: float = _f(0.9, min=0.0, max=1.0)
-    schedule: str = _f("cosine", choices=("constant", "cosine", "step"))
+    schedule: str = _f("cosine", choices=tuple(SCHEDULES.names()))
     batch_size: int = _f(256, min=1, max=MAX_SAMPLES)
     epochs: int = _f(300, min=1, max=MAX_EPOCHS)
     seed: int = _f(0, min=0, max=MAX_SEED)
@@ -108,8 +142,10 @@ class TrainSpec:
 
 
 @dataclass(frozen=True)
-class OptimizerSpec:
+class OptimizerSpec(_Section):
     """Which optimizer the scene runs, and on what sense; extra method parameters go in `params`."""
+
+    SECTION = "optimizer"
 
     method: str = _f("exact")
     sense: str = _f("max", choices=("max", "min"))
@@ -119,13 +155,15 @@ class OptimizerSpec:
 
 
 @dataclass(frozen=True)
-class CameraSpec:
+class CameraSpec(_Section):
     """How the surface is looked at."""
+
+    SECTION = "camera"
 
     distance: float = _f(0.0, min=0.0)  # 0: fit the surface
     elevation: float = _f(30.0, min=-90.0, max=90.0)
     azimuth: float = _f(45.0)
-    colormap: str = _f("viridis", choices=("viridis", "cividis", "plasma", "inferno", "magma", "turbo", "coolwarm"))
+    colormap: str = _f("viridis", choices=tuple(COLORMAPS.names()))
     resolution: int = _f(100, min=4, max=MAX_RESOLUTION)
     view: str = _f("3d", choices=("3d", "2d"))
     auto_rotate: bool = _f(False)
@@ -133,8 +171,10 @@ class CameraSpec:
 
 
 @dataclass(frozen=True)
-class ExportSpec:
+class ExportSpec(_Section):
     """Defaults for animation export from this scene."""
+
+    SECTION = "export"
 
     kind: str = _f("orbit", choices=("orbit", "training", "optimizer", "gallery", "compare"))
     frames: int = _f(120, min=1, max=100000)
@@ -164,28 +204,32 @@ class Scene:
     compare: str = ""
     source: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        """The checks that tie sections together (each section checked itself when it was made)."""
+        for key in TOP_FIELDS:
+            value = getattr(self, key)
+            if not isinstance(value, str):
+                raise SceneError(f"{key} = {value!r} is not allowed; expected a string")
+        for key, cls in SECTIONS.items():
+            if type(getattr(self, key)) is not cls:
+                raise SceneError(f"[{key}] must be a {cls.__name__}, got {getattr(self, key)!r}")
+        _check_sizes(self)
+
     def replace(self, section: str | None = None, **changes: Any) -> "Scene":
-        """A copy with fields changed, in a section (`scene.replace("init", seed=2)`) or at top level."""
+        """A copy with fields changed, in a section (`scene.replace("init", seed=2)`) or at top level; the copy is
+        validated as it is made (an override cannot skip a limit)."""
         if section is None:
-            for key, value in changes.items():
-                if key in TOP_FIELDS and not isinstance(value, str):
-                    raise SceneError(f"{key} = {value!r} is not allowed; expected a string")
             return dataclasses.replace(self, **changes)
-        # the same per-field checks (type, choices, limits) as a scene file: an override cannot skip a limit
-        new = dataclasses.replace(getattr(self, section), **_checked_fields(section, SECTIONS[section], changes))
-        _validate_section(section, new)
-        scene = dataclasses.replace(self, **{section: new})
-        _check_sizes(scene)
-        return scene
+        cls = SECTIONS[section]
+        _known_fields(section, cls, changes)
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
 
     def domain(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """The network's input box: explicit bounds, else the target's natural domain, else [0,1]^n."""
         n = self.network.input_dim
         if self.network.lower is not None and self.network.upper is not None:
             return tuple(self.network.lower), tuple(self.network.upper)
-        if self.target.name not in ("none", "expression", "csv") and not self.target.rescale:
-            from nnlab.engine.model.targets import natural_domain
-
+        if self.target.name not in SPECIAL_TARGETS and not self.target.rescale:
             return natural_domain(self.target.name, n)
         return (0.0,) * n, (1.0,) * n
 
@@ -209,14 +253,11 @@ SECTIONS: dict[str, type] = {
 TOP_FIELDS = ("title", "description", "compare")
 
 
-def _allowed_registry(name: str) -> list[str]:
-    if name == "inits":
-        from nnlab.engine.model.inits import INITS
-
-        return INITS.names()
-    from nnlab.engine.model.targets import TARGETS
-
-    return ["none", "expression", "csv", *TARGETS.names()]
+@functools.cache
+def _field_specs(cls: type) -> tuple[tuple[str, Any, dict], ...]:
+    """(name, type, metadata) of a section's fields, read once per class (get_type_hints is slow)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name], dict(f.metadata)) for f in dataclasses.fields(cls))
 
 
 def _convert(section: str, name: str, value: Any, tp: Any, meta: dict) -> Any:
@@ -227,7 +268,7 @@ def _convert(section: str, name: str, value: Any, tp: Any, meta: dict) -> Any:
 
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
         if value is None:
             return None
         tp = next(a for a in args if a is not type(None))
@@ -258,10 +299,6 @@ def _convert(section: str, name: str, value: Any, tp: Any, meta: dict) -> Any:
         return dict(value)
     if "choices" in meta and value not in meta["choices"]:
         raise bad("one of " + ", ".join(meta["choices"]))
-    if "registry" in meta:
-        allowed = _allowed_registry(meta["registry"])
-        if value not in allowed:
-            raise bad("one of " + ", ".join(allowed))
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and (value < lo or (meta.get("exclusive_min") and value == lo)):
         raise bad(f"a value {'>' if meta.get('exclusive_min') else '>='} {lo}" + (f" and <= {hi}" if hi is not None else ""))
@@ -273,19 +310,16 @@ def _convert(section: str, name: str, value: Any, tp: Any, meta: dict) -> Any:
 def _section_from_dict(section: str, cls: type, data: Any) -> Any:
     if not isinstance(data, dict):
         raise SceneError(f"[{section}] must be a table, got {data!r}")
-    obj = cls(**_checked_fields(section, cls, data))
-    _validate_section(section, obj)
-    return obj
+    _known_fields(section, cls, data)
+    return cls(**data)
 
 
-def _checked_fields(section: str, cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """Field values of a section checked one by one (known name, type, choices, limits), for a file and an override."""
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+def _known_fields(section: str, cls: type, data: dict[str, Any]) -> None:
+    """A SceneError naming the first field of `data` that the section does not have (a file or an override)."""
+    names = [f[0] for f in _field_specs(cls)]
+    unknown = sorted(set(data) - set(names))
     if unknown:
-        raise SceneError(f"[{section}] {unknown[0]} is not a known field; allowed: {', '.join(fields)}")
-    return {k: _convert(section, k, v, hints[k], dict(fields[k].metadata)) for k, v in data.items()}
+        raise SceneError(f"[{section}] {unknown[0]} is not a known field; allowed: {', '.join(names)}")
 
 
 def _validate_section(section: str, obj: Any) -> None:
@@ -323,11 +357,16 @@ def _validate_section(section: str, obj: Any) -> None:
 
 
 def _check_sizes(scene: "Scene") -> None:
-    """Limits that tie sections together (see the module docstring)."""
+    """Limits and rules that tie sections together (see the module docstring)."""
     values = scene.train.samples * scene.network.input_dim
     if values > MAX_SAMPLE_VALUES:
         raise SceneError(f"[train] samples = {scene.train.samples} with input_dim = {scene.network.input_dim} is "
                          f"{values:,} input values; the limit is {MAX_SAMPLE_VALUES:,} (samples x input_dim)")
+    name, n = scene.target.name, scene.network.input_dim
+    if name not in SPECIAL_TARGETS:
+        natural_domain(name, n)  # a 2-D-only target fails here, naming it
+    elif n != 2 and name in ("expression", "csv"):
+        raise SceneError(f"[target] name = {name!r} is not allowed with input_dim = {n}; expected input_dim = 2")
 
 
 def scene_from_dict(data: dict, source: str = "") -> Scene:
@@ -341,20 +380,10 @@ def scene_from_dict(data: dict, source: str = "") -> Scene:
         if key in SECTIONS:
             kwargs[key] = _section_from_dict(key, SECTIONS[key], value)
         elif key in TOP_FIELDS:
-            if not isinstance(value, str):
-                raise SceneError(f"{key} = {value!r} is not allowed; expected a string")
-            kwargs[key] = value
+            kwargs[key] = value  # Scene checks it is a string
         else:
             raise SceneError(f"{key} is not a known section or field; allowed: format_version, {', '.join(TOP_FIELDS)}, {', '.join(SECTIONS)}")
-    scene = Scene(source=source, **kwargs)
-    _check_sizes(scene)
-    if scene.target.name not in ("none", "expression", "csv"):
-        from nnlab.engine.model.targets import natural_domain
-
-        natural_domain(scene.target.name, scene.network.input_dim)  # a 2-D-only target fails here, naming it
-    if scene.network.input_dim != 2 and scene.target.name in ("expression", "csv"):
-        raise SceneError(f"[target] name = {scene.target.name!r} is not allowed with input_dim = {scene.network.input_dim}; expected input_dim = 2")
-    return scene
+    return Scene(source=source, **kwargs)
 
 
 def scene_to_dict(scene: Scene) -> dict:

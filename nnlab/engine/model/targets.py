@@ -1,10 +1,10 @@
 """Training targets: classic optimization test functions with their natural domains (registered).
 
-Every TARGETS entry's obj maps X (N, n) float64 to (N,) float64. Registry extras:
+Every TARGETS entry (a TargetEntry) has obj mapping X (N, n) float64 to (N,) float64, and typed fields:
 - `domain = (lower, upper)`: the natural box. `lower`/`upper` are each a float (the same bound for every
   coordinate, used by all n-D targets) or a per-coordinate tuple (only for 2-D-only targets, e.g. Branin
   ((-5, 0), (10, 15))). Do not read it directly: `natural_domain(name, n)` gives the normalised tuples.
-- `dims`: "any" (flag "nd" too) or 2.
+- `dims`: "any" (the entry then carries the flag "nd", set from dims) or 2.
 - `optimum(n)`: (sense, value, points) of the documented global optimum, or None where not known
   (see `known_optimum`).
 Domains follow the SFU virtual library of simulation experiments unless the docstring says why not.
@@ -17,9 +17,8 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from nnlab.engine.registry import Registry
+from nnlab.engine.registry import Entry, Registry
 from nnlab.errors import SceneError
-
 
 
 class Scene(Protocol):
@@ -39,7 +38,34 @@ class TargetError(SceneError):
     so that load_scene reports it with the file name."""
 
 
-TARGETS: Registry[TargetFn] = Registry("target")
+
+@dataclass(frozen=True)
+class TargetEntry(Entry[TargetFn]):
+    """A registered target with its natural domain, input count and documented optimum (module docstring)."""
+
+    dims: int | str = 2
+    domain: tuple[Any, Any] | None = None
+    optimum: Callable[[int], tuple | None] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.dims != "any" and not (isinstance(self.dims, int) and self.dims >= 1):
+            raise ValueError(f"target {self.name!r}: dims must be 'any' or a positive integer")
+        if "nd" in self.flags and self.dims != "any":
+            raise ValueError(f"target {self.name!r}: the flag 'nd' is for targets with dims = 'any'")
+        if self.dims == "any":  # the capability flag follows dims, so it cannot disagree with it
+            object.__setattr__(self, "flags", self.flags | {"nd"})
+        if self.domain is None or len(self.domain) != 2 or self.optimum is None:
+            raise ValueError(f"target {self.name!r} needs a domain (lower, upper) and an optimum function")
+
+
+TARGETS: "Registry[TargetEntry]" = Registry("target", TargetEntry)
+SPECIAL_TARGETS = ("none", "expression", "csv")  # scene target names that are not registered functions
+
+
+def target_choices() -> tuple[str, ...]:
+    """What [target] name may be: the special names, then the registered targets in display order."""
+    return (*SPECIAL_TARGETS, *TARGETS.names())
 
 HIMMELBLAU_LOG_EPS = 1e-3  # -log(eps) = 6.9078 caps the four singular peaks of the altered Himmelblau
 _HIMMELBLAU_MINIMA = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126))
@@ -88,7 +114,7 @@ def himmelblau(X: np.ndarray) -> np.ndarray:
     return _himmelblau_raw(_cols(X, "himmelblau", 2))
 
 
-@TARGETS.register("rastrigin", label="Rastrigin", dims="any", flags=("nd",), domain=(-5.12, 5.12),
+@TARGETS.register("rastrigin", label="Rastrigin", dims="any", domain=(-5.12, 5.12),
                   description="10n + Σ(xᵢ² − 10 cos 2πxᵢ) on [−5.12,5.12]ⁿ: a grid of local minima, 0 at the origin",
                   optimum=_nd("min", 0.0, 0.0))
 def rastrigin(X: np.ndarray) -> np.ndarray:
@@ -96,7 +122,7 @@ def rastrigin(X: np.ndarray) -> np.ndarray:
     return 10.0 * X.shape[1] + np.sum(X * X - 10.0 * np.cos(2.0 * np.pi * X), axis=1)
 
 
-@TARGETS.register("ackley", label="Ackley", dims="any", flags=("nd",), domain=(-5.0, 5.0),
+@TARGETS.register("ackley", label="Ackley", dims="any", domain=(-5.0, 5.0),
                   description="Ackley (a=20, b=0.2, c=2π) on [−5,5]ⁿ (SFU uses [−32.768,32.768]): 0 at the origin",
                   optimum=_nd("min", 0.0, 0.0))
 def ackley(X: np.ndarray) -> np.ndarray:
@@ -107,7 +133,7 @@ def ackley(X: np.ndarray) -> np.ndarray:
     return -20.0 * np.exp(-0.2 * r) - np.exp(np.mean(np.cos(2.0 * np.pi * X), axis=1)) + 20.0 + math.e
 
 
-@TARGETS.register("rosenbrock", label="Rosenbrock", dims="any", flags=("nd",), domain=(-2.048, 2.048),
+@TARGETS.register("rosenbrock", label="Rosenbrock", dims="any", domain=(-2.048, 2.048),
                   description="Σ 100(xᵢ₊₁−xᵢ²)² + (1−xᵢ)² on [−2.048,2.048]ⁿ (De Jong's box): 0 at (1,…,1)",
                   optimum=_nd("min", 0.0, 1.0))
 def rosenbrock(X: np.ndarray) -> np.ndarray:
@@ -147,7 +173,7 @@ def six_hump_camel(X: np.ndarray) -> np.ndarray:
     return (4.0 - 2.1 * x * x + x ** 4 / 3.0) * x * x + x * y + (4.0 * y * y - 4.0) * y * y
 
 
-@TARGETS.register("styblinski_tang", label="Styblinski-Tang", dims="any", flags=("nd",), domain=(-5.0, 5.0),
+@TARGETS.register("styblinski_tang", label="Styblinski-Tang", dims="any", domain=(-5.0, 5.0),
                   description="½Σ(xᵢ⁴ − 16xᵢ² + 5xᵢ) on [−5,5]ⁿ: −39.16617·n at xᵢ = −2.903534",
                   optimum=_nd("min", -39.166166, -2.903534, per_dim=True))
 def styblinski_tang(X: np.ndarray) -> np.ndarray:
@@ -155,7 +181,7 @@ def styblinski_tang(X: np.ndarray) -> np.ndarray:
     return 0.5 * np.sum(X ** 4 - 16.0 * X * X + 5.0 * X, axis=1)
 
 
-@TARGETS.register("griewank", label="Griewank", dims="any", flags=("nd",), domain=(-10.0, 10.0),
+@TARGETS.register("griewank", label="Griewank", dims="any", domain=(-10.0, 10.0),
                   description="1 + Σxᵢ²/4000 − Π cos(xᵢ/√i) on [−10,10]ⁿ (SFU: [−600,600]): 0 at the origin",
                   optimum=_nd("min", 0.0, 0.0))
 def griewank(X: np.ndarray) -> np.ndarray:
@@ -165,7 +191,7 @@ def griewank(X: np.ndarray) -> np.ndarray:
     return 1.0 + np.sum(X * X, axis=1) / 4000.0 - np.prod(np.cos(X / np.sqrt(i)), axis=1)
 
 
-@TARGETS.register("levy", label="Levy", dims="any", flags=("nd",), domain=(-10.0, 10.0),
+@TARGETS.register("levy", label="Levy", dims="any", domain=(-10.0, 10.0),
                   description="Levy on [−10,10]ⁿ: many local minima, 0 at (1,…,1)",
                   optimum=_nd("min", 0.0, 1.0))
 def levy(X: np.ndarray) -> np.ndarray:
@@ -179,7 +205,7 @@ def levy(X: np.ndarray) -> np.ndarray:
 _MICHALEWICZ_OPT = {2: (-1.8013034, ((2.202906, 1.570796),))}
 
 
-@TARGETS.register("michalewicz", label="Michalewicz (m=10)", dims="any", flags=("nd",), domain=(0.0, math.pi),
+@TARGETS.register("michalewicz", label="Michalewicz (m=10)", dims="any", domain=(0.0, math.pi),
                   description="−Σ sin(xᵢ) sin²⁰(i xᵢ²/π) on [0,π]ⁿ: steep valleys; 2-D min −1.8013 at (2.20, 1.57)",
                   optimum=lambda k: ("min", *_MICHALEWICZ_OPT[k]) if k in _MICHALEWICZ_OPT else None)
 def michalewicz(X: np.ndarray) -> np.ndarray:
@@ -208,7 +234,7 @@ class Optimum:
 
 def known_optimum(name: str, n: int = 2) -> Optimum | None:
     """The literature optimum of target `name` in n dimensions (rounded as published), or None if not known."""
-    found = TARGETS.get(name).extra["optimum"](n)
+    found = TARGETS.get(name).optimum(n)
     return None if found is None else Optimum(found[0], float(found[1]), tuple(tuple(map(float, p)) for p in found[2]))
 
 
@@ -216,11 +242,11 @@ def natural_domain(name: str, n: int) -> tuple[tuple[float, ...], tuple[float, .
     """(lower, upper) of the target's natural box in n dimensions; TargetError if it has no n-D form,
     NnlabError (from the registry) for an unknown name."""
     entry = TARGETS.get(name)
-    dims = entry.extra["dims"]
+    dims = entry.dims
     if dims != "any" and n != dims:
         raise TargetError(f"target {name!r} ({entry.label}) is only defined for input_dim = {dims}, not {n}; "
                           f"targets for any input_dim: {', '.join(TARGETS.names('nd'))}")
-    lo, hi = entry.extra["domain"]
+    lo, hi = entry.domain
 
     def expand(v: float | tuple[float, ...]) -> tuple[float, ...]:
         return tuple(float(a) for a in v) if isinstance(v, tuple) else (float(v),) * n

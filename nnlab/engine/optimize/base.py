@@ -3,22 +3,26 @@
 A method is a generator function
     method(net: NetSnapshot, lower: ndarray, upper: ndarray, sense: str, params: <its dataclass>,
            time_limit: float, seed: int) -> Generator[Event, None, OptResult]
-registered in METHODS with its parameter dataclass (fields with defaults, shown by the UI and CLI) and capability
-flags: "exact" | "heuristic"; "2d" (2-input networks only) | "any_dim"; "any_activation" for methods that need only
-forward passes or gradients (without it a method needs a ReLU network: region LPs, big-M, linear bounds). A method
-may also register `check=fn(net, lower, upper, params)`: its own size limits, raised before any work starts.
-`check_method` applies all of these; `run_method` calls it before the method's first step.
+registered in METHODS (a MethodEntry, validated when registered) with its parameter dataclass (fields with
+defaults, shown by the UI and CLI) and capability flags: "exact" | "heuristic"; "2d" (2-input networks only) |
+"any_dim"; which activations it accepts: "any_activation" (forward passes or gradients only), "piecewise_linear"
+(every piecewise-linear activation of the registry, max(z, a z): region LPs, big-M, linear regions), or neither (a
+ReLU network only); "baseline" marks the plain sampling baselines. A method may also register
+`check=fn(net, lower, upper, params)`: its own size limits, raised before any work starts. `check_method` applies
+all of these; `run_method` calls it before the method's first step. Display order is METHOD_ORDER, one list.
 """
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Union
+from typing import Any, Callable, Generator, NamedTuple, Union
 
 import numpy as np
 
 from nnlab.engine.jobs import drain
+from nnlab.engine.model import activations
 from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.registry import Entry, Registry
 from nnlab.errors import NnlabError
@@ -101,7 +105,54 @@ def _finite(v: float | None) -> float | None:
 
 
 MethodFn = Callable[..., Generator[Event, None, OptResult]]
-METHODS: Registry[MethodFn] = Registry("optimizer")
+
+
+# The display order of the methods (UI list, CLI `--method all`, study tables): one explicit list, not import order.
+METHOD_ORDER = ("exact", "regions", "milp", "bab", "relu_bab", "sampling", "walk", "gradient", "random", "lhs", "grid")
+METHOD_FLAGS = frozenset({"exact", "heuristic", "2d", "any_dim", "any_activation", "piecewise_linear", "baseline"})
+
+
+@dataclass(frozen=True)
+class MethodEntry(Entry[MethodFn]):
+    """A method: its entry plus `check`, its own size limits (see the module docstring). Validated when made: a
+    generator function, a parameter dataclass (or None), known flags with exactly one kind (exact | heuristic), one
+    dimension capability (2d | any_dim), at most one activation capability, and a place in METHOD_ORDER."""
+
+    check: Callable[..., None] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        f = self.flags
+        problems = []
+        if not inspect.isgeneratorfunction(self.obj):
+            problems.append("is not a generator function")
+        if self.params is not None and not dataclasses.is_dataclass(self.params):
+            problems.append("params is not a dataclass")
+        if self.check is not None and not callable(self.check):
+            problems.append("check is not callable")
+        if f - METHOD_FLAGS:
+            problems.append(f"unknown flags {sorted(f - METHOD_FLAGS)}")
+        for group in (("exact", "heuristic"), ("2d", "any_dim")):
+            if len(f & set(group)) != 1:
+                problems.append(f"needs exactly one of the flags {' | '.join(group)}")
+        if {"any_activation", "piecewise_linear"} <= f:
+            problems.append("flags any_activation and piecewise_linear exclude each other")
+        if self.name not in METHOD_ORDER:
+            problems.append("is not in base.METHOD_ORDER (its display place)")
+        if problems:
+            raise ValueError(f"optimizer {self.name!r}: {'; '.join(problems)}")
+        object.__setattr__(self, "order", METHOD_ORDER.index(self.name))
+
+    def accepts(self, activation: str) -> bool:
+        """Does this method run on networks with this activation (its capability flags)?"""
+        if "any_activation" in self.flags:
+            return True
+        if "piecewise_linear" in self.flags:
+            return activations.get(activation).piecewise_linear
+        return activation == "relu"
+
+
+METHODS: Registry[MethodEntry] = Registry("optimizer", MethodEntry)
 
 
 def relative_gap(value: float | None, bound: float | None) -> float | None:
@@ -156,28 +207,53 @@ MAX_MAGNITUDE = 1e150  # interval bound on any layer's values above this: refuse
 
 def value_magnitude(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray) -> float:
     """An upper bound on |value| of every neuron (pre-activations and output) over the box, by interval
-    arithmetic on magnitudes: m_k = |W_k| m_{k-1} + |b_k|, through |act(z)| <= |z| (relu, leaky_relu, silu) or
-    <= 1 (tanh, sigmoid). inf when it overflows float64."""
+    arithmetic on magnitudes: m_k = |W_k| m_{k-1} + |b_k|, through |act(z)| <= 1 (tanh, sigmoid), else
+    |act(z)| <= |z| + |act(0)| (relu, leaky_relu, silu, gelu: |z|; softplus: |z| + log 2). inf when it overflows."""
     m = np.maximum(np.abs(lower), np.abs(upper))
     top = float(m.max(initial=0.0))
     bounded = net.activation in ("tanh", "sigmoid")
+    at0 = abs(float(activations.get(net.activation).value(np.zeros(1))[0]))  # softplus: |act(z)| <= |z| + log 2
     with np.errstate(over="ignore", invalid="ignore"):
         for k, (w, b) in enumerate(zip(net.weights, net.biases)):
             g = np.abs(w) @ m + np.abs(b)
             top = max(top, float(g.max(initial=0.0)))
             if not np.isfinite(top):
                 return float("inf")
-            m = np.minimum(g, 1.0) if bounded else g
+            m = np.minimum(g, 1.0) if bounded else (g + at0 if at0 else g)
     return top
 
 
-def check_box(net: NetSnapshot, lower: Any, upper: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validated float64 box of the network's input dimension, or a one-line NnlabError.
+class Box(NamedTuple):
+    """A float64 box [lower, upper], as check_box validates it. A tuple, so `lo, hi = check_box(...)` reads it."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return int(self.lower.size)
+
+    @property
+    def span(self) -> np.ndarray:
+        """upper - lower per coordinate (0 where the box is flat)."""
+        return self.upper - self.lower
+
+    def corners(self) -> np.ndarray:
+        """The 2^n vertices (2^n, n), bit i of the row index choosing upper in coordinate i."""
+        n = self.dim
+        bits = (np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1
+        return self.lower + bits * self.span
+
+
+def check_box(net: NetSnapshot, lower: Any, upper: Any, positive_width: str = "") -> Box:
+    """The one validation of a box (optimizers, metrics, region enumeration): a Box of the network's input
+    dimension, or a one-line NnlabError.
 
     Refused, because the answer could not be computed soundly in float64: a bound beyond +-MAX_BOX_ABS (1e12;
     exact methods' LP/MILP solvers treat numbers near 1e20 as infinite and lose all precision long before), and a
     box over which the interval bound of some neuron's value (value_magnitude) exceeds MAX_MAGNITUDE (1e150, so
-    that products of two such values stay finite) or overflows."""
+    that products of two such values stay finite) or overflows. A caller that divides by the width (box-normalised
+    metrics, 2-D regions) names itself in `positive_width`: a flat coordinate is then refused too."""
     lo = np.asarray(lower, dtype=np.float64).reshape(-1)
     hi = np.asarray(upper, dtype=np.float64).reshape(-1)
     n = net.input_dim
@@ -185,6 +261,8 @@ def check_box(net: NetSnapshot, lower: Any, upper: Any) -> tuple[np.ndarray, np.
         raise NnlabError(f"the box has {lo.size}/{hi.size} bounds but the network has {n} inputs")
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))) or np.any(lo > hi):
         raise NnlabError("the box needs finite bounds with lower <= upper")
+    if positive_width and np.any(hi <= lo):
+        raise NnlabError(f"{positive_width} needs a box of positive width (lower < upper in every coordinate)")
     big = float(max(np.abs(lo).max(), np.abs(hi).max()))
     if big > MAX_BOX_ABS:
         raise NnlabError(f"the box reaches {big:.3g}, beyond +-{MAX_BOX_ABS:.0e}: float64 arithmetic over it is not "
@@ -193,19 +271,21 @@ def check_box(net: NetSnapshot, lower: Any, upper: Any) -> tuple[np.ndarray, np.
     if not mag <= MAX_MAGNITUDE:
         raise NnlabError(f"over this box the network's values could reach {mag:.3g}, beyond {MAX_MAGNITUDE:.0e}: "
                          "float64 arithmetic cannot compute them soundly; use a smaller box")
-    return lo, hi
+    return Box(lo, hi)
 
 
 def check_method(method: str, net: NetSnapshot, lower: Any, upper: Any, sense: str = "max",
                  time_limit: float = 60.0, params: dict[str, Any] | None = None
-                 ) -> tuple[Entry[MethodFn], np.ndarray, np.ndarray, Any]:
+                 ) -> tuple[MethodEntry, np.ndarray, np.ndarray, Any]:
     """Everything that can be refused before a method starts (one-line NnlabError): the name, the method's
     activation and dimension capabilities, sense, time limit, box, parameters and the method's own size check.
     Returns (entry, lower, upper, parameter dataclass)."""
     entry = METHODS.get(method)
-    if "any_activation" not in entry.flags and net.activation != "relu":
+    if not entry.accepts(net.activation):
+        need = ("a piecewise-linear network (" + ", ".join(activations.names(piecewise_linear=True)) + ")"
+                if "piecewise_linear" in entry.flags else "a ReLU network")
         others = ", ".join(METHODS.names("any_activation"))
-        raise NnlabError(f"method {method!r} needs a ReLU network, this one uses {net.activation} "
+        raise NnlabError(f"method {method!r} needs {need}, this one uses {net.activation} "
                          f"(methods for any activation: {others})")
     if "2d" in entry.flags and net.input_dim != 2:
         raise NnlabError(f"method {method!r} needs a 2-input network, this one has {net.input_dim} inputs")
@@ -215,7 +295,7 @@ def check_method(method: str, net: NetSnapshot, lower: Any, upper: Any, sense: s
         raise NnlabError(f"time limit {time_limit!r} must be > 0 seconds")
     lo, hi = check_box(net, lower, upper)
     p = make_params(method, params)
-    check = entry.extra.get("check")
+    check = entry.check
     if check is not None:
         check(net, lo, hi, p)
     return entry, lo, hi, p

@@ -16,8 +16,10 @@ import numpy as np
 
 from nnlab.engine.model.network import NetSnapshot, initial_snapshot, snapshot_from_layers
 from nnlab.engine.model.scene import Scene
-from nnlab.errors import SceneError
-from nnlab.errors import NnlabError
+from nnlab.engine.threads import torch_threads
+from nnlab.engine.model.learning import OPTIMIZERS, SCHEDULES
+from nnlab.engine.model.sampling import sample_points
+from nnlab.errors import NnlabError, SceneError
 
 HEARTBEAT_S = 0.15  # a long epoch re-yields its latest event this often, so the consumer can cancel
 MAX_NOISE_RATIO = 10.0  # [train] noise <= this x the target's range: beyond it the data are noise, not the target
@@ -56,22 +58,13 @@ class TrainResult:
 
 
 def _sample_inputs(scene: Scene, rng: np.random.Generator) -> np.ndarray:
+    """[train] samples points over scene.domain() by the [train] sampling scheme (train/sampling.py)."""
     t = scene.train
     lo, hi = (np.asarray(v, dtype=np.float64) for v in scene.domain())
-    n = len(lo)
-    if t.sampling == "grid":
-        k = int(math.floor(t.samples ** (1.0 / n) + 1e-9))
-        if k < 2:
-            raise SceneError(f"[train] sampling = \"grid\" needs samples >= 2^{n} for a {n}-input network; use uniform or lhs")
-        axes = [np.linspace(a, b, k) for a, b in zip(lo, hi)]
-        return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, n)
-    if t.sampling == "lhs":
-        from scipy.stats import qmc
-
-        u = qmc.LatinHypercube(d=n, rng=rng).random(t.samples)
-    else:
-        u = rng.random((t.samples, n))
-    return lo + u * (hi - lo)
+    try:
+        return np.concatenate(list(sample_points(t.sampling, t.samples, lo, hi, rng)))
+    except NnlabError as e:
+        raise SceneError(f"[train] sampling = {t.sampling!r}: {e}") from None
 
 
 def make_dataset(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
@@ -137,13 +130,8 @@ def _r2(pred: np.ndarray, y: np.ndarray) -> float:
 
 
 def _lr_at(scene: Scene, frac: float) -> float:
-    """Learning rate at `frac` (0..1) of the run: constant, cosine to zero, or x0.1 at 50% and 75%."""
-    t = scene.train
-    if t.schedule == "cosine":
-        return t.lr * 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0)))
-    if t.schedule == "step":
-        return t.lr * (0.1 ** ((frac >= 0.5) + (frac >= 0.75)))
-    return t.lr
+    """Learning rate at `frac` (0..1) of the run, by the registered [train] schedule (train/optimizers.py)."""
+    return SCHEDULES.get(scene.train.schedule).obj(scene.train.lr, frac)
 
 
 def train(scene: Scene, start: NetSnapshot | None = None,
@@ -154,8 +142,8 @@ def train(scene: Scene, start: NetSnapshot | None = None,
     """
     import torch
 
-    from nnlab.engine.model.network import from_torch, to_torch
     from nnlab.engine.analysis.surface import grid_points
+    from nnlab.engine.model.network import from_torch, to_torch
 
     t0 = time.perf_counter()
     tr = scene.train
@@ -184,10 +172,8 @@ def train(scene: Scene, start: NetSnapshot | None = None,
     def tensor(a: np.ndarray) -> "torch.Tensor":
         return torch.as_tensor(a, dtype=torch.float32)
 
-    old_threads = torch.get_num_threads()
-    if snap.n_params * min(tr.batch_size, len(tr_idx)) < 5e6:  # small steps: thread hand-offs cost more than they save
-        torch.set_num_threads(1)
-    try:
+    # small steps: thread hand-offs cost more than they save
+    with torch_threads(1 if snap.n_params * min(tr.batch_size, len(tr_idx)) < 5e6 else 0):
         gen = torch.Generator().manual_seed(tr.seed)  # the only randomness in torch: batch order
         model = to_torch(snapshot_from_layers(fold_in, snap.activation))
         params = list(model.parameters())
@@ -198,15 +184,9 @@ def train(scene: Scene, start: NetSnapshot | None = None,
         if snap.input_dim == 2 and res > 0:
             dlo, dhi = scene.domain()
             grid = tensor((grid_points(dlo, dhi, res) - c) / s)
-        if tr.optimizer == "lbfgs":
-            opt = torch.optim.LBFGS(params, lr=tr.lr, max_iter=20, history_size=20, line_search_fn="strong_wolfe")
-            batch = len(tr_idx)
-        elif tr.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=tr.lr, momentum=tr.momentum)
-            batch = min(tr.batch_size, len(tr_idx))
-        else:
-            opt = torch.optim.Adam(params, lr=tr.lr)
-            batch = min(tr.batch_size, len(tr_idx))
+        method = OPTIMIZERS.get(tr.optimizer)
+        opt = method.obj(params, tr)
+        batch = len(tr_idx) if method.full_batch else min(tr.batch_size, len(tr_idx))
         steps = math.ceil(len(tr_idx) / batch)
         total = tr.epochs * steps
 
@@ -248,7 +228,7 @@ def train(scene: Scene, start: NetSnapshot | None = None,
                     out.backward()
                     return out
 
-                if tr.optimizer == "lbfgs":
+                if method.full_batch:  # L-BFGS: the step re-evaluates through the closure
                     loss = float(opt.step(closure).detach())  # the loss before the step, like the other optimizers
                 else:
                     loss = float(closure().detach())
@@ -285,8 +265,6 @@ def train(scene: Scene, start: NetSnapshot | None = None,
                     p.copy_(q)
         return TrainResult(snapshot(), status, epochs_run, last.train_loss, last.val_r2,
                            time.perf_counter() - t0, history)
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def train_to_result(scene: Scene, start: NetSnapshot | None = None, surface_resolution: int | None = 0,

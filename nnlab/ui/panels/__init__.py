@@ -1,1 +1,1 @@
-"""Side panels (docks); each edits the shared Document and listens to it."""
+"""Side panels (docks); each edits the shared Document (nnlab.app.document) and listens to it."""

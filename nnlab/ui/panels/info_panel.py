@@ -1,7 +1,7 @@
 """Info panel: parameter count, output range on the grid, and the landscape metrics of the current network.
 
 The metrics (exact max/min and where they lie, linear regions, affine R², local maxima, homogeneity, a one-line
-verdict) come from nnlab.engine.analysis.landscape through a job on the panel's TaskSlot (nnlab.ui.metrics_job); the panel
+verdict) come from nnlab.engine.analysis.landscape through a job on the panel's TaskSlot (nnlab.app.metrics); the panel
 only formats them. A new network cancels the running job and starts another after a short pause (coalescing
 bursts such as repeated "New sample").
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from nnlab.ui.document import Document
-from nnlab.ui.metrics_job import WHERE, NetMetrics, verdict
+from nnlab.app.document import Document
+from nnlab.app.metrics import WHERE, NetMetrics, verdict
 from nnlab.ui.worker import TaskSlot
 
 PROCESS_JOBS = True  # metrics in a worker process (the GUI keeps its GIL); False: on a thread
@@ -96,22 +96,12 @@ class InfoPanel(QtWidgets.QWidget):
     def _start_metrics(self) -> None:
         if self._closed:
             return
-        from nnlab.ui.jobs import metrics_job
-
-        lo, hi = self.doc.domain()
         key = self._key
         d = self.doc
         seen = [[float(d.xs[i]), float(d.ys[j])] for i, j in self._grid_extremes()]  # never report worse than these
-        self.slot.start(metrics_job(d.net, lo, hi, candidates=seen or None), lambda m: self._show(key, m),
+        self.slot.start(d.metrics_job(candidates=seen or None), lambda m: self._show(key, m),
                         lambda m: self._show(key, m, final=True), lambda e: self._failed(key, e),
                         process=PROCESS_JOBS)
-
-    def recompute(self) -> None:
-        """Compute the metrics again now (cancels a running computation)."""
-        self._key = None
-        self._schedule()
-        self._debounce.stop()
-        self._start_metrics()
 
     def _show(self, key: tuple, m: NetMetrics, final: bool = False) -> None:
         if key is not self._key or self._closed:

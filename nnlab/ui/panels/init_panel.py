@@ -4,10 +4,10 @@ from __future__ import annotations
 from PySide6 import QtWidgets
 
 from nnlab.engine.model.inits import INITS
-from nnlab.ui.document import Document
+from nnlab.app.choices import field_choices
+from nnlab.app.document import Document
+from nnlab.engine.model.scene import InitSpec
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
-
-BIASES = ("auto", "zero", "constant", "uniform", "normal", "fan_in")
 
 
 class InitPanel(QtWidgets.QWidget):
@@ -24,7 +24,7 @@ class InitPanel(QtWidgets.QWidget):
         self.scale = spin_float(0.0, 100.0, 0.1, 4, 0.01)
         lay.addRow("Gain", self.gain)
         lay.addRow("Scale", self.scale)
-        self.bias = combo([(b, b) for b in BIASES])
+        self.bias = combo([(b, b) for b in field_choices(InitSpec, "bias")])
         self.bias_value = spin_float(-100.0, 100.0, 0.0, 4, 0.01)
         lay.addRow("Bias", self.bias)
         lay.addRow("Bias value", self.bias_value)
@@ -45,7 +45,7 @@ class InitPanel(QtWidgets.QWidget):
         self.sync()
 
     def next_seed(self) -> None:
-        self.doc.update("init", seed=self.doc.scene.init.seed + 1)
+        self.doc.next_seed()
 
     def sync(self) -> None:
         s = self.doc.scene.init

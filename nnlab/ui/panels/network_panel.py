@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
-from nnlab.engine.model.scene import ACTIVATIONS
-from nnlab.ui.document import Document
+from nnlab.app.document import Document
+from nnlab.engine.model import activations
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
 
 MAX_LAYERS = 12
@@ -37,7 +37,7 @@ class NetworkPanel(QtWidgets.QWidget):
         btns.addWidget(self.add_btn)
         btns.addWidget(self.del_btn)
         lay.addRow("", btns)
-        self.activation = combo([(a, a) for a in ACTIVATIONS])
+        self.activation = combo([(a, a) for a in activations.names()])
         lay.addRow("Activation", self.activation)
         self.summary = QtWidgets.QLabel()
         lay.addRow(self.summary)

@@ -1,11 +1,9 @@
 """Neurons panel: thumbnails of the hidden units of one layer over the domain; a click shows one in the big view."""
 from __future__ import annotations
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from nnlab.engine.analysis.surface import grid_points
-from nnlab.ui.document import Document
+from nnlab.app.document import Document
 from nnlab.ui.forms import combo
 from nnlab.ui.thumbs import heat_pixmap
 
@@ -13,19 +11,7 @@ MAX_UNITS = 48
 THUMB_RES = 40
 
 
-def unit_surfaces(doc: Document, layer: int, res: int) -> np.ndarray:
-    """(units, res, res) post-activation values of the hidden units of `layer` on the scene's grid."""
-    from nnlab.engine.model import activations
-
-    lo, hi = doc.scene.domain()
-    g = doc.net.preactivations(grid_points(lo[:2], hi[:2], res))[layer]
-    act = activations.get(doc.net.activation).value
-    return np.asarray(act(g), dtype=np.float32).T.reshape(-1, res, res)
-
-
 class NeuronsPanel(QtWidgets.QWidget):
-    unit_selected = QtCore.Signal(int, int)  # layer, unit (-1 = back to the network output)
-
     def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
@@ -48,8 +34,12 @@ class NeuronsPanel(QtWidgets.QWidget):
         self.buttons: list[QtWidgets.QToolButton] = []
         self._dirty = True
         self.layer.currentIndexChanged.connect(self.refresh)
-        self.back.clicked.connect(lambda: self.unit_selected.emit(-1, -1))
+        self.back.clicked.connect(lambda: self.select(-1, -1))
         doc.network_changed.connect(self._mark)
+
+    def select(self, layer: int, unit: int) -> None:
+        """Show hidden unit `unit` of `layer` in the big view (unit < 0: the network output)."""
+        self.doc.view.unit = None if unit < 0 else (layer, unit)
 
     def _mark(self) -> None:
         self._dirty = True
@@ -72,12 +62,12 @@ class NeuronsPanel(QtWidgets.QWidget):
         layer = max(0, self.layer.currentIndex())
         if self.doc.net.input_dim != 2 or not widths:
             return
-        surfaces = unit_surfaces(self.doc, layer, THUMB_RES)[:MAX_UNITS]
+        surfaces = self.doc.unit_surfaces(layer, THUMB_RES)[:MAX_UNITS]
         while len(self.buttons) < len(surfaces):
             b = QtWidgets.QToolButton()
             b.setIconSize(QtCore.QSize(56, 56))
             i = len(self.buttons)
-            b.clicked.connect(lambda _c=False, i=i: self.unit_selected.emit(self.layer.currentIndex(), i))
+            b.clicked.connect(lambda _c=False, i=i: self.select(self.layer.currentIndex(), i))
             self.grid.addWidget(b, i // 4, i % 4)
             self.buttons.append(b)
         cmap = self.doc.scene.camera.colormap

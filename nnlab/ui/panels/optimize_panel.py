@@ -1,33 +1,27 @@
 """Optimize panel: every registered method with a form generated from its parameter dataclass, Run, Race (several
-methods one after another on the same network) and a results table. Events drive the markers in the view."""
+methods one after another on the same network) and a results table. Events become the optimizer marks of the
+model's ViewState (marker, points, paths), which the views show."""
 from __future__ import annotations
 
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from nnlab.ui.document import Document
-from nnlab.ui.errors import describe
+from nnlab.app.document import Document
+from nnlab.app.errors import describe
+from nnlab.app.jobs import MethodDone
 from nnlab.ui.forms import DataclassForm, FloatEdit, combo, set_quiet, spin_int
-from nnlab.ui.jobs import MethodDone, race_job
 from nnlab.ui.worker import TaskSlot
 
 COLUMNS = ("method", "status", "value", "x", "bound", "gap", "seconds")
 
 
 def _methods():
-    try:
-        import nnlab.engine.optimize  # noqa: F401  (registers the methods)
-        from nnlab.engine.optimize.base import METHODS
-    except ImportError:
-        return []
+    from nnlab.engine.optimize import METHODS  # (importing the package registers every method)
+
     return list(METHODS)
 
 
 class OptimizePanel(QtWidgets.QWidget):
-    incumbent = QtCore.Signal(object)   # np.ndarray (3,) data coords, or None to clear
-    points = QtCore.Signal(object)      # (N, 3) or None
-    paths = QtCore.Signal(object)       # list of (K, 3) or None
-
     def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
@@ -139,10 +133,9 @@ class OptimizePanel(QtWidgets.QWidget):
         self.run(names)
 
     def run(self, names: list[str]) -> None:
-        net, (lo, hi) = self.doc.net, self.doc.scene.domain()
         sense, tl, seed = self.sense.currentData(), self.time_limit.value(), self.seed.value()
         params = {n: self.forms.widget(i).values() for i, n in enumerate(e.name for e in self.entries)}
-        job = race_job(names, net, lo, hi, sense, tl, seed, params)
+        job = self.doc.race_job(names, sense, tl, seed, params)
         self.clear_markers()
         self._best = None
         self._visited: list[np.ndarray] = []
@@ -158,14 +151,14 @@ class OptimizePanel(QtWidgets.QWidget):
         from nnlab.engine.optimize.base import BoundProgress, Incumbent, PointsVisited, WalkPath
 
         if isinstance(ev, Incumbent) and ev.x is not None and len(ev.x) == 2:
-            self.incumbent.emit(np.array([ev.x[0], ev.x[1], ev.value]))
+            self.doc.view.marker = np.array([ev.x[0], ev.x[1], ev.value])
             self.status.setText(f"incumbent {ev.value:.6g} after {ev.seconds:.2f} s")
         elif isinstance(ev, PointsVisited) and ev.points.shape[1:] == (2,):
             self._visited.append(np.column_stack([ev.points, ev.values]))
-            self.points.emit(np.concatenate(self._visited[-50:]))
+            self.doc.view.points = np.concatenate(self._visited[-50:])
         elif isinstance(ev, WalkPath) and ev.path.shape[1:] == (2,):
             self._walks.append(np.column_stack([ev.path, ev.values]))
-            self.paths.emit(self._walks[-30:])
+            self.doc.view.paths = self._walks[-30:]
         elif isinstance(ev, BoundProgress):
             b = "—" if ev.bound is None else f"{ev.bound:.6g}"
             self.status.setText(f"{ev.stage} bound {b}, {ev.seconds:.1f} s")
@@ -186,7 +179,7 @@ class OptimizePanel(QtWidgets.QWidget):
                 better = self._best is None or (res.value > self._best if res.sense == "max" else res.value < self._best)
                 if better:
                     self._best = res.value
-                    self.incumbent.emit(np.array([res.x[0], res.x[1], res.value]))
+                    self.doc.view.marker = np.array([res.x[0], res.x[1], res.value])
         for c, text in enumerate(cells):
             item = QtWidgets.QTableWidgetItem(text)
             item.setToolTip(text)
@@ -197,9 +190,7 @@ class OptimizePanel(QtWidgets.QWidget):
         self.status.setText("Cancelled")
 
     def clear_markers(self) -> None:
-        self.incumbent.emit(None)
-        self.points.emit(None)
-        self.paths.emit(None)
+        self.doc.view.clear_marks()
 
     def clear(self) -> None:
         self.slot.cancel()

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
-from nnlab.ui.document import Document
+from nnlab.app.document import Document
+from nnlab.app.errors import describe
+from nnlab.engine.model.targets import TARGETS
 from nnlab.ui.forms import combo, set_quiet
 from nnlab.ui.thumbs import heat_pixmap
 
 
 def _targets() -> list[tuple[str, str]]:
-    items = [("none", "none (untrained)")]
-    try:
-        from nnlab.engine.model.targets import TARGETS
-
-        items += [(e.name, e.label) for e in TARGETS]
-    except ImportError:
-        pass
-    return items + [("expression", "custom expression"), ("csv", "CSV data")]
+    return [("none", "none (untrained)"), *((e.name, e.label) for e in TARGETS), ("expression", "custom expression"),
+            ("csv", "CSV data")]
 
 
 class TargetBox(QtWidgets.QWidget):
@@ -71,8 +67,6 @@ class TargetBox(QtWidgets.QWidget):
         desc = {"none": "No target: the network stays as initialized.", "expression": "Your formula in x and y.",
                 "csv": f"Samples from {self.doc.scene.target.csv or 'a CSV file'} (columns x1, x2, y)."}.get(name)
         if desc is None:
-            from nnlab.engine.model.targets import TARGETS
-
             e = TARGETS.get(name)
             desc = f"{e.label}: {e.description}" if e.description else e.label
         lo, hi = self.doc.scene.domain()
@@ -117,9 +111,7 @@ class TargetBox(QtWidgets.QWidget):
 
         try:
             load_csv_samples(path)
-        except Exception as e:  # noqa: BLE001 - see nnlab.ui.errors.describe
-            from nnlab.ui.errors import describe
-
+        except Exception as e:  # noqa: BLE001 - see nnlab.app.errors.describe
             self.doc.error.emit(describe(e))
             return False
         return self.doc.update("target", name="csv", csv=path)

@@ -1,15 +1,16 @@
 """Target & training panel: target (registry, expression validated as you type, CSV), data and optimizer settings,
-Train / Pause / Step / Stop / Reset, and a live plot of the loss and validation R². Training runs on a worker."""
+Train / Pause / Step / Stop / Reset, and a live plot of the loss and validation R². Training runs on a worker; its
+events are recorded in the model's TrainState (doc.training), which the plots and progress bar are drawn from."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from nnlab.ui.document import Document
-from nnlab.ui.errors import describe
+from nnlab.app.choices import field_choices
+from nnlab.app.document import Document
+from nnlab.app.errors import describe
+from nnlab.engine.model.scene import TrainSpec
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
 from nnlab.ui.progress import ProgressBar
 from nnlab.ui.panels.target_box import TargetBox
@@ -29,8 +30,8 @@ class TrainPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.doc = doc
         self.slot = TaskSlot(self)
+        self.state = doc.training
         self._stepping = False
-        self._last_epoch = -1
         self._pending_surface = None
         self._pending_event = None
         self._final = False
@@ -45,9 +46,9 @@ class TrainPanel(QtWidgets.QWidget):
         form.addRow(self.target_box)
         self.target, self.expr, self.expr_msg = self.target_box.target, self.target_box.expr, self.target_box.expr_msg
         self.samples = spin_int(4, 10_000_000, 2000)
-        self.sampling = combo([(s, s) for s in ("uniform", "lhs", "grid")])
+        self.sampling = combo([(s, s) for s in field_choices(TrainSpec, "sampling")])
         self.noise = spin_float(0.0, 1e6, 0.0, 4, 0.01)
-        self.optimizer = combo([(s, s) for s in ("adam", "sgd", "lbfgs")])
+        self.optimizer = combo([(s, s) for s in field_choices(TrainSpec, "optimizer")])
         self.lr = spin_float(1e-6, 10.0, 0.01, 6, 0.001)
         self.epochs = spin_int(1, 1_000_000, 300)
         self.batch = spin_int(1, 10_000_000, 256)
@@ -80,7 +81,6 @@ class TrainPanel(QtWidgets.QWidget):
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#f0a030", width=2))
         self.r2_curve = self.r2_plot.plot(pen=pg.mkPen("#4aa3df", width=2))
         lay.addWidget(self.plots, 1)
-        self.history: list[tuple[int, float, float]] = []
 
         for w, key in ((self.samples, "samples"), (self.noise, "noise"), (self.lr, "lr"), (self.epochs, "epochs"),
                        (self.batch, "batch_size")):
@@ -114,6 +114,11 @@ class TrainPanel(QtWidgets.QWidget):
     def load_csv(self, path: str) -> bool:
         return self.target_box.load_csv(path)
 
+    @property
+    def history(self) -> list[tuple[int, float, float]]:
+        """(epoch, train loss, val R²) of the current run (the model's TrainState)."""
+        return self.state.history
+
     # ---- training -----------------------------------------------------------------------------------------
     def _buttons(self) -> None:
         w = self.slot.worker
@@ -128,6 +133,7 @@ class TrainPanel(QtWidgets.QWidget):
         w = self.slot.worker
         if w is not None:
             w.resume()
+            self.state.paused = False
             self._stepping = False
         else:
             self.start()
@@ -144,14 +150,11 @@ class TrainPanel(QtWidgets.QWidget):
     def start(self, paused: bool = False) -> bool:
         from nnlab.engine.train.training import TrainError
 
-        from nnlab.ui.jobs import train_job
-
         if self.doc.scene.target.name == "none":
             self.doc.error.emit("choose a target before training")
             return False
-        scene, start = self.doc.scene, self.doc.net
-        self.history = []
-        self._last_epoch = -1
+        scene = self.doc.scene
+        self.state.begin(scene.train.epochs, paused)
         self._plot_clock.invalidate()
         self.progress.setRange(0, scene.train.epochs)
         self.progress.setValue(0)
@@ -163,8 +166,8 @@ class TrainPanel(QtWidgets.QWidget):
                 return
             self._progress(ev)
 
-        self.slot.start(train_job(scene, start), on_yield, self._finished,
-                        lambda e: self.doc.error.emit(f"training failed: {describe(e)}"), self._buttons, paused=paused,
+        self.slot.start(self.doc.train_job(), on_yield, self._finished,
+                        lambda e: self.doc.error.emit(f"training failed: {describe(e)}"), self._ended, paused=paused,
                         process=PROCESS_JOBS)
         self.doc.message.emit(f"Training {scene.train.epochs} epochs…")
         return True
@@ -174,9 +177,7 @@ class TrainPanel(QtWidgets.QWidget):
         thread free: each refresh is a GIL hand-off with the training thread."""
         if ev.surface is not None:
             self._pending_surface = ev.surface
-        if ev.epoch != self._last_epoch:
-            self._last_epoch = ev.epoch
-            self.history.append((ev.epoch, ev.train_loss, ev.val_r2 if ev.val_r2 is not None else math.nan))
+        if self.state.record(ev):
             self._pending_event = ev
             self._stepping = False
         elif self._stepping and self.slot.worker is not None:
@@ -222,6 +223,7 @@ class TrainPanel(QtWidgets.QWidget):
             self._flush()
         finally:
             self._final = False
+        self.state.finish(result)
         self.doc.set_network(result.snapshot, trained=True)
         r2 = "—" if result.val_r2 is None else f"{result.val_r2:.4f}"
         self.doc.message.emit(f"Training {result.status}: {result.epochs_run} epochs, loss {result.train_loss:.4g}, "
@@ -232,9 +234,14 @@ class TrainPanel(QtWidgets.QWidget):
         if not self.doc.trained and self.slot.busy:
             self.cancel()  # a new init or architecture: the running job trains a network that is gone
 
+    def _ended(self) -> None:
+        self.state.set(running=False, paused=False)
+        self._buttons()
+
     def pause(self) -> None:
         if self.slot.worker is not None:
             self.slot.worker.pause()
+            self.state.paused = True
         self._buttons()
 
     def step(self) -> None:
@@ -245,6 +252,7 @@ class TrainPanel(QtWidgets.QWidget):
                 self.slot.worker.step()
         else:
             self.slot.worker.pause()
+            self.state.paused = True
             self.slot.worker.step()
         self._buttons()
 
@@ -260,12 +268,13 @@ class TrainPanel(QtWidgets.QWidget):
         self.slot.cancel()
         self._frame.stop()
         self._pending_surface = self._pending_event = None
+        self.state.set(running=False, paused=False)
         self._buttons()
 
     def clear(self) -> None:
         """Stop any run and empty the plots (a new scene)."""
         self.cancel()
-        self.history = []
+        self.state.clear()
         self.loss_curve.setData([], [])
         self.r2_curve.setData([], [])
         self.progress.setValue(0)

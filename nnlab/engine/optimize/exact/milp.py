@@ -1,9 +1,10 @@
-"""Exact optimum in any dimension: the big-M MILP of the network (Fischetti & Jo), solved by HiGHS.
+"""Exact optimum in any dimension: the big-M MILP of the network (Fischetti & Jo; formulation/bigm.py, for every
+piecewise-linear activation: relu and leaky_relu), solved by HiGHS.
 
 HiGHS is driven through highspy directly (the same model class as the LP bound tightening): it runs in a worker
 thread while the generator reports its bound and incumbents, and a HiGHS interrupt callback stops it within
-milliseconds when the consumer closes the generator. Other MIP-capable solvers go through cvxpy (no progress events,
-no cancellation while the solver runs).
+milliseconds when the consumer closes the generator. Other MIP-capable solvers go through cvxpy on the same model
+(BigMModel.matrices; no progress events, no cancellation while the solver runs).
 
 Steps: a quick incumbent (corners, random points, projected gradient; warmstart.py) -> bounds (interval or LP-based,
 stable neurons fixed or dropped) -> MILP warm-started from the incumbent. Every x is clipped to the box and
@@ -17,7 +18,6 @@ exact.is_optimal of that bound, whatever HiGHS's own status says.
 """
 from __future__ import annotations
 
-import dataclasses
 import queue
 import threading
 import time
@@ -34,16 +34,19 @@ from nnlab.engine.optimize.base import (
 )
 from nnlab.engine.optimize.formulation.cuts import add_ideal_cuts
 from nnlab.engine.optimize.certify import OPTIMAL_GAP, float_margin, is_optimal, outward
-from nnlab.engine.optimize.formulation.bounds import FEAS_TOL, ReluModel, interval_bounds, iter_cutoff_bounds, iter_lp_bounds
+from nnlab.engine.optimize.formulation.bigm import FEAS_TOL, network_model
+from nnlab.engine.optimize.formulation.bounds import interval_bounds, iter_cutoff_bounds, iter_lp_bounds
+from nnlab.engine.optimize.formulation.intervals import stopped_bound
 from nnlab.engine.optimize.exact.warmstart import warm_start
 
 
 def tolerance_margin(net: NetSnapshot, bounds: list[tuple[np.ndarray, np.ndarray]], tol: float = FEAS_TOL) -> float:
     """How much a solution that violates every row and integrality by `tol` can overstate the output.
 
-    Per hidden neuron the big-M rows h >= g, h <= g - L (1 - z), h <= U z and z in {0, 1} within tol let h exceed
-    relu(g) by tol (1 + |L| + |U|) plus what the inputs' errors add through |W|; the output adds |w| times the last
-    layer's error and tol. Why: HiGHS accepts such points, so its bound is one of the perturbed problem.
+    Per hidden neuron the big-M rows y >= g, y <= g - (1 - a) L (1 - z), y <= a g + (1 - a) U z and z in {0, 1}
+    within tol let y exceed act(g) by tol (1 + |L| + |U|) (as 0 <= a < 1) plus what the inputs' errors add through
+    |W| (a |W| <= |W|); the output adds |w| times the last layer's error and tol. Why: HiGHS accepts such points, so
+    its bound is one of the perturbed problem.
     """
     err = np.zeros(net.input_dim) + tol  # a box bound may be violated by tol too
     for (w, _), (L, U) in zip(net.layers()[:-1], bounds):
@@ -121,25 +124,17 @@ def _solve_highs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p
     """Run HiGHS in a thread; yield progress and incumbents; return (status, bound, x of HiGHS's best)."""
     import highspy as hs
 
-    model = ReluModel(lo, hi, p.threads)
-    for (w, b), (L, U) in zip(net.layers()[:-1], bounds):
-        model.add_layer(w, b, L, U, enforce_inactive=cut)
+    model = network_model(net, lo, hi, bounds, enforce_inactive=cut, threads=p.threads)
     h = model.h
-    zc = np.concatenate(model.z_cols).astype(np.int32) if model.z_cols else np.zeros(0, np.int32)
-    cols, costs = model.affine_objective(net.weights[-1][0])
+    zc = model.all_z()
     n = model.num_col
-    c = np.zeros(n)
-    c[cols] = costs
-    h.changeColsCost(n, np.arange(n, dtype=np.int32), c)
-    h.changeObjectiveOffset(float(net.biases[-1][0]))
-    h.changeObjectiveSense(hs.ObjSense.kMaximize if sense == "max" else hs.ObjSense.kMinimize)
-    if zc.size and p.cut_rounds > 0:
+    model.set_objective(net.weights[-1][0], float(net.biases[-1][0]), sense)
+    if zc.size and p.cut_rounds > 0 and model.a == 0.0:  # the ideal cuts are ReLU's (Anderson et al.)
         h.setOptionValue("time_limit", max(0.01, 0.5 * time_limit - (time.perf_counter() - t0)))
         n_cuts, root = add_ideal_cuts(model, net, lo, hi, bounds, p.cut_rounds, t0 + 0.5 * time_limit)
         state["cuts"] = n_cuts
         yield BoundProgress(root, state["value"], time.perf_counter() - t0, f"root LP with {n_cuts} ideal cuts")
-    if zc.size:
-        h.changeColsIntegrality(zc.size, zc, np.full(zc.size, hs.HighsVarType.kInteger.value, np.uint8))
+    model.make_integer()
     h.setOptionValue("time_limit", max(0.01, time_limit - (time.perf_counter() - t0)))
     h.setOptionValue("mip_rel_gap", 0.5 * float(p.mip_gap))
     h.setOptionValue("mip_abs_gap", 0.5 * float(p.mip_gap))  # with rel: gap <= mip_gap/2 * max(1, |value|)
@@ -194,7 +189,7 @@ def _solve_highs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p
         x_best = np.clip(cv[: lo.size], lo, hi)
         if zc.size and time.perf_counter() - t0 < time_limit:  # polish: the LP of the solution's region
             zv = np.round(cv[zc])
-            h.changeColsIntegrality(zc.size, zc, np.full(zc.size, hs.HighsVarType.kContinuous.value, np.uint8))
+            model.make_integer(False)
             h.changeColsBounds(zc.size, zc, zv, zv)
             h.setOptionValue("time_limit", max(0.01, min(5.0, time_limit - (time.perf_counter() - t0))))
             h.run()
@@ -211,33 +206,28 @@ def _solve_highs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p
 
 
 def _solve_cvxpy(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p: MilpParams,
-                 bounds: list[tuple[np.ndarray, np.ndarray]], time_limit: float
+                 bounds: list[tuple[np.ndarray, np.ndarray]], cut: bool, time_limit: float
                  ) -> tuple[str, float | None, np.ndarray | None]:
-    """The same formulation through cvxpy, for solvers other than HiGHS."""
+    """The same big-M model (BigMModel.matrices) through cvxpy, for solvers other than HiGHS."""
     import cvxpy as cp
 
-    x = cp.Variable(lo.size)
-    cons = [x >= lo, x <= hi]
-    h_prev, idx_prev = x, np.arange(lo.size)
-    for (w, b), (L, U) in zip(net.layers()[:-1], bounds):
-        act, unst = L >= 0, (L < 0) & (U > 0)
-        keep = np.flatnonzero(act | unst)
-        if keep.size == 0:
-            h_prev, idx_prev = None, keep
-            continue
-        g = (w[keep][:, idx_prev] @ h_prev + b[keep]) if h_prev is not None else b[keep]
-        hv = cp.Variable(keep.size)
-        cons += [hv >= 0, hv <= np.maximum(U[keep], 0)]
-        a, u = np.flatnonzero(act[keep]), np.flatnonzero(unst[keep])
-        if a.size:
-            cons.append(hv[a] == g[a])
-        if u.size:
-            z = cp.Variable(u.size, boolean=True)
-            Lu, Uu = L[keep][u], U[keep][u]
-            cons += [hv[u] >= g[u], hv[u] <= g[u] - cp.multiply(Lu, 1 - z), hv[u] <= cp.multiply(Uu, z)]
-        h_prev, idx_prev = hv, keep
-    wl, bl = net.weights[-1][0], float(net.biases[-1][0])
-    obj_expr = (wl[idx_prev] @ h_prev + bl) if h_prev is not None else cp.Constant(bl)
+    model = network_model(net, lo, hi, bounds, enforce_inactive=cut)
+    model.set_objective(net.weights[-1][0], float(net.biases[-1][0]), sense)
+    m = model.matrices()
+    model.h.clear()
+    v = cp.Variable(m["A"].shape[1])
+    z = np.flatnonzero(m["integer"])
+    cons = [v >= m["col_lower"], v <= m["col_upper"]]
+    if z.size:
+        zb = cp.Variable(z.size, boolean=True)
+        cons.append(v[z] == zb)
+    if m["A"].shape[0]:
+        Av = m["A"] @ v
+        for bound, keep_ge in ((m["row_lower"], True), (m["row_upper"], False)):
+            fin = np.flatnonzero(np.isfinite(bound) & (np.abs(bound) < 1e30))
+            if fin.size:
+                cons.append(Av[fin] >= bound[fin] if keep_ge else Av[fin] <= bound[fin])
+    obj_expr = m["cost"] @ v + m["offset"]
     prob = cp.Problem(cp.Maximize(obj_expr) if sense == "max" else cp.Minimize(obj_expr), cons)
     opts = {"SCIP": {"scip_params": {"limits/time": time_limit}}, "GUROBI": {"TimeLimit": time_limit},
             "SCIPY": {"scipy_options": {"time_limit": time_limit}}, "CBC": {"maximumSeconds": int(time_limit)}}
@@ -246,13 +236,15 @@ def _solve_cvxpy(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, p
     except cp.error.SolverError:
         return "error", None, None
     status = {"optimal": "optimal", "infeasible": "infeasible"}.get(prob.status, "time_limit")
-    xv = None if x.value is None else np.clip(np.asarray(x.value, dtype=np.float64), lo, hi)
+    xv = None if v.value is None else np.clip(np.asarray(v.value[: lo.size], dtype=np.float64), lo, hi)
     bound = float(prob.value) if status == "optimal" and prob.value is not None else None
     return status, bound, xv
 
 
-@METHODS.register("milp", label="Exact MILP (big-M)", params=MilpParams, flags=("exact", "any_dim"),
-                  description="big-M MILP with LP-tightened bounds, stable neurons removed, warm start; HiGHS")
+@METHODS.register("milp", label="Exact MILP (big-M)", params=MilpParams,
+                  flags=("exact", "any_dim", "piecewise_linear"),
+                  description="big-M MILP with LP-tightened bounds, stable neurons removed, warm start; HiGHS "
+                              "(relu and leaky_relu)")
 def milp(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: MilpParams,
          time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
     """Exact optimum over the box (status optimal), or the incumbent and the best bound at the time limit."""
@@ -266,9 +258,7 @@ def milp(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, par
         state["x"], state["value"] = x0, v0
         yield Incumbent(v0, x0.copy(), time.perf_counter() - t0)
     tb = time.perf_counter()
-    # the cvxpy formulation drops inactive neurons without a row, so it takes bounds valid on the whole box only
-    pb = p if p.solver.upper() == "HIGHS" else dataclasses.replace(p, cutoff_passes=0)
-    bounds, cut = yield from _bounds(net, lo, hi, sense, pb, t0, time_limit, state["value"])
+    bounds, cut = yield from _bounds(net, lo, hi, sense, p, t0, time_limit, state["value"])
     n_unstable = int(sum(((L < 0) & (U > 0)).sum() for L, U in bounds))
     yield BoundProgress(None, state["value"], time.perf_counter() - t0, f"bounds done: {n_unstable} unstable neurons")
     ts = time.perf_counter()
@@ -278,15 +268,13 @@ def milp(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, par
         status, bound, xs = yield from _solve_highs(net, lo, hi, sense, p, bounds, cut, state["x"], t0,
                                                     time_limit, seed, state)
     else:
-        status, bound, xs = _solve_cvxpy(net, lo, hi, sense, p, bounds, max(0.1, time_limit - (ts - t0)))
+        status, bound, xs = _solve_cvxpy(net, lo, hi, sense, p, bounds, cut, max(0.1, time_limit - (ts - t0)))
     if xs is not None and better(float(net.forward(xs)), state["value"], sense):
         state["x"], state["value"] = xs, float(net.forward(xs))
         yield Incumbent(state["value"], xs.copy(), time.perf_counter() - t0)
     x = state["x"]
     if bound is None and status == "time_limit":
-        from nnlab.engine.optimize.formulation.crown import box_bound
-
-        bound = box_bound(net, lo, hi, sense)  # already moved outward
+        bound = stopped_bound(net, lo, hi, sense)  # already moved outward
     elif bound is not None:  # a proof only after the outward margin (module docstring)
         bound = outward(bound, sense, tolerance_margin(net, bounds) + float_margin(net, lo, hi))
     if x is not None and bound is not None:  # the bound never falls short of the verified value

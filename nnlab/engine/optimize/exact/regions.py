@@ -1,4 +1,5 @@
-"""Exact linear regions of a 2-input ReLU network over a box, and the `regions` optimizer built on them.
+"""Exact linear regions of a 2-input piecewise-linear network (relu, leaky_relu: y = max(g, a g)) over a box, and
+the `regions` optimizer built on them.
 
 Regions are convex polygons split layer by layer: inside a region of layers < k every pre-activation of layer k is
 affine, so each neuron of layer k cuts the region along one line (as SplineCam and Regioncam do). All polygons are
@@ -22,7 +23,7 @@ import numpy as np
 from nnlab.errors import NnlabError
 from nnlab.engine.jobs import drain
 from nnlab.engine.model.network import NetSnapshot
-from nnlab.engine.optimize.formulation.crown import box_bound as _box_bound
+from nnlab.engine.optimize.formulation.intervals import slope as _slope, stopped_bound as _stopped_bound, unit_slopes
 from nnlab.engine.optimize.certify import float_margin, is_optimal, outward
 from nnlab.engine.optimize.exact.regions_cone import apex as _apex, cone_maps as _cone_maps, sectors as _sectors
 from nnlab.engine.optimize.exact.regions_kernels import mm as _mm, ranges as _ranges
@@ -67,12 +68,9 @@ class RegionMap:
 def _check_2d(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if net.input_dim != 2:
         raise NnlabError(f"linear-region enumeration needs a 2-input network, this one has {net.input_dim} inputs")
-    if net.activation != "relu":
-        raise NnlabError(f"linear regions need a ReLU network, this one uses {net.activation}")
-    lo, hi = check_box(net, lower, upper)
-    if np.any(hi - lo <= 0):
-        raise NnlabError("linear-region enumeration needs a box of positive area (lower < upper in both inputs)")
-    return lo, hi
+    _slope(net)  # a smooth activation has no linear regions: refused by name
+    return check_box(net, lower, upper, positive_width="linear-region enumeration")
+
 
 
 class _Buf:
@@ -269,9 +267,10 @@ def iter_regions(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, toleran
         a = (A[:, :, 0] * cen[:, 0] + A[:, :, 1] * cen[:, 1] + A[:, :, 2]) > 0
         ancestors = [anc[ppar] for anc in ancestors] + [np.arange(cnt.size)]
         pats.append(a)
-        A *= a[:, :, None]
+        d = unit_slopes(net, a)
+        A *= d[:, :, None]
         if k < len(net.weights) - 2:  # the magnitude bound is needed only by a following hidden layer
-            Sm = np.take(S, ppar, axis=1) * a
+            Sm = np.take(S, ppar, axis=1) * d
     n_in, P = A.shape[0], A.shape[1]
     out = _mm(net.weights[-1], A.reshape(n_in, P * 3)).reshape(P, 3)
     out[:, 2] += net.biases[-1][0]
@@ -311,7 +310,8 @@ def best_vertex(net: NetSnapshot, rmap: RegionMap, sense: str, top: int = 64) ->
     return V[idx[i]].copy(), bound
 
 
-@METHODS.register("regions", label="Exact 2-D linear regions", params=RegionsParams, flags=("exact", "2d"),
+@METHODS.register("regions", label="Exact 2-D linear regions", params=RegionsParams,
+                  flags=("exact", "2d", "piecewise_linear"),
                   description="enumerate the linear regions over the box (2-input nets) and take the best vertex")
 def regions(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: RegionsParams,
             time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
@@ -337,7 +337,7 @@ def regions(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, 
                 break
             now = time.perf_counter()
             if now - t0 > time_limit:  # stopped before the proof: the incumbent and an honest CROWN bound
-                return finish(net, "regions", sense, best_x, "time_limit", t0, bound=_box_bound(net, lo, hi, sense),
+                return finish(net, "regions", sense, best_x, "time_limit", t0, bound=_stopped_bound(net, lo, hi, sense),
                               seconds_solve=now - t0, message=f"time limit during layer {layer + 1}, {n} regions so far")
             if now - last > 0.2:
                 last = now

@@ -1,12 +1,14 @@
 """Fast path of the 2-D region enumeration for networks whose regions are sectors from one point: all first-layer
 lines meet in a point p inside the box and every deeper hidden bias is zero (e.g. zero-bias Xavier nets, which are
-positively homogeneous about p), so the boundary loop is split instead of the whole box."""
+positively homogeneous about p: relu and leaky_relu both are), so the boundary loop is split instead of the whole
+box."""
 from __future__ import annotations
 
 import numpy as np
 
 from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.optimize.exact.regions_kernels import mm as _mm, ranges as _ranges
+from nnlab.engine.optimize.formulation.intervals import unit_slopes as _slopes
 
 
 def apex(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, tol: float) -> np.ndarray | None:
@@ -72,7 +74,7 @@ def sectors(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, p: np.ndarray, tol
         dx, dg = x1 - x0, G1 - G0
         x0, x1 = x0[seg] + tt[:, None] * dx[seg], x0[seg] + te[:, None] * dx[seg]
         g_a, g_b = G0[seg] + tt[:, None] * dg[seg], G0[seg] + te[:, None] * dg[seg]
-        a = (g_a + g_b) > 0
+        a = _slopes(net, (g_a + g_b) > 0)
         h0, h1 = g_a * a, g_b * a
         Sm = S[seg] * a
     c = np.flatnonzero(cut)
@@ -104,7 +106,7 @@ def cone_maps(net: NetSnapshot, V: np.ndarray, cnt: np.ndarray) -> tuple[np.ndar
         C[:, :, 2] += b[:, None]
         a = (C[:, :, 0] * cen[:, 0] + C[:, :, 1] * cen[:, 1] + C[:, :, 2]) > 0
         pats.append(a.T)
-        A = C * a[:, :, None]
+        A = C * _slopes(net, a)[:, :, None]
     out = _mm(net.weights[-1], A.reshape(A.shape[0], P * 3)).reshape(P, 3)
     out[:, 2] += net.biases[-1][0]
     return np.concatenate(pats, axis=1), out

@@ -5,7 +5,8 @@ of the inputs gives the valid inequality
     y <= sum_{i in I} w_i (v_i - l^_i (1 - z)) + (b + sum_{i not in I} w_i u^_i) z,
 and together they describe the convex hull of one neuron. Given an LP point, the most violated one is found in
 linear time (i in I iff w_i v_i < w_i (l^_i (1 - z) + u^_i z)). A few rounds at the root (solve LP, add violated cuts)
-tighten the relaxation that the plain big-M leaves loose; HiGHS then keeps them as ordinary rows.
+tighten the relaxation that the plain big-M leaves loose; HiGHS then keeps them as ordinary rows. ReLU models
+only (slope 0): the MILP adds none to a leaky one.
 """
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import time
 import numpy as np
 
 from nnlab.engine.model.network import NetSnapshot
-from nnlab.engine.optimize.formulation.bounds import ReluModel
+from nnlab.engine.optimize.formulation.bigm import BigMModel
 
 
-def _layer_inputs(model: ReluModel, k: int, lo: np.ndarray, hi: np.ndarray,
+def _layer_inputs(model: BigMModel, k: int, lo: np.ndarray, hi: np.ndarray,
                   bounds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(columns, indices, lower, upper) of the inputs of hidden layer k in the model."""
     cols, idx = model.prev_of[k]
@@ -27,7 +28,7 @@ def _layer_inputs(model: ReluModel, k: int, lo: np.ndarray, hi: np.ndarray,
     return cols, idx, np.maximum(L[idx], 0.0), np.maximum(U[idx], 0.0)
 
 
-def add_ideal_cuts(model: ReluModel, net: NetSnapshot, lo: np.ndarray, hi: np.ndarray,
+def add_ideal_cuts(model: BigMModel, net: NetSnapshot, lo: np.ndarray, hi: np.ndarray,
                    bounds: list[tuple[np.ndarray, np.ndarray]], rounds: int = 8, deadline: float | None = None,
                    tol: float = 1e-6) -> tuple[int, float | None]:
     """Separate and add violated ideal cuts for every unstable neuron, `rounds` times, on the model's current

@@ -12,6 +12,7 @@ import numpy as np
 
 from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, PointsVisited, better, finish
+from nnlab.engine.model.sampling import MAX_LHS_VALUES, grid_batches, sample_points
 from nnlab.errors import LimitError, NnlabError
 
 HEARTBEAT = 0.1  # seconds between yields at most (cancellation happens at yields)
@@ -73,29 +74,13 @@ class Clock:
         return BoundProgress(None, best.value, self._last - self.t0, stage)
 
 
-MAX_LHS_VALUES = 50_000_000  # Latin hypercube samples are drawn at once: n * n0 values in memory
-
-
 def iter_points(scheme: str, n: int, lower: np.ndarray, upper: np.ndarray, seed: int,
                 batch: int) -> Iterator[np.ndarray]:
-    """n points in the box in batches: 'uniform' (drawn batch by batch, so any n fits in memory) or 'lhs'
-    (scipy's scrambled Latin hypercube, drawn at once); deterministic given seed."""
-    d = lower.size
-    if scheme == "uniform":
-        rng = np.random.default_rng(seed)
-        for i in range(0, n, batch):
-            yield lower + rng.random((min(batch, n - i), d)) * (upper - lower)
-    elif scheme == "lhs":
-        if n * d > MAX_LHS_VALUES:
-            raise LimitError(f"{n} Latin hypercube samples in {d} dimensions exceed {MAX_LHS_VALUES} values; "
-                             "use fewer samples or the uniform scheme")
-        from scipy.stats import qmc
-
-        u = qmc.LatinHypercube(d=d, rng=np.random.default_rng(seed)).random(n)
-        for i in range(0, n, batch):
-            yield lower + u[i:i + batch] * (upper - lower)
-    else:
+    """n points in the box in batches by a sampling scheme of the engine's registry (nnlab.engine.model.sampling):
+    'uniform' (drawn batch by batch, so any n fits in memory) or 'lhs' (drawn at once); deterministic given seed."""
+    if scheme not in SCHEMES:
         raise NnlabError(f"sampling scheme {scheme!r} is not allowed; expected one of {', '.join(SCHEMES)}")
+    return sample_points(scheme, n, lower, upper, np.random.default_rng(seed), batch)
 
 
 def check_positive(name: str, value: float) -> None:
@@ -187,12 +172,6 @@ def grid_points(n0: int, params: GridParams) -> int:
     return params.resolution ** n0
 
 
-def grid_axes_for(lower: np.ndarray, upper: np.ndarray, params: GridParams) -> list[np.ndarray]:
-    """Per-axis grid coordinates; a LimitError when resolution ** n0 exceeds max_points."""
-    grid_points(lower.size, params)
-    return [np.linspace(lower[i], upper[i], params.resolution) for i in range(lower.size)]
-
-
 def _check_grid(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, params: GridParams) -> None:
     grid_points(lower.size, params)
 
@@ -204,16 +183,12 @@ def _check_grid(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, params: 
                               "resolution for 2-input nets.")
 def grid_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: GridParams,
                 time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
-    axes = grid_axes_for(lower, upper, params)
+    grid_points(lower.size, params)  # the limit, also when called without check_method
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
     total = params.resolution ** lower.size
     batch = batch_for(net)
 
-    def chunks() -> Iterator[np.ndarray]:
-        for i in range(0, total, batch):
-            idx = np.unravel_index(np.arange(i, min(i + batch, total)), [params.resolution] * lower.size)
-            yield np.stack([axes[k][idx[k]] for k in range(lower.size)], axis=1)
-
-    status = yield from _evaluate(net, chunks(), best, clock, draw_every=max(1, -(-total // 10_000)))
+    chunks = grid_batches(lower, upper, params.resolution, batch)
+    status = yield from _evaluate(net, chunks, best, clock, draw_every=max(1, -(-total // 10_000)))
     return finish(net, "grid", sense, best.x, status, clock.t0, extra={"points": total})

@@ -1,19 +1,19 @@
-"""Projected gradient multistart (torch): many uniform starts as one tensor, Adam or plain gradient steps in
-box-normalised coordinates, clipped to the box after every step. The cheap baseline the papers' codes ignore."""
+"""Projected gradient multistart: many uniform starts as one tensor, Adam or plain gradient steps in box-normalised
+coordinates, clipped to the box after every step (ascent.ascend, the one implementation). The cheap baseline the
+papers' codes ignore."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Generator, Iterator
+from typing import Generator
 
 import numpy as np
 
-from nnlab.engine.model.network import NetSnapshot, to_torch
+from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, Event, OptResult, PointsVisited, WalkPath, finish
+from nnlab.engine.optimize.heuristics.ascent import OPTIMIZERS, ascend
 from nnlab.engine.optimize.heuristics.baselines import Best, Clock, check_positive
+from nnlab.engine.threads import torch_threads  # noqa: F401  (relu_bab.py imports it from here; use engine.threads)
 from nnlab.errors import NnlabError
-
-OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
@@ -28,22 +28,6 @@ class GradientParams:
     threads: int = 1
 
 
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Torch's intra-op threads set to n (0: unchanged) for one stretch of work between yields, then restored.
-    Small batches gain nothing from threads, and on a loaded 2-core machine 2 spinning threads ran 10-50x slower."""
-    import torch
-
-    old = torch.get_num_threads()
-    if n > 0 and n != old:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if n > 0 and n != old:
-            torch.set_num_threads(old)
-
-
 @METHODS.register("gradient", label="Projected gradient multistart", params=GradientParams,
                   flags=("heuristic", "any_dim", "any_activation"),
                   description="Adam (or plain) gradient steps from many uniform starts at once, clipped to the box; "
@@ -56,17 +40,9 @@ def gradient(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
         raise NnlabError(f"optimizer {params.optimizer!r} is not allowed; expected one of {', '.join(OPTIMIZERS)}")
     if min(params.rounds, params.draw_paths, params.threads) < 0:
         raise NnlabError("parameters 'rounds', 'draw_paths' and 'threads' must be >= 0")
-    import torch
-
     clock = Clock(time_limit)
     best = Best(net, sense, clock.t0)
     rng = np.random.default_rng(seed)
-    model = to_torch(net, torch.float32)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    lo_t = torch.tensor(lower, dtype=torch.float32)
-    width_t = torch.tensor(upper - lower, dtype=torch.float32)
-    sign = -1.0 if sense == "max" else 1.0
     n_draw = min(params.draw_paths, params.starts)
     status, rnd, total_steps = "feasible", 0, 0
     while params.rounds == 0 or rnd < params.rounds:
@@ -76,22 +52,16 @@ def gradient(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
         inc = best.offer_batch(X0, net.forward(X0))  # an incumbent before the first step
         if inc:
             yield inc
-        u = torch.tensor(u0, dtype=torch.float32, requires_grad=True)
-        opt = torch.optim.Adam([u], lr=params.lr) if params.optimizer == "adam" else torch.optim.SGD([u], lr=params.lr)
-        trail = [u.detach().numpy()[:n_draw].copy()]
-        for step in range(params.steps):
-            with torch_threads(params.threads):
-                opt.zero_grad(set_to_none=True)
-                y = model(lo_t + u * width_t)[:, 0]
-                (sign * y.sum()).backward()
-                opt.step()
-                with torch.no_grad():
-                    u.clamp_(0.0, 1.0)
+        trail = [u0[:n_draw].astype(np.float32)]
+        steps = ascend(net, u0, lower, upper, sense, params.steps, params.lr, params.optimizer,
+                       threads=params.threads)
+        for step, u, y in steps:
             total_steps += 1
             if (step + 1) % params.record_every == 0 or step + 1 == params.steps:
                 trail.append(u.detach().numpy()[:n_draw].copy())
             if clock.over():
                 status = "time_limit"
+                steps.close()
                 break
             if clock.due():
                 yi = y.detach().numpy()

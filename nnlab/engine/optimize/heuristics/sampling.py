@@ -13,7 +13,8 @@ from nnlab.errors import NnlabError
 from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.optimize.base import METHODS, Event, OptResult, PointsVisited, better, finish
 from nnlab.engine.optimize.heuristics.baselines import SCHEMES, Best, Clock, check_positive, iter_points
-from nnlab.engine.optimize.formulation.highs import new_highs, set_dense_rows
+from nnlab.engine.optimize.formulation.bigm import BigMModel
+from nnlab.engine.optimize.formulation.intervals import slope
 from nnlab.engine.optimize.formulation.regionlp import RegionLP, flat_pattern, pattern_key
 
 
@@ -32,74 +33,27 @@ class SamplingParams:
 def solve_free_milp(net: NetSnapshot, pattern: Sequence[np.ndarray], free: Sequence[np.ndarray], lower: np.ndarray,
                     upper: np.ndarray, sense: str, time_limit: float) -> tuple[np.ndarray, float] | None:
     """Enhanced sampling's MILP: neurons fixed to `pattern` except the `free` ones (bool per layer), which get a
-    binary each. Fixed neurons are eliminated as in the region LP, so the model has only x, one output y and one z
-    per free neuron; big-M constants come from interval arithmetic on that small model (tighter than global bounds).
-    Returns (x, network value at x) of the best solution found within the time limit, or None."""
-    import highspy
-
+    binary each. The big-M builder eliminates the fixed neurons (bigm.BigMModel, eliminate=True), so the model has
+    only x and one y and z per free neuron; its big-M constants come from interval arithmetic on that small model
+    (tighter than global bounds). Returns (x, network value at x) of the best solution found within the time limit,
+    or None."""
     pat = flat_pattern(pattern)
     fr = [np.asarray(f, dtype=bool).reshape(-1) for f in free]
     lo, hi = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
-    n0, nf = net.input_dim, int(sum(f.sum() for f in fr))
-    nv = n0 + nf  # v = [x, y_free]; z columns follow
-    vlo, vhi = np.concatenate([lo, np.zeros(nf)]), np.concatenate([hi, np.zeros(nf)])
-    H, c = np.hstack([np.eye(n0), np.zeros((n0, nf))]), np.zeros(n0)
-    rows: list[np.ndarray] = []
-    rlo: list[float] = []
-    rhi: list[float] = []
-    zlo, zhi = np.zeros(nf), np.ones(nf)
-    inf, f_at = highspy.kHighsInf, 0
+    # fresh (0.3 ms): HiGHS's clock and time limit semantics differ between LP and MIP on reuse
+    model = BigMModel(lo, hi, slope(net), tolerance=None, eliminate=True)
     for k, (W, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
-        G, gq = W @ H, W @ c + b
-        a, f = pat[k], fr[k]
-        for j in np.flatnonzero(~f):
-            s = 1.0 if a[j] else -1.0
-            row = np.concatenate([s * G[j], np.zeros(nf)])
-            if np.any(row != 0.0):
-                rows.append(row), rlo.append(-s * gq[j]), rhi.append(inf)
-            elif -s * gq[j] > 1e-12:
-                return None
-        Gp, Gn = np.maximum(G, 0.0), np.minimum(G, 0.0)
-        Lk, Uk = Gp @ vlo + Gn @ vhi + gq, Gp @ vhi + Gn @ vlo + gq
-        Hn, cn = a[:, None] * G, a * gq
-        for j in np.flatnonzero(f):
-            yc, zc = n0 + f_at, nv + f_at
-            L, U = float(Lk[j]), float(Uk[j])
-            vhi[yc] = max(U, 0.0)
-            zlo[f_at] = 1.0 if L >= 0 else 0.0
-            zhi[f_at] = 0.0 if U <= 0 else 1.0
-            base = np.concatenate([-G[j], np.zeros(nf)])
-            base[yc] += 1.0
-            rows.append(base), rlo.append(gq[j]), rhi.append(inf)           # y >= g
-            r2 = np.zeros(nv + nf)
-            r2[yc], r2[zc] = 1.0, -U
-            rows.append(r2), rlo.append(-inf), rhi.append(0.0)              # y <= U z
-            r3 = base.copy()
-            r3[zc] = -L
-            rows.append(r3), rlo.append(-inf), rhi.append(gq[j] - L)        # y <= g - L (1 - z)
-            Hn[j], cn[j] = 0.0, 0.0
-            Hn[j, yc] = 1.0
-            f_at += 1
-        H, c = Hn, cn
-    cost = np.concatenate([(net.weights[-1] @ H)[0], np.zeros(nf)])
-    A = np.vstack(rows) if rows else np.zeros((0, nv + nf))
-    m, n = A.shape
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, m
-    lp.col_cost_ = cost
-    lp.col_lower_, lp.col_upper_ = np.concatenate([vlo, zlo]), np.concatenate([vhi, zhi])
-    lp.row_lower_, lp.row_upper_ = np.asarray(rlo, dtype=np.float64), np.asarray(rhi, dtype=np.float64)
-    lp.sense_ = highspy.ObjSense.kMaximize if sense == "max" else highspy.ObjSense.kMinimize
-    lp.integrality_ = [highspy.HighsVarType.kContinuous] * nv + [highspy.HighsVarType.kInteger] * nf
-    set_dense_rows(lp, A)
-    h = new_highs()  # fresh (0.3 ms): HiGHS's clock and time limit semantics differ between LP and MIP on reuse
-    h.setOptionValue("time_limit", max(float(time_limit), 1e-3))
-    h.passModel(lp)
-    h.run()
-    st = h.getModelStatus()
-    if st == highspy.HighsModelStatus.kInfeasible or h.getInfo().primal_solution_status != 2:
+        model.add_layer(W, b, fixed=~fr[k], on=pat[k])
+    if model.infeasible:
         return None
-    x = np.clip(np.asarray(h.getSolution().col_value[:n0], dtype=np.float64), lo, hi)
+    model.set_objective(net.weights[-1][0], float(net.biases[-1][0]), sense)
+    model.make_integer()
+    h, hs = model.h, model.hs
+    h.setOptionValue("time_limit", max(float(time_limit), 1e-3))
+    h.run()
+    if h.getModelStatus() == hs.HighsModelStatus.kInfeasible or h.getInfo().primal_solution_status != 2:
+        return None
+    x = np.clip(np.asarray(h.getSolution().col_value[:lo.size], dtype=np.float64), lo, hi)
     return x, float(net.forward(x))
 
 
@@ -140,7 +94,7 @@ def enhance(net: NetSnapshot, x: np.ndarray, v: float, lower: np.ndarray, upper:
 
 
 @METHODS.register("sampling", label="Sampling (Perakis & Tsiourvas)", params=SamplingParams,
-                  flags=("heuristic", "any_dim"),
+                  flags=("heuristic", "any_dim", "piecewise_linear"),
                   description="Uniform or Latin-hypercube samples; the region LP of each sample's activation pattern; "
                               "the best vertex. Enhanced: near-zero neurons of promising vertices freed as binaries in "
                               "a small MILP (HiGHS), repeated while it improves.")

@@ -93,7 +93,8 @@ def _walk_events(net: NetSnapshot, lp: RegionLP, x0: np.ndarray, sense: str, par
         yield WalkPath(np.array(path), np.array(vals))
 
 
-@METHODS.register("walk", label="Relax-and-walk (Tong, Cai & Serra)", params=WalkParams, flags=("heuristic", "any_dim"),
+@METHODS.register("walk", label="Relax-and-walk (Tong, Cai & Serra)", params=WalkParams,
+                  flags=("heuristic", "any_dim", "piecewise_linear"),
                   description="Walks across linear regions (region LP, then a step past the vertex) started from the "
                               "big-M LP relaxation and from relaxations with sampled neurons flipped layer by layer. "
                               "restarts = 0 restarts until the time limit.")

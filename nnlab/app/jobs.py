@@ -52,7 +52,7 @@ def train_job(scene: Scene, start: NetSnapshot | None) -> partial:
 
 
 def metrics_job(net: NetSnapshot, lower: Any, upper: Any, **kw: Any) -> partial:
-    """The Info panel's landscape metrics (nnlab.ui.metrics_job.landscape_job) as a picklable factory."""
-    from nnlab.ui.metrics_job import landscape_job
+    """The Info panel's landscape metrics (nnlab.app.metrics.landscape_job) as a picklable factory."""
+    from nnlab.app.metrics import landscape_job
 
     return partial(landscape_job, net, lower, upper, **kw)

@@ -1,31 +1,39 @@
-"""The open scene and its current network: the one model every panel and view listens to.
+"""The open scene and the network on screen: the one model every panel and view listens to, and its operations.
 
 All maths is delegated to the engine (initial_snapshot, surface.evaluate_network, targets, train.make_dataset);
-a rejected change emits `error` and leaves the scene as it was.
+a rejected change emits `error` and leaves the scene as it was. `net` is always the network on screen (initial,
+being trained, trained or loaded): whatever shows or exports it (views, Info, Optimize, the Export dialog, network
+files) takes it from here, never retrains the scene. Job factories are picklable (nnlab.app.jobs) and run by the UI
+on a worker (nnlab.ui.worker).
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Any, Generator
 
 import numpy as np
-from PySide6 import QtCore
 
+from nnlab.app import jobs
+from nnlab.app.errors import describe
+from nnlab.app.events import Signal
+from nnlab.app.training import TrainState
+from nnlab.app.view import ViewState
+from nnlab.engine.analysis.surface import evaluate_fn, evaluate_network, grid_axes
 from nnlab.engine.model.network import NetSnapshot, initial_snapshot
 from nnlab.engine.model.scene import Scene, load_scene, save_scene
-from nnlab.engine.analysis.surface import evaluate_fn, evaluate_network, grid_axes
-from nnlab.ui.errors import describe
 
 
-class Document(QtCore.QObject):
-    scene_changed = QtCore.Signal()      # any field of the scene
-    network_changed = QtCore.Signal()    # a new network (new init, new architecture, trained, loaded)
-    surface_changed = QtCore.Signal()    # new surface values (also during training)
-    target_changed = QtCore.Signal()     # the target or its domain changed
-    error = QtCore.Signal(str)
-    message = QtCore.Signal(str)
+class Document:
+    """Signals: scene_changed (any field of the scene), network_changed (a new network: init, architecture,
+    trained, loaded), surface_changed (new surface values, also during training), target_changed (the target or its
+    domain), loaded(path) (a scene file was opened), error(str), message(str)."""
 
-    def __init__(self, scene: Scene | None = None, parent: QtCore.QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, scene: Scene | None = None) -> None:
+        self.scene_changed, self.network_changed, self.surface_changed = Signal(), Signal(), Signal()
+        self.target_changed, self.loaded, self.error, self.message = Signal(), Signal(), Signal(), Signal()
+        self.view = ViewState()  # what the views show besides the scene
+        self.training = TrainState()  # the run training the network on screen
         self.scene = scene or Scene()
         self.path: str = ""
         self.initial: NetSnapshot = initial_snapshot(self.scene.network, self.scene.init)
@@ -47,7 +55,10 @@ class Document(QtCore.QObject):
             self.error.emit(describe(e))
             return False
         self.path = str(path)
+        self.view.set(unit=None)
+        self.view.clear_marks()
         self.message.emit(f"Opened {Path(path).name}: {scene.title}")
+        self.loaded.emit(self.path)
         return True
 
     def save(self, path: str | Path) -> bool:
@@ -71,10 +82,22 @@ class Document(QtCore.QObject):
         self._recompute()
         self.scene_changed.emit()
         self.target_changed.emit()
-        self.network_changed.emit()
+        self._network_changed()
+
+    def save_network(self, path: str | Path) -> bool:
+        """Write the network on screen to a model file (.onnx, .npz, .pt); `error` says why not."""
+        from nnlab.engine.model.io import save_model
+
+        try:
+            save_model(self.net, path)
+        except Exception as e:  # noqa: BLE001 - see describe
+            self.error.emit(f"cannot export the network: {describe(e)}")
+            return False
+        self.message.emit(f"Exported the network to {path}")
+        return True
 
     # ---- edits --------------------------------------------------------------------------------------------
-    def update(self, section: str | None, **changes) -> bool:
+    def update(self, section: str | None, **changes: Any) -> bool:
         """Change fields (`update("init", seed=2)`); re-draws the network when the architecture or init changed."""
         try:
             scene = self.scene.replace(section, **changes)
@@ -99,18 +122,26 @@ class Document(QtCore.QObject):
         if section in ("network", "target"):
             self.target_changed.emit()
         if rebuild:
-            self.network_changed.emit()
+            self._network_changed()
         return True
+
+    def next_seed(self) -> bool:
+        """New sample: the next seed, a fresh network from the same distribution."""
+        return self.update("init", seed=self.scene.init.seed + 1)
 
     def set_network(self, net: NetSnapshot, trained: bool = True) -> None:
         """A new network of the same architecture (after training or loading weights)."""
         self.net, self.trained = net, trained
         self._recompute()
-        self.network_changed.emit()
+        self._network_changed()
 
     def reset_network(self) -> None:
         """Back to the scene's seeded initial weights."""
         self.set_network(self.initial, trained=False)
+
+    def _network_changed(self) -> None:
+        self.view.unit = None  # a unit of the old network means nothing now
+        self.network_changed.emit()
 
     def show_surface(self, z: np.ndarray) -> None:
         """Surface values computed elsewhere (training progress) on the current grid."""
@@ -127,6 +158,28 @@ class Document(QtCore.QObject):
         init = f"{INITS.get(s.init.scheme).label}, seed {s.init.seed}"
         state = f"trained on {s.target.name}" if self.trained else "at initialization"
         return f"{arch} {s.network.activation} · {init} · {state}"
+
+    # ---- jobs (picklable factories, run by the UI on a worker) --------------------------------------------
+    def train_job(self) -> partial:
+        """Train the scene's network from the one on screen."""
+        return jobs.train_job(self.scene, self.net)
+
+    def race_job(self, names: list[str], sense: str, time_limit: float, seed: int,
+                 params: dict[str, dict]) -> partial:
+        """Run optimizer methods one after another on the network on screen, over the scene's box."""
+        lo, hi = self.scene.domain()
+        return jobs.race_job(names, self.net, lo, hi, sense, time_limit, seed, params)
+
+    def metrics_job(self, candidates: list | None = None) -> partial:
+        """The landscape metrics of the network on screen (nnlab.app.metrics)."""
+        lo, hi = self.domain()
+        return jobs.metrics_job(self.net, lo, hi, candidates=candidates)
+
+    def export_plan(self, opts: Any, net: NetSnapshot | None = None) -> Generator[Any, None, Any]:
+        """The frames of an export of this scene with the network on screen (`net` overrides it)."""
+        from nnlab.engine.export.plan import build_plan
+
+        return build_plan(self.scene, opts, net=self.net if net is None else net)
 
     # ---- derived data -------------------------------------------------------------------------------------
     def _box(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -146,6 +199,23 @@ class Document(QtCore.QObject):
             self.z = np.zeros((n, n), dtype=np.float32)
             self.message.emit(f"the surface shows 2-input networks; this one has {self.net.input_dim} inputs")
         self.surface_changed.emit()
+
+    def shown_surface(self) -> np.ndarray:
+        """The surface of what is on screen: the output, or the hidden unit view.unit."""
+        if self.view.unit is None:
+            return self.z
+        layer, k = self.view.unit
+        return self.unit_surfaces(layer, self.scene.camera.resolution)[k]
+
+    def unit_surfaces(self, layer: int, res: int) -> np.ndarray:
+        """(units, res, res) post-activation values of the hidden units of `layer` on the scene's grid."""
+        from nnlab.engine.analysis.surface import grid_points
+        from nnlab.engine.model import activations
+
+        lo, hi = self._box()
+        g = self.net.preactivations(grid_points(lo, hi, res))[layer]
+        act = activations.get(self.net.activation).value
+        return np.asarray(act(g), dtype=np.float32).T.reshape(-1, res, res)
 
     def target_grid(self) -> np.ndarray | None:
         """The training target on the surface grid, or None (no target, CSV data, or an error)."""
@@ -183,9 +253,11 @@ class Document(QtCore.QObject):
 
     def region_ids(self) -> np.ndarray | None:
         """Per-grid-vertex activation-pattern fingerprints (n, n) uint64 of a ReLU net, for region colouring."""
-        if self.net.activation not in ("relu", "leaky_relu") or self.net.input_dim != 2:
-            return None
         from nnlab.engine.analysis.surface import grid_points
+        from nnlab.engine.model import activations
+
+        if not activations.get(self.net.activation).piecewise_linear or self.net.input_dim != 2:
+            return None
 
         lo, hi = self._box()
         n = self.scene.camera.resolution

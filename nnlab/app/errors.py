@@ -15,7 +15,7 @@ def describe(e: BaseException) -> str:
     """The text to show for `e` (and, for a bug, its traceback on stderr)."""
     if isinstance(e, USER_ERRORS):
         return " ".join((str(e) or type(e).__name__).split())
-    remote = getattr(e, "remote_traceback", "")  # raised in a worker process (nnlab.ui.process_worker)
+    remote = getattr(e, "remote_traceback", "")  # raised in a worker process (nnlab.app.hosts)
     if remote:
         sys.stderr.write(f"nnlab: internal error in a worker process:\n{remote}")
     else:

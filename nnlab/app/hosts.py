@@ -1,12 +1,16 @@
-"""Run an engine generator in a child process, behind the same interface as GeneratorWorker.
+"""Jobs: one control protocol for a generator run on a thread or in a worker process ("host"), and the hosts.
 
 Training and the optimizers are pure Python/torch loops; on a thread they share the GIL with the GUI, and every
 repaint waits for it (the event loop then stalls for 100+ ms on a loaded 2-core machine). In a child process the GUI
-keeps its own interpreter. Child processes ("hosts") are started once (spawn), keep torch imported, and are reused.
+keeps its own interpreter. Hosts are started once (spawn), keep torch imported, and are reused. Nothing here imports
+Qt, so a host never loads PySide6 (the Qt adapter, nnlab.ui.worker, turns a job's reports into signals).
 
-Protocol: parent -> host ("job", factory, paused) | ("stop",) | ("pause",) | ("resume",) | ("step",) | ("send", v)
-| ("quit",); host -> parent pickled ("yield", event) | ("return", value) | ("error", exc) | ("closed",).
-`factory` must be picklable (a module-level function or functools.partial of one).
+The protocol, the same for both: control messages ("stop",) | ("pause",) | ("resume",) | ("step",) | ("send", v)
+| ("quit",) are applied to a JobControl, which `drive` consults between two yields; a job reports
+("yield", event) | ("return", value) | ("error", exc[, traceback text]) | ("closed",) (stopped). A ThreadJob applies
+the messages directly; a ProcessJob sends them to its host (parent -> host also ("job", factory, paused)), whose
+`drive` runs under a JobControl fed from the host's control queue. `factory` must be picklable for a process job
+(a module-level function or functools.partial of one, see nnlab.app.jobs).
 """
 from __future__ import annotations
 
@@ -18,16 +22,166 @@ import pickle
 import queue
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, Generator
 
 from nnlab.interrupts import exit_with_parent
-from nnlab.ui.worker import GeneratorWorker
 
-_POOL: list["Host"] = []
-_ALL: list["Host"] = []
-_COND = threading.Condition()  # guards _POOL, _ALL and _closing; notified when a host comes free or ends
+GenFactory = Callable[[], Generator[Any, Any, Any]]
+Emit = Callable[[str, Any], None]  # (kind, payload): "yield" event, "return" value, "error" exception, "closed" None
 
 
+# ---- the control protocol -------------------------------------------------------------------------------------
+class JobControl:
+    """What a running job is told between two yields: stop, pause/resume, step (one more event while paused), a
+    value to send. Messages may come from any thread (`apply`) or, in a host, from `inbox(timeout)` (its control
+    queue), which `between` polls while the job waits."""
+
+    def __init__(self, paused: bool = False, inbox: Callable[[float], tuple | None] | None = None) -> None:
+        self._cond = threading.Condition()
+        self._inbox = inbox
+        self.stopped = False
+        self.quit = False  # the host must end after this job
+        self.paused = paused
+        self.steps = 0
+        self.value: Any = None
+
+    def apply(self, msg: tuple) -> None:
+        kind = msg[0]
+        with self._cond:
+            if kind in ("stop", "quit"):
+                self.stopped = True
+                self.quit = self.quit or kind == "quit"
+            elif kind == "pause":
+                self.paused = True
+            elif kind == "resume":
+                self.paused = False
+            elif kind == "step":
+                self.steps += 1
+            elif kind == "send":
+                self.value = msg[1]
+            self._cond.notify_all()
+
+    def _drain(self) -> None:
+        while self._inbox is not None:
+            msg = self._inbox(0.0)
+            if msg is None:
+                return
+            self.apply(msg)
+
+    def stop_requested(self) -> bool:
+        """Apply waiting messages; True once the job must end."""
+        self._drain()
+        return self.stopped
+
+    def between(self) -> tuple[bool, Any]:
+        """After a yield: wait while paused (a step lets one event through); returns (stop, value to send)."""
+        while True:
+            self._drain()
+            with self._cond:
+                if self.stopped:
+                    return True, None
+                if self.value is not None:
+                    v, self.value = self.value, None
+                    return False, v
+                if not self.paused:
+                    return False, None
+                if self.steps > 0:
+                    self.steps -= 1
+                    return False, None
+                if self._inbox is None:
+                    self._cond.wait(0.1)
+                    continue
+            msg = self._inbox(0.5)
+            if msg is not None:
+                self.apply(msg)
+
+
+def drive(factory: GenFactory, ctl: JobControl, emit: Emit) -> None:
+    """Run `factory()`'s generator under `ctl`, reporting each event and how it ended through `emit`. The factory
+    builds the generator here, so argument errors are reported like any other; a job stopped before it started
+    (its host was still importing torch) is not started at all."""
+    gen = None
+    try:
+        if ctl.stop_requested():
+            emit("closed", None)
+            return
+        gen = factory()
+        value, first = None, True
+        while True:
+            event = next(gen) if first or value is None else gen.send(value)  # plain iterators work too
+            first = False
+            if ctl.stop_requested():
+                emit("closed", None)
+                return
+            emit("yield", event)
+            stop, value = ctl.between()
+            if stop:
+                emit("closed", None)
+                return
+    except StopIteration as done:
+        emit("return", done.value)
+    except Exception as exc:  # noqa: BLE001 - reported to the app, never crashes it
+        emit("error", exc)
+    finally:
+        if gen is not None:
+            try:
+                gen.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+class Job:
+    """The control calls of a job (any thread); subclasses say where the messages go."""
+
+    def __init__(self, factory: GenFactory, paused: bool = False) -> None:
+        self.factory = factory
+        self.control = JobControl(paused)  # (a process job: the parent's mirror of what it told the host)
+
+    def _tell(self, *msg: Any) -> None:
+        self.control.apply(msg)
+
+    def stop(self) -> None:
+        """Close the generator at its next yield; no result is returned."""
+        self._tell("stop")
+
+    def finish_early(self, value: Any = True) -> None:
+        """Send `value` at the next yield so the generator can return a partial result (train: status cancelled)."""
+        self._tell("send", value)
+
+    def pause(self) -> None:
+        self._tell("pause")
+
+    def resume(self) -> None:
+        self._tell("resume")
+
+    def step(self) -> None:
+        """While paused: let exactly one more event through."""
+        self._tell("step")
+
+    def kill(self) -> None:
+        """Last resort at shutdown (a thread cannot be killed: it is told to stop)."""
+        self.stop()
+
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    @property
+    def stopping(self) -> bool:
+        return self.control.stopped
+
+    def run(self, emit: Emit) -> None:
+        raise NotImplementedError
+
+
+class ThreadJob(Job):
+    """A job on the caller's thread (the Qt adapter runs it on a QThread)."""
+
+    def run(self, emit: Emit) -> None:
+        drive(self.factory, self.control, emit)
+
+
+# ---- the host (child side) ----------------------------------------------------------------------------------
 def _dumps(msg: tuple) -> bytes:
     try:
         return pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
@@ -67,9 +221,9 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
         msg = ctrl.get()
         if msg[0] == "quit":
             return
-        if msg[0] == "job":
-            if _run_job(msg[1], msg[2], ctrl, out):
-                return
+        if msg[0] == "job" and _run_job(msg[1], msg[2], ctrl, out):
+            return
+        # anything else is a late control message for a job that has ended: ignored
 
 
 def _single_thread_blas() -> None:
@@ -96,83 +250,53 @@ def _single_thread_blas() -> None:
 
 
 def _run_job(factory: Any, paused: bool, ctrl: "mp.Queue", out: "mp.Queue") -> bool:
-    """Run one generator; returns True if the host must quit. A job stopped before it started (its host was still
-    importing torch) is not started at all."""
-    gen = None
-    state = {"paused": paused, "steps": 0, "value": None}
-    try:
-        end = _control(ctrl, state, block=False)
-        if end:
-            out.put(_dumps(("closed",)))
-            return end == "quit"
-        gen = factory()
-        first = True
-        while True:
-            value, state["value"] = state["value"], None
-            event = next(gen) if first or value is None else gen.send(value)  # plain iterators work too
-            first = False
-            out.put(_dumps(("yield", event)))
-            end = _control(ctrl, state, block=True)
-            if end:
-                out.put(_dumps(("closed",)))
-                return end == "quit"
-            if state["paused"] and state["steps"] > 0 and state["value"] is None:
-                state["steps"] -= 1
-    except StopIteration as done:
-        out.put(_dumps(("return", done.value)))
-    except Exception as exc:  # noqa: BLE001 - reported to the app, with its traceback text (lost in pickling)
-        import traceback
+    """Run one job in the host under a JobControl fed from the control queue; True if the host must quit."""
+    import traceback
 
-        out.put(_dumps(("error", exc, traceback.format_exc())))
-    finally:
-        if gen is not None:
-            try:
-                gen.close()
-            except Exception:  # noqa: BLE001
-                pass
-    return False
-
-
-def _control(ctrl: "mp.Queue", state: dict, block: bool) -> str:
-    """Apply the control messages waiting between two yields (blocking while paused, if `block`); returns "stop" or
-    "quit" when the job must end, else ""."""
-    while True:
-        wait = block and state["paused"] and state["steps"] == 0 and state["value"] is None
+    def inbox(timeout: float) -> tuple | None:
         try:
-            m = ctrl.get(timeout=0.5) if wait else ctrl.get_nowait()
+            return ctrl.get(timeout=timeout) if timeout > 0 else ctrl.get_nowait()
         except queue.Empty:
-            if wait:
-                continue
-            return ""
-        if m[0] in ("stop", "quit"):
-            return m[0]
-        if m[0] == "pause":
-            state["paused"] = True
-        elif m[0] == "resume":
-            state["paused"] = False
-        elif m[0] == "step":
-            state["steps"] += 1
-        elif m[0] == "send":
-            state["value"] = m[1]
+            return None
+
+    def emit(kind: str, payload: Any) -> None:
+        if kind == "error":  # with its traceback text (lost in pickling)
+            out.put(_dumps(("error", payload, "".join(traceback.format_exception(payload)))))
+        elif kind == "closed":
+            out.put(_dumps(("closed",)))
+        else:
+            out.put(_dumps((kind, payload)))
+
+    ctl = JobControl(paused, inbox)
+    drive(factory, ctl, emit)
+    return ctl.quit
+
+
+# ---- hosts (parent side) ------------------------------------------------------------------------------------
+_POOL: list["Host"] = []
+_ALL: list["Host"] = []
+_COND = threading.Condition()  # guards _POOL, _ALL and _closing; notified when a host comes free or ends
+MAX_HOSTS = 4  # train, optimize, compare and the Info panel's metrics may run at once; never more processes
+PATIENCE = 1.0  # seconds a new job waits for a host to come free before a cancelled job's host is replaced
+_closing = False
 
 
 class Host:
-    """One child process with its two queues; `owner` is the worker whose job it runs (None while idle)."""
+    """One child process with its two queues; `owner` is the job it runs (None while idle)."""
 
     def __init__(self) -> None:
+        import os
+        import signal
+        import sys
+
         ctx = mp.get_context("spawn")
         self.ctrl = ctx.Queue()
         self.out = ctx.Queue()
-        self.owner: "ProcessGeneratorWorker | None" = None
+        self.owner: "ProcessJob | None" = None
         self.closed = False
-        import os
-        import sys
-
         path = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
         self.proc = ctx.Process(target=_host_main, args=(self.ctrl, self.out, path), daemon=True,
                                 name="nnlab-worker")
-        import signal
-
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # inherited: the child starts deaf to it
         try:
             self.proc.start()
@@ -213,11 +337,6 @@ class Host:
                 pass
 
 
-MAX_HOSTS = 4  # train, optimize, compare and the Info panel's metrics may run at once; never more processes
-PATIENCE = 1.0  # seconds a new job waits for a host to come free before a cancelled job's host is replaced
-_closing = False
-
-
 def _forget(h: Host) -> None:
     with _COND:
         if h in _ALL:
@@ -227,7 +346,7 @@ def _forget(h: Host) -> None:
         _COND.notify_all()
 
 
-def acquire(owner: "ProcessGeneratorWorker | None" = None) -> Host | None:
+def acquire(owner: "ProcessJob | None" = None) -> Host | None:
     """A host for `owner`'s job: an idle one, a new one while fewer than MAX_HOSTS live, else the first to come
     free. A host still busy with a cancelled job (stopping) is killed and replaced after PATIENCE seconds, so fast
     repeated starts (T/Space presses) reuse or replace processes instead of piling them up. None if `owner` was
@@ -324,17 +443,19 @@ def _join_all(hosts: list[Host], timeout: float) -> None:
         h.proc.join(max(0.0, deadline - time.monotonic()))
 
 
-class ProcessGeneratorWorker(GeneratorWorker):
-    """GeneratorWorker whose generator runs in a host process; control calls become messages."""
+class ProcessJob(Job):
+    """A job whose generator runs in a host; control calls become messages (and are mirrored in `control`)."""
 
-    def __init__(self, factory, parent=None, paused: bool = False) -> None:
-        super().__init__(factory, parent, paused)
+    def __init__(self, factory: GenFactory, paused: bool = False) -> None:
+        super().__init__(factory, paused)
         self.host: Host | None = None
+        self._lock = threading.Lock()
         self._pending: list[tuple] = []
         self._over = False
 
     def _tell(self, *msg: Any) -> None:
-        with self._cond:
+        super()._tell(*msg)
+        with self._lock:
             if self._over:  # the host may already run someone else's job
                 return
             if self.host is None:
@@ -342,55 +463,36 @@ class ProcessGeneratorWorker(GeneratorWorker):
                 return
             self.host.send(msg)
 
-    def stop(self) -> None:
-        super().stop()
-        self._tell("stop")
-
-    def finish_early(self, value: Any = True) -> None:
-        self._tell("send", value)
-
-    def pause(self) -> None:
-        super().pause()
-        self._tell("pause")
-
-    def resume(self) -> None:
-        super().resume()
-        self._tell("resume")
-
-    def step(self) -> None:
-        self._tell("step")
-
     def kill(self) -> None:
-        """Last resort at shutdown: a job that does not reach its next yield in time is terminated."""
-        with self._cond:
+        """A job that does not reach its next yield in time is terminated (its process)."""
+        with self._lock:
             h = self.host
-            self._over = True  # a worker still waiting for a host gives up
-        self._stop.set()
+            self._over = True  # a job still waiting for a host gives up
+        self.control.apply(("stop",))
         if h is not None:
             h.kill(0.5)
 
-    def run(self) -> None:
+    def run(self, emit: Emit) -> None:
         try:
-            pickle.dumps(self._factory)  # mp.Queue pickles on a feeder thread, where a failure would be silent
+            pickle.dumps(self.factory)  # mp.Queue pickles on a feeder thread, where a failure would be silent
         except Exception as e:  # noqa: BLE001
-            self.errored.emit(TypeError(f"this job cannot run in a worker process: {e}"))
+            emit("error", TypeError(f"this job cannot run in a worker process: {e}"))
             return
         try:
             host = acquire(self)
         except Exception as e:  # noqa: BLE001
-            if not self.stopping:
-                self.errored.emit(RuntimeError(f"cannot start a worker process: {e}"))
+            emit("error", RuntimeError(f"cannot start a worker process: {e}"))
             return
         if host is None:  # stopped while waiting for a host: nothing ran
             return
-        with self._cond:
+        with self._lock:
             self.host = host
             pending, self._pending = self._pending, []
             over = self._over
         if over:  # killed while it waited
             release(host)
             return
-        host.send(("job", self._factory, self._paused))
+        host.send(("job", self.factory, self.control.paused))  # (the pending messages replayed next are idempotent)
         for msg in pending:
             host.send(msg)
         clean = False
@@ -400,34 +502,33 @@ class ProcessGeneratorWorker(GeneratorWorker):
                     raw = host.out.get(timeout=0.2)
                 except queue.Empty:
                     if not host.alive():
-                        if not self.stopping:
-                            self.errored.emit(RuntimeError("the worker process ended unexpectedly"))
+                        emit("error", RuntimeError("the worker process ended unexpectedly"))
                         return
                     continue
                 except (OSError, ValueError, EOFError):  # its queues were closed by kill()
                     return
                 msg = pickle.loads(raw)
                 if msg[0] == "yield":
-                    if not self.stopping:
-                        self.yielded.emit(msg[1])
+                    emit("yield", msg[1])
                     continue
-                if msg[0] == "return" and not self.stopping:
-                    self.returned.emit(msg[1])
-                elif msg[0] == "error" and not self.stopping:
+                if msg[0] == "return":
+                    emit("return", msg[1])
+                elif msg[0] == "error":
                     exc = msg[1]
                     if len(msg) > 2:
                         try:
-                            exc.remote_traceback = msg[2]  # nnlab.ui.errors.describe prints it for a bug
+                            exc.remote_traceback = msg[2]  # nnlab.app.errors.describe prints it for a bug
                         except AttributeError:
                             pass
-                    self.errored.emit(exc)
+                    emit("error", exc)
                 clean = True
                 return
         finally:
-            with self._cond:
+            with self._lock:
                 self._over = True
                 self.host = None
             if clean:
                 release(host)
             else:
                 host.kill(0.5)
+
