@@ -207,12 +207,11 @@ def _host_main(ctrl: "mp.Queue", out: "mp.Queue", path: list[str]) -> None:
     try:
         import os
 
-        import torch
-
         import nnlab.engine.train.training  # noqa: F401  (warm up: torch is imported once per host)
+        from nnlab.engine.threads import set_torch_threads
 
         # leave a core to the GUI (it renders with the CPU under software GL): the app must stay responsive
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        set_torch_threads((os.cpu_count() or 2) - 1)
         os.nice(5)  # and let the GUI win when the machine is busy anyway
     except Exception:  # noqa: BLE001
         pass

@@ -23,3 +23,15 @@ def torch_threads(n: int) -> Iterator[None]:
     finally:
         if n > 0 and n != old:
             torch.set_num_threads(old)
+
+
+def set_torch_threads(n: int, only_if_loaded: bool = False) -> None:
+    """Torch's intra-op threads for the rest of a worker's life (a study worker: 1; an app host: all cores but
+    one, the GUI renders on the CPU). `only_if_loaded`: do nothing when torch is not imported yet (it is heavy)."""
+    import sys
+
+    if only_if_loaded and "torch" not in sys.modules:
+        return
+    import torch
+
+    torch.set_num_threads(max(1, n))

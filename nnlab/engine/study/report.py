@@ -22,6 +22,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from nnlab.engine.optimize.base import better
 from nnlab.engine.study import spec as S
 from nnlab.engine.study.plots import best_points, write_plots
 from nnlab.engine.files import atomic_write_bytes
@@ -37,10 +38,6 @@ def group_of(net: S.NetConfig) -> str:
     return f"{net.target} (trained)" if net.trained else net.init
 
 
-def _better(a: float, b: float, sense: str) -> bool:
-    return a > b if sense == "max" else a < b
-
-
 def network_rows(config: S.StudyConfig, net: S.NetConfig, results: dict[S.Task, dict], info: dict) -> list[dict]:
     """The CSV rows of one network from its cached task results (missing tasks give no row)."""
     tasks = config.tasks(net)
@@ -48,7 +45,7 @@ def network_rows(config: S.StudyConfig, net: S.NetConfig, results: dict[S.Task, 
     best: dict[str, float | None] = {"max": None, "min": None}
 
     def offer(sense: str, v: Any) -> None:
-        if v is not None and (best[sense] is None or _better(v, best[sense], sense)):
+        if v is not None and (best[sense] is None or better(v, best[sense], sense)):
             best[sense] = float(v)
 
     for s in ("max", "min"):

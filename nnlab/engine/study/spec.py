@@ -36,7 +36,6 @@ import itertools
 import json
 import math
 import os
-import sys
 import time
 import tomllib
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.engine.threads import set_torch_threads
 from nnlab.errors import NnlabError
 
 CACHE_VERSION = 1
@@ -316,8 +316,7 @@ def limit_threads() -> None:
     """One thread per worker: the pool provides the parallelism."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
+    set_torch_threads(1, only_if_loaded=True)
 
 
 WATCHDOG_S = 0.25  # how often a worker checks that the process that started it is still alive
@@ -344,9 +343,7 @@ def build_network(net: NetConfig) -> dict[str, Any]:
     if not net.trained:
         snap, info = initial_snapshot(scene.network, scene.init), {}
     else:
-        import torch
-
-        torch.set_num_threads(1)
+        set_torch_threads(1)
         from nnlab.engine.train.training import train_to_result
 
         res = train_to_result(scene)
