@@ -6,7 +6,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
 # the training cache (nnlab.engine.train.cache) of a test run is its own, never the user's ~/.cache/nnlab
-os.environ["NNLAB_CACHE_DIR"] = __import__("tempfile").mkdtemp(prefix="nnlab-test-cache-")
+os.environ["NNLAB_CACHE_DIR"] = os.path.join(__import__("tempfile").gettempdir(), f"nnlab-test-cache-{os.getpid()}")
+__import__("atexit").register(__import__("shutil").rmtree, os.environ["NNLAB_CACHE_DIR"], True)  # made on first store
 
 try:
     from PySide6.QtCore import QCoreApplication, Qt

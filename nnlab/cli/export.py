@@ -64,13 +64,12 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def start_xvfb(timeout: float = 10.0) -> subprocess.Popen:
-    """Start `Xvfb` on a free display (it picks one with -displayfd) and point DISPLAY at it. On any failure or
-    interrupt before it returns, the server is stopped again (an Xvfb no client ever reached would live on)."""
+def spawn_xvfb() -> tuple[subprocess.Popen, int]:
+    """Spawn `Xvfb` on a free display (it picks one with -displayfd) without waiting for it: the process and the
+    read end of its display-number pipe, for wait_xvfb (the server boots while the caller loads libraries)."""
     exe = shutil.which("Xvfb")
     if exe is None:
         raise UsageError("no display to render on: install Xvfb (apt-get install xvfb) or set DISPLAY")
-    proc = None
     r, w = os.pipe()
     try:
         try:
@@ -82,6 +81,16 @@ def start_xvfb(timeout: float = 10.0) -> subprocess.Popen:
                                     stderr=subprocess.DEVNULL, start_new_session=True)
         finally:
             os.close(w)
+    except BaseException:
+        os.close(r)
+        raise
+    return proc, r
+
+
+def wait_xvfb(proc: subprocess.Popen, r: int, timeout: float = 10.0) -> subprocess.Popen:
+    """Read the display number of a spawned Xvfb and point DISPLAY at it; closes `r`. On any failure or interrupt
+    before it returns, the server is stopped again (an Xvfb no client ever reached would live on)."""
+    try:
         data = b""
         deadline = time.monotonic() + timeout
         while not data.endswith(b"\n") and time.monotonic() < deadline:
@@ -102,6 +111,11 @@ def start_xvfb(timeout: float = 10.0) -> subprocess.Popen:
     return proc
 
 
+def start_xvfb(timeout: float = 10.0) -> subprocess.Popen:
+    """Start `Xvfb` and wait until it serves (spawn_xvfb + wait_xvfb)."""
+    return wait_xvfb(*spawn_xvfb(), timeout)
+
+
 def stop_xvfb(proc: subprocess.Popen | None) -> None:
     """Terminate (then kill) the Xvfb we started and reap it."""
     if proc is None or proc.poll() is not None:
@@ -114,19 +128,23 @@ def stop_xvfb(proc: subprocess.Popen | None) -> None:
         proc.wait()
 
 
-def ensure_display() -> subprocess.Popen | None:
-    """None when a usable display exists; else the Xvfb process started for us (caller stops it)."""
-    from PySide6.QtWidgets import QApplication
-
-    if QApplication.instance() is not None:
-        return None
+def needs_xvfb() -> bool:
+    """Whether no usable display exists (then an Xvfb must be started); points Qt at xcb when DISPLAY is set."""
+    widgets = sys.modules.get("PySide6.QtWidgets")  # not imported yet: no QApplication either (and no 0.1 s import)
+    if widgets is not None and widgets.QApplication.instance() is not None:
+        return False
     if os.environ.get("DISPLAY"):
         if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
             os.environ["QT_QPA_PLATFORM"] = "xcb"  # these platforms have no OpenGL
-        return None
+        return False
     if os.environ.get("WAYLAND_DISPLAY") and os.environ.get("QT_QPA_PLATFORM", "").startswith("wayland"):
-        return None
-    return start_xvfb()
+        return False
+    return True
+
+
+def ensure_display() -> subprocess.Popen | None:
+    """None when a usable display exists; else the Xvfb process started for us (caller stops it)."""
+    return start_xvfb() if needs_xvfb() else None
 
 
 def qt_app():
@@ -202,8 +220,20 @@ def _preload(scene, opts) -> None:
     import PIL.Image  # noqa: F401
     import PIL.ImageDraw  # noqa: F401
 
-    if opts.kind in ("training", "optimizer") or scene.train.enabled:
+    if opts.kind == "optimizer" or _trains(scene, opts):
         import torch  # noqa: F401
+
+
+def _trains(scene, opts) -> bool:
+    """Whether this export trains a network: not when the training cache (shipped weights of the bundled presets,
+    or an earlier run) has it, so a trained preset's orbit imports no torch."""
+    from nnlab.engine.export.plan import training_scene
+    from nnlab.engine.train import cache
+
+    if opts.kind == "training":
+        sc, every = training_scene(scene, opts)
+        return cache.lookup_frames(sc, every, sc.camera.resolution) is None
+    return scene.train.enabled and scene.target.name != "none" and cache.lookup(scene) is None
 
 
 def _export(args: argparse.Namespace, scene, opts) -> int:
@@ -211,13 +241,18 @@ def _export(args: argparse.Namespace, scene, opts) -> int:
     from nnlab.interrupts import check_interrupt, deferred_interrupts
 
     xvfb = app = None
+    pipe = None  # read end of a spawned Xvfb's display-number pipe, until wait_xvfb has closed it
     try:
         with deferred_interrupts():  # Qt and shiboken imports abort the interpreter if interrupted midway
+            if needs_xvfb():
+                xvfb, pipe = spawn_xvfb()  # the server boots (~0.15 s) while the libraries below load
             _preload(scene, opts)
-            xvfb = ensure_display()
-            app = qt_app() if xvfb is not None else None
-            qt_app()
             from nnlab.ui.render import GLPanelRenderer
+            if xvfb is not None:
+                r, pipe = pipe, None
+                wait_xvfb(xvfb, r)
+                app = qt_app()
+            qt_app()
 
         t0 = time.perf_counter()
         gen = run_export(scene, opts, args.out, GLPanelRenderer)
@@ -241,6 +276,8 @@ def _export(args: argparse.Namespace, scene, opts) -> int:
         return 0
     finally:
         with deferred_interrupts():  # a second Ctrl+C must not cut the cleanup short
+            if pipe is not None:
+                os.close(pipe)
             try:
                 if app is not None:  # disconnect from our Xvfb before stopping it (else Qt dies with an X I/O error)
                     app.processEvents()

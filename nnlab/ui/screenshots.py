@@ -54,14 +54,14 @@ def window_image(win: QtWidgets.QMainWindow, overlay: QtWidgets.QWidget | None =
     return img
 
 
-def screenshot_dialog(win: QtWidgets.QMainWindow, save: Callable[[str, int, int], None]) -> None:
-    """Ask for a size and a file, then save the current view there."""
-    e = win.doc.scene.export
+def screenshot_dialog(win: QtWidgets.QWidget, size: tuple[int, int], save: Callable[[str, int, int], None],
+                      on_saved: Callable[[str], None], on_error: Callable[[str], None]) -> None:
+    """Ask for a size (default `size`) and a file, then save the current view there."""
     dlg = QtWidgets.QDialog(win)
     dlg.setWindowTitle("Screenshot of the view")
     form = QtWidgets.QFormLayout(dlg)
     w, h = QtWidgets.QSpinBox(), QtWidgets.QSpinBox()
-    for s, v in ((w, e.width), (h, e.height)):
+    for s, v in ((w, size[0]), (h, size[1])):
         s.setRange(16, 8192)
         s.setValue(v)
     form.addRow("Width", w)
@@ -77,6 +77,6 @@ def screenshot_dialog(win: QtWidgets.QMainWindow, save: Callable[[str, int, int]
     if path:
         try:
             save(path, w.value(), h.value())
-            win.status.showMessage(f"Saved {path} ({w.value()}×{h.value()})", 8000)
+            on_saved(f"Saved {path} ({w.value()}×{h.value()})")
         except (OSError, NnlabError) as err:
-            win.show_error(str(err))
+            on_error(str(err))

@@ -1,16 +1,22 @@
 """The 3-D surface view: a lit, colormapped surface in a fixed display cube, with axes, overlays and markers.
 
 Data (x1, x2, value) are mapped into [-1,1]^2 x [0, H] so one camera fits every domain; items are updated in place.
+`render_image` is the one offscreen render path (screenshots, export frames and stills, see nnlab.ui.render).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 import pyqtgraph.opengl as gl
+from OpenGL import GL
 from PySide6 import QtCore, QtGui
+from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat
 
 from nnlab.ui.axes3d import Axes3D
 from nnlab.ui.colormaps import colorize
-from nnlab.ui.gl_render import LIT_SHADER, grid_normals, paint_labels, render_view
+from nnlab.ui.gl_render import LIT_SHADER, grid_normals
 
 H = 1.2  # height of the display cube
 HOME = (28.0, -60.0, 5.6)  # elevation, azimuth, distance that fit the cube
@@ -36,6 +42,7 @@ class SurfaceView(gl.GLViewWidget):
         self._marker: np.ndarray | None = None
         self._frame: tuple = ()
         self._last_cam: tuple = ()
+        self._fbos: tuple | None = None  # (key, supersampled target, output-size target) of render_image
         self.surface = gl.GLSurfacePlotItem(smooth=True, computeNormals=True, shader=LIT_SHADER, glOptions="opaque")
         self.surface.setVisible(False)  # an empty mesh cannot be drawn
         self.addItem(self.surface)
@@ -264,11 +271,119 @@ class SurfaceView(gl.GLViewWidget):
         self.opts["fov"] = 45
         self.set_camera(*HOME)
 
-    # ---- export ---------------------------------------------------------------------------------------
-    def render_image(self, width: int, height: int) -> np.ndarray:
-        """(height, width, 4) RGBA uint8 of the current view, rendered at 2x and averaged down (smooth edges)."""
-        return render_view(self, width, height)
+    # ---- offscreen rendering (screenshots and export) ---------------------------------------------------
+    supersample = 2  # rendered at 2x and averaged down on the GL side; MSAA 4x is slower than this in llvmpipe
+    keep_targets = False  # keep the framebuffers for the next call (export views); a screenshot frees them
 
-    def _paint_labels(self, img: np.ndarray, ss: int) -> np.ndarray:
-        """Tick labels painted onto an (already rendered) image; used by export renderers (nnlab.ui.render)."""
-        return paint_labels(self, img, ss)
+    def render_image(self, width: int, height: int) -> np.ndarray:
+        """(height, width, 4) RGBA uint8 of the current camera, top row first.
+
+        Rendered at `supersample` x the size and averaged down by a linear blit to the output size (a 2x2 box
+        filter, mirrored top-down on the way), so only the output size is read back, straight into a numpy array.
+        With `keep_targets` the framebuffers are kept between calls (allocating a 1600x1200 colour + depth pair
+        per frame cost llvmpipe ~10 ms; export views keep them, until release_targets()); tick labels are painted onto the output at its own size (legible at any size).
+        Above 8192 pixels supersampled, 4x multisampling is used instead (and the image flipped on the CPU: a
+        multisampled source cannot be mirrored by the blit)."""
+        width, height = int(width), int(height)
+        if width < 1 or height < 1:
+            raise ValueError(f"image size {width}x{height} must be positive")
+        self.makeCurrent()
+        ss = self.supersample if max(width, height) * self.supersample <= 8192 else 1
+        W, Hh = width * ss, height * ss
+        img = np.empty((height, width, 4), dtype=np.uint8)
+        flip = ss > 1  # destination rows reversed in the blit: the read-back comes out top-down, as images want
+        try:
+            ms, out = self._targets(width, height, ss)
+            with self._sized_for(ss):
+                ms.bind()
+                GL.glViewport(0, 0, W, Hh)
+                self.paint(region=(0, 0, W, Hh), viewport=(0, 0, W, Hh))
+                GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, ms.handle())
+                GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, out.handle())
+                GL.glBlitFramebuffer(0, 0, W, Hh, 0, height if flip else 0, width, 0 if flip else height,
+                                     GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR if ss > 1 else GL.GL_NEAREST)
+                GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, out.handle())
+                GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
+                GL.glReadPixels(0, 0, width, height, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, img)
+                out.release()
+            if not self.keep_targets:
+                self._fbos = None  # freed while the context is current
+        finally:
+            self.doneCurrent()
+        if not flip:
+            img = img[::-1].copy()
+        img[..., 3] = 255
+        return np.ascontiguousarray(self._paint_labels(img))
+
+    def _targets(self, width: int, height: int, ss: int) -> tuple:
+        """The (supersampled or multisampled, output-size) framebuffer pair, made when the size changes."""
+        samples = 0 if ss > 1 else 4
+        key = (width, height, ss, samples)
+        if self._fbos is None or self._fbos[0] != key:
+            self._fbos = None  # free the old pair first (the context is current)
+            fmt = QOpenGLFramebufferObjectFormat()
+            fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
+            fmt.setSamples(samples)
+            self._fbos = (key, QOpenGLFramebufferObject(width * ss, height * ss, fmt),
+                          QOpenGLFramebufferObject(width, height))
+        return self._fbos[1], self._fbos[2]
+
+    def release_targets(self) -> None:
+        """Free the kept framebuffers while the GL context still exists (before closing the view)."""
+        if self._fbos is not None:
+            self.makeCurrent()
+            self._fbos = None
+            self.doneCurrent()
+
+    @contextmanager
+    def _sized_for(self, ss: int) -> Iterator[None]:
+        """Hide the GL tick labels (painted onto the image at the output size instead) and scale point sizes and
+        line widths by the supersampling factor, restoring all of it afterwards."""
+        shown = [item for item in self.axes.labels if item.visible()]
+        sized = [(it, it.size) for it in (self.scatter, self.marker)]
+        widths = [(it, it.width) for it in (self.path_lines, self.marker_stem, self.overlay_lines, self.axes.box)]
+        try:
+            for item in shown:
+                item.setVisible(False)
+            for it, v in sized:
+                it.size = v * ss
+            for it, v in widths:
+                it.width = v * ss
+            yield
+        finally:
+            for item in shown:
+                item.setVisible(True)
+            for it, v in sized:
+                it.size = v
+            for it, v in widths:
+                it.width = v
+
+    def _paint_labels(self, img: np.ndarray) -> np.ndarray:
+        """Tick labels painted on a rendered image, sized for the image (not the widget)."""
+        texts = self.axes.texts()
+        if not texts:
+            return img
+        Hh, W = img.shape[:2]
+        qimg = QtGui.QImage(img.tobytes(), W, Hh, 4 * W, QtGui.QImage.Format.Format_RGBA8888).copy()
+        mvp = QtGui.QMatrix4x4()
+        mvp.viewport(0, Hh, W, -Hh)
+        mvp = mvp * self.projectionMatrix((0, 0, W, Hh), (0, 0, W, Hh)) * self.viewMatrix()
+        painter = QtGui.QPainter(qimg)
+        try:  # an exception with the painter still active crashes when the image is freed
+            painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
+            painter.setPen(QtGui.QColor(*self.axes.color))
+            scale = max(0.6, Hh / 600.0)  # legible at any export size
+            fonts: dict[str, tuple[QtGui.QFont, QtGui.QFontMetricsF]] = {}  # one font per kind, not per label
+            for pos, text, kind in texts:
+                if kind not in fonts:
+                    font = self.axes._font(kind, scale)
+                    fonts[kind] = (font, QtGui.QFontMetricsF(font))
+                font, metrics = fonts[kind]
+                painter.setFont(font)
+                p = mvp.map(QtGui.QVector3D(*map(float, pos))).toPointF()
+                rect = metrics.tightBoundingRect(text)
+                painter.drawText(QtCore.QPointF(p.x() - rect.width() / 2, p.y() + rect.height() / 2), text)
+        finally:
+            painter.end()
+        out = np.frombuffer(qimg.constBits(), dtype=np.uint8, count=Hh * qimg.bytesPerLine())
+        return out.reshape(Hh, qimg.bytesPerLine())[:, :4 * W].reshape(Hh, W, 4).copy()

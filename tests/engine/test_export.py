@@ -65,6 +65,17 @@ def test_orbit_plan_turns_once_around_the_same_surface():
     assert np.array_equal(plan.frames[0].panels[0].z, evaluate_network(net, lo, hi, SMALL.camera.resolution))
 
 
+def test_a_given_network_is_the_one_shown():
+    """The app passes the network on screen (build_plan(..., net=)); the orbit shows it, not the scene's own."""
+    other = initial_snapshot(SMALL.network, InitSpec(seed=11))
+    opts = options_for(SMALL, kind="orbit", frames=2, width=32, height=24)
+    plan = drain(build_plan(SMALL, opts, net=other))
+    lo, hi = SMALL.domain()
+    np.testing.assert_array_equal(plan.frames[0].panels[0].z, evaluate_network(other, lo, hi, SMALL.camera.resolution))
+    own = drain(build_plan(SMALL, opts)).frames[0].panels[0].z
+    assert not np.array_equal(own, plan.frames[0].panels[0].z)
+
+
 def test_gallery_plan_cycles_seeds_with_captions():
     opts = options_for(SMALL, kind="gallery", frames=9, seeds=3, width=96, height=72)
     plan = drain(build_plan(SMALL, opts))
@@ -145,6 +156,58 @@ def test_gif_roundtrip_one_palette_exact_background_and_deterministic(tmp_path):
     assert iio.immeta(a, index=0).get("loop") == 0
     assert oct(a.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
     assert sorted(os.listdir(tmp_path)) == ["a.gif", "b.gif"]
+
+
+@pytest.mark.parametrize("pattern", ["distinct", "repeats", "all_same", "one"])
+@pytest.mark.parametrize("loop", [True, False])
+def test_streamed_gif_has_the_bytes_of_pillows_save_all(tmp_path, pattern, loop):
+    """GifStream writes frame by frame what Pillow's save_all writes holding every frame (crops to the changed
+    box, merged durations of repeated frames, a lone distinct frame as a still)."""
+    import io
+
+    from nnlab.engine.export.writers import GifStream, global_palette, to_palette
+
+    frames = frames_of(6)
+    order = {"distinct": range(6), "repeats": [0, 0, 1, 2, 2, 2, 3, 0, 0], "all_same": [4, 4, 4], "one": [2]}[pattern]
+    palette = global_palette(frames)
+    images = [to_palette(np.ascontiguousarray(frames[k][..., :3]), palette) for k in order]
+    extra = {"loop": 0} if loop else {}
+    ref = io.BytesIO()
+    images[0].save(ref, format="GIF", save_all=True, append_images=images[1:], duration=50, optimize=False,
+                   disposal=1, **extra)
+    out = io.BytesIO()
+    stream = GifStream(out, 50, loop)
+    for im in images:
+        stream.add(im)
+    stream.close()
+    assert out.getvalue() == ref.getvalue()
+    back = iio.imread(out.getvalue(), index=None)
+    assert len(back) == len(dict.fromkeys(np.add.accumulate([1] + [order[i] != order[i - 1] for i in range(1, len(order))])))
+
+
+def test_a_gif_is_streamed_not_held_in_memory(tmp_path, monkeypatch):
+    """Palette frames are written as they come: the number alive stays bounded whatever the frame count (the
+    earlier writer kept all of them until the end)."""
+    import gc
+    import weakref
+
+    from nnlab.engine.export import writers
+
+    alive: list[weakref.ref] = []
+    real = writers.to_palette
+    monkeypatch.setattr(writers, "to_palette", lambda rgb, pal: (lambda im: alive.append(weakref.ref(im)) or im)(real(rgb, pal)))
+    frames = frames_of(12, 32, 24)
+    peak = []
+
+    def frame_at(i):
+        gc.collect()
+        peak.append(sum(r() is not None for r in alive))
+        return frames[i % 12]
+
+    drain(write_animation(tmp_path / "long.gif", "gif", frame_at, 60, fps=30))
+    assert len(alive) == 60
+    assert max(peak) <= writers.GIF_PENDING + 3
+    assert len(iio.imread(tmp_path / "long.gif", index=None)) == 60
 
 
 def _umask() -> int:
@@ -229,9 +292,8 @@ def test_non_finite_and_negative_camera_values_are_refused(field, value):
 def test_absurd_sizes_and_counts_are_refused_before_work():
     with pytest.raises(ExportError, match="pixels a frame"):
         ExportOptions(width=8192, height=8192, fmt="png")
-    with pytest.raises(ExportError, match="in memory"):  # a GIF keeps every frame: 100000 x 800 x 600 bytes
-        ExportOptions(frames=100000, width=800, height=600, fmt="gif")
-    assert ExportOptions(frames=100000, width=800, height=600, fmt="mp4").frames == 100000  # streamed: allowed
+    for fmt in ("gif", "mp4"):  # both are streamed (no frame list in memory): a long animation is allowed
+        assert ExportOptions(frames=100000, width=800, height=600, fmt=fmt).frames == 100000
     with pytest.raises(ExportError, match="frames"):
         ExportOptions(frames=0)
     with pytest.raises(ExportError, match="seeds"):

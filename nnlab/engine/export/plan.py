@@ -34,7 +34,6 @@ LIMITS: dict[str, tuple[float, float]] = {
     "elevation": (-90, 90), "azimuth": (-1e6, 1e6), "distance": (0, 1e6), "turn": (-1e6, 1e6),
 }
 MAX_PIXELS = 8192 * 4096  # one frame (an 8K still is 7680x4320)
-MAX_GIF_PIXELS = 1 << 30  # frames x width x height of a GIF: it holds every frame in memory (1 byte a pixel)
 MAX_CAPTION = 200  # characters, one line
 
 
@@ -100,10 +99,6 @@ class ExportOptions:
         if self.turn is not None:
             check_number("turn", self.turn)
         check_caption(self.caption)
-        if self.fmt == "gif" and self.frames * self.width * self.height > MAX_GIF_PIXELS:
-            raise ExportError(f"a GIF of {self.frames} frames at {self.width}x{self.height} would hold "
-                              f"{self.frames * self.width * self.height:,} pixels in memory (at most "
-                              f"{MAX_GIF_PIXELS:,}); use fewer frames, a smaller size, or MP4 / PNG frames")
         if self.colormap not in COLORMAPS:
             raise ExportError(f"unknown colormap {self.colormap!r}; allowed: {', '.join(COLORMAPS)}")
         if self.background not in BACKGROUNDS:
@@ -184,15 +179,20 @@ PanelRenderer = Callable[[int, Panel, Frame, int, int], np.ndarray]  # (slot, pa
 def scene_surface(scene: Scene, net: NetSnapshot | None = None) -> Panel:
     """The scene's network (trained when the scene says so) on its grid."""
     if net is None:
-        if scene.train.enabled:
-            from nnlab.engine.train.training import scene_network
-
-            net = scene_network(scene)
-        else:
-            net = initial_snapshot(scene.network, scene.init)
+        net = scene_network(scene)
     lo, hi = scene.domain()
     xs, ys = grid_axes(lo, hi, scene.camera.resolution)
     return Panel(evaluate_network(net, lo, hi, scene.camera.resolution), xs, ys, title=scene.title)
+
+
+def scene_network(scene: Scene) -> NetSnapshot:
+    """The scene's network: trained weights come from the training cache (shipped for the bundled presets), so
+    an export trains only a scene never trained before; an untrained scene needs no torch."""
+    if scene.train.enabled and scene.target.name != "none":
+        from nnlab.engine.train.cache import trained_network
+
+        return trained_network(scene)
+    return initial_snapshot(scene.network, scene.init)
 
 
 def _camera(opts: ExportOptions, i: int) -> dict:
@@ -214,12 +214,15 @@ def plan_frames(opts: ExportOptions, panels_at: Callable[[int], tuple[tuple[Pane
     return tuple(out)
 
 
-def build_plan(scene: Scene, opts: ExportOptions) -> Generator[ExportProgress, None, Plan]:
-    """The frames of an export; slow kinds (training, optimizer) yield progress while they compute."""
+def build_plan(scene: Scene, opts: ExportOptions,
+               net: NetSnapshot | None = None) -> Generator[ExportProgress, None, Plan]:
+    """The frames of an export; slow kinds (training, optimizer) yield progress while they compute. `net` is the
+    network to show (the app passes the one on screen) for orbit, optimizer and compare's first panel; None: the
+    scene's own (see scene_network). Training and gallery build their networks from the scene."""
     n = opts.frames
     yield ExportProgress("prepare", 0, 0, f"preparing {opts.kind}")
     if opts.kind == "orbit":
-        p = scene_surface(scene)
+        p = scene_surface(scene, net)
         frames = plan_frames(opts, lambda i: ((p,), ""))
     elif opts.kind == "gallery":
         from nnlab.engine.model.inits import INITS
@@ -232,24 +235,61 @@ def build_plan(scene: Scene, opts: ExportOptions) -> Generator[ExportProgress, N
         if not opts.compare:
             raise ExportError("the compare kind needs a second scene: set `compare` in the scene file or give --compare")
         other = load_scene(scene.resolve_path(opts.compare))
-        pair = (scene_surface(scene), scene_surface(other))
+        pair = (scene_surface(scene, net), scene_surface(other))
         frames = plan_frames(opts, lambda i: (pair, ""))
     elif opts.kind == "training":
         frames = yield from _plan_training(scene, opts)
     else:
-        frames = yield from _plan_optimizer(scene, opts)
+        frames = yield from _plan_optimizer(scene, opts, net)
     return Plan(opts.kind, frames, opts)
 
 
+def training_scene(scene: Scene, opts: ExportOptions) -> tuple[Scene, int]:
+    """The scene a training animation trains (training on, a surface every `every` epochs) and `every`: about
+    one keyframe per frame, at most 60."""
+    every = max(1, scene.train.epochs // max(2, min(opts.frames, 60)))
+    return scene.replace("train", enabled=True, surface_every=every), every
+
+
 def _plan_training(scene: Scene, opts: ExportOptions) -> Generator[ExportProgress, None, tuple[Frame, ...]]:
-    """Keyframes every few epochs, blended linearly; the last ~15% of frames hold the trained surface."""
-    from nnlab.engine.train.training import TrainError, train
+    """Keyframes every few epochs, blended linearly; the last ~15% of frames hold the trained surface. The
+    keyframes of a scene trained before are replayed from the training cache."""
+    from nnlab.engine.train import cache
 
     if scene.target.name == "none":
         raise ExportError("the training kind needs a scene with a [target] to train on")
-    every = max(1, scene.train.epochs // max(2, min(opts.frames, 60)))
-    sc = scene.replace("train", surface_every=every)
+    sc, every = training_scene(scene, opts)
     base = scene_surface(sc, initial_snapshot(sc.network, sc.init))
+    res = sc.camera.resolution
+    stored = cache.lookup_frames(sc, every, res)
+    if stored is not None:  # replayed: the same keyframes the training below gave the first time
+        trained, final_net = stored
+        keys = [(base.z, f"epoch 0/{sc.train.epochs}")] + trained
+        yield ExportProgress("train", sc.train.epochs, sc.train.epochs, "keyframes from the training cache")
+    else:
+        keys, final_net = yield from _train_keyframes(sc, base, every)
+        cache.store_frames(sc, every, res, keys[1:], final_net)  # keyframe 0 is the initial surface, recomputed
+        if cache.lookup(sc) is None:
+            cache.store(sc, final_net)
+    final = scene_surface(sc, final_net)
+    keys = keys + [(final.z, keys[-1][1] if len(keys) > 1 else f"epoch {sc.train.epochs}/{sc.train.epochs}")]
+    morph = max(1, round(0.85 * (opts.frames - 1)))
+
+    def at(i: int) -> tuple[tuple[Panel, ...], str]:
+        u = min(1.0, i / morph) * (len(keys) - 1)
+        k = min(int(math.floor(u)), len(keys) - 2)
+        t = np.float32(u - k)
+        z = keys[k][0] if t == 0 else keys[k][0] * (1 - t) + keys[k + 1][0] * t
+        return (replace(base, z=z),), keys[k if t < 0.5 else k + 1][1]
+
+    return plan_frames(opts, at)
+
+
+def _train_keyframes(sc: Scene, base: Panel, every: int
+                     ) -> Generator[ExportProgress, None, tuple[list[tuple[np.ndarray, str]], NetSnapshot]]:
+    """Train the scene, keeping a (surface, caption) keyframe every `every` epochs; returns them and the final net."""
+    from nnlab.engine.train.training import TrainError, train
+
     keys: list[tuple[np.ndarray, str]] = [(base.z, f"epoch 0/{sc.train.epochs}")]
     gen = train(sc, surface_resolution=sc.camera.resolution)
     last = None
@@ -268,33 +308,19 @@ def _plan_training(scene: Scene, opts: ExportOptions) -> Generator[ExportProgres
         result = stop.value
     finally:
         gen.close()
-    final = scene_surface(sc, result.snapshot)
-    keys.append((final.z, keys[-1][1] if len(keys) > 1 else f"epoch {sc.train.epochs}/{sc.train.epochs}"))
-    morph = max(1, round(0.85 * (opts.frames - 1)))
-
-    def at(i: int) -> tuple[tuple[Panel, ...], str]:
-        u = min(1.0, i / morph) * (len(keys) - 1)
-        k = min(int(math.floor(u)), len(keys) - 2)
-        t = np.float32(u - k)
-        z = keys[k][0] if t == 0 else keys[k][0] * (1 - t) + keys[k + 1][0] * t
-        return (replace(base, z=z),), keys[k if t < 0.5 else k + 1][1]
-
-    return plan_frames(opts, at)
+    return keys, result.snapshot
 
 
-def _plan_optimizer(scene: Scene, opts: ExportOptions) -> Generator[ExportProgress, None, tuple[Frame, ...]]:
+def _plan_optimizer(scene: Scene, opts: ExportOptions,
+                    net: NetSnapshot | None = None) -> Generator[ExportProgress, None, tuple[Frame, ...]]:
     """Steps (points, walks, incumbents) revealed over ~75% of the frames, then the optimum is held."""
     from nnlab.engine.optimize import METHODS, Incumbent, PointsVisited, WalkPath, run_method
 
     o = scene.optimizer
     method = opts.method or o.method
     METHODS.get(method)  # an unknown method is refused before the scene's network is trained
-    if scene.train.enabled:
-        from nnlab.engine.train.training import scene_network
-
+    if net is None:
         net = scene_network(scene)
-    else:
-        net = initial_snapshot(scene.network, scene.init)
     base = scene_surface(scene, net)
     lo, hi = scene.domain()
     steps: list[tuple[list, list, np.ndarray | None]] = [([], [], None)]

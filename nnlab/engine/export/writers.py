@@ -124,12 +124,82 @@ def to_palette(rgb: np.ndarray, palette) -> "Image.Image":
     return out
 
 
+class GifStream:
+    """A GIF written frame by frame, byte for byte what Pillow's `save(save_all=True, optimize=False,
+    disposal=1)` writes for the same palette images, without holding the frames: Pillow's multi-frame writer keeps
+    every frame until the end (to crop each to its difference with the previous one and to merge the durations
+    of repeated frames); here only the previous frame and one frame waiting for its duration are kept.
+
+    Uses Pillow's GIF helpers (GifImagePlugin._normalize_palette, _getbbox, _get_global_header,
+    _write_frame_data); tests/engine/test_export.py compares the bytes with Pillow's own save_all.
+    """
+
+    def __init__(self, fh, duration: int, loop: bool) -> None:
+        self._fh = fh
+        self._info: dict = {"duration": duration, "disposal": 1, "optimize": False, **({"loop": 0} if loop else {})}
+        self._previous = None  # the last distinct frame (palette image), for the difference box of the next
+        self._pending: tuple | None = None  # (image, bbox or None for the first, encoderinfo) not yet written
+        self._count = 0
+
+    def add(self, im: "Image.Image") -> None:
+        """Append a palette ("P") image."""
+        from PIL import GifImagePlugin as G
+
+        im = im.copy()
+        info = self._info.copy()
+        im = G._normalize_palette(im, None, info)
+        if self._previous is not None:
+            _, bbox = G._getbbox(self._previous, im)
+            if not bbox:  # the same picture again: the waiting frame shows longer
+                self._pending[2]["duration"] = self._pending[2].get("duration", 0) + info["duration"]
+                return
+            self._flush()
+            info["include_color_table"] = True
+            self._pending = (im, bbox, info)
+        else:
+            self._pending = (im, None, info)
+        self._previous = im
+        self._count += 1
+
+    def _flush(self) -> None:
+        from PIL import GifImagePlugin as G
+
+        if self._pending is None:
+            return
+        im, bbox, info = self._pending
+        self._pending = None
+        if bbox is None:
+            for s in G._get_global_header(im, info):
+                self._fh.write(s)
+            offset = (0, 0)
+        else:
+            if bbox != (0, 0, *im.size):
+                im = im.crop(bbox)
+            offset = bbox[:2]
+        G._write_frame_data(self._fh, im, offset, info)
+
+    def close(self) -> None:
+        """Write the waiting frame and the trailer. A single distinct frame is written as Pillow writes a still
+        (no animation extension), as its save_all does."""
+        if self._count == 1 and self._pending is not None:
+            from PIL import GifImagePlugin as G
+
+            im, _, info = self._pending
+            self._pending = None
+            im.encoderinfo = {**info}
+            G._write_single_frame(im, self._fh, None)
+        self._flush()
+        self._fh.write(b";")
+        self._fh.flush()
+
+
 def write_gif(path: Path, frame_at: FrameFn, n: int, fps: float, loop: bool) -> Generator[ExportProgress, None, Path]:
     """GIF with ONE global palette from a sample of frames; each frame mapped to it without dithering.
 
     Frames are rendered here (the caller's thread: the GL context lives there) while a worker thread maps the
-    previous ones to the palette (Pillow and numpy release the GIL), so mapping overlaps rendering; at most
-    GIF_PENDING frames wait, and the output is the same as mapping them in turn.
+    previous ones to the palette and LZW-encodes them into the file (Pillow and numpy release the GIL), so mapping
+    and encoding overlap rendering. At most GIF_PENDING frames wait, and the frames are streamed to the file
+    (memory does not grow with the number of frames); the bytes are those of Pillow's save_all (GifStream).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -138,48 +208,58 @@ def write_gif(path: Path, frame_at: FrameFn, n: int, fps: float, loop: bool) -> 
     for k, i in enumerate(sample_idx):
         cache[i] = np.asarray(frame_at(i), dtype=np.uint8)
         yield ExportProgress("render", k + 1, n, "sampling the palette")
+    tmp = fh = None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnlab-gif")
     try:
-        palette = global_palette(list(cache.values()))
-        mapped = []
+        with deferred_interrupts():
+            tmp = _temp_beside(path)
+        fh = open(tmp, "wb")
+        stream = GifStream(fh, round(1000 / fps), loop)
+        palette = pool.submit(global_palette, list(cache.values()))  # quantized while the next frames render
+        queued = []
         done = len(cache)
         for i in range(n):
             frame = cache.pop(i, None)
             if frame is None:
                 frame = np.asarray(frame_at(i), dtype=np.uint8)
                 done += 1
-            mapped.append(pool.submit(lambda f=frame: to_palette(_rgb(f), palette)))
-            if i >= GIF_PENDING:
-                mapped[i - GIF_PENDING].result()  # bound the frames held in memory
+            # one worker: frames are added in order
+            queued.append(pool.submit(lambda f=frame: stream.add(to_palette(_rgb(f), palette.result()))))
+            if len(queued) > GIF_PENDING:
+                queued.pop(0).result()  # bound the frames held in memory (and raise a worker's error)
             yield ExportProgress("render", done, n, f"frame {i + 1}/{n}")
-        images = [f.result() for f in mapped]
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    yield ExportProgress("write", n, n, "writing GIF")
-    tmp = None
-    try:
-        with deferred_interrupts():
-            tmp = _temp_beside(path)
-        extra = {"loop": 0} if loop else {}
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps),
-                       optimize=False, disposal=1, **extra)
+        for f in (palette, *queued):
+            f.result()
+        yield ExportProgress("write", n, n, "writing GIF")
+        stream.close()
+        fh.close()
         _publish(tmp, path)
         tmp = None
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # the worker stops writing before the file is closed
+        if fh is not None:
+            fh.close()
         _unlink(tmp)
     return path
 
 
 def write_mp4(path: Path, frame_at: FrameFn, n: int, fps: float) -> Generator[ExportProgress, None, Path]:
-    """H.264 MP4 (yuv420p, so odd sizes are padded by one pixel) through imageio-ffmpeg."""
+    """H.264 MP4 (yuv420p, so odd sizes are padded by one pixel) through imageio-ffmpeg.
+
+    Frames are piped to ffmpeg from a worker thread (a pipe write blocks until ffmpeg has taken the frame), so
+    rendering the next frame overlaps encoding this one; at most GIF_PENDING frames wait, in order."""
     try:
         import imageio_ffmpeg
     except ImportError:
         raise ExportError("MP4 export needs imageio-ffmpeg: pip install 'nnlab[video]'") from None
+    from concurrent.futures import ThreadPoolExecutor
+
     tmp = writer = None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnlab-mp4")
     try:
         with deferred_interrupts():
             tmp = _temp_beside(path, ".part.mp4")
+        queued = []
         for i in range(n):
             rgb = _rgb(frame_at(i))
             h, w = rgb.shape[:2]
@@ -191,14 +271,19 @@ def write_mp4(path: Path, frame_at: FrameFn, n: int, fps: float) -> Generator[Ex
                     pix_fmt_out="yuv420p", quality=8, macro_block_size=1, ffmpeg_log_level="error",
                     output_params=["-f", "mp4", "-threads", "1", "-fflags", "+bitexact", "-flags", "+bitexact"])
                 writer.send(None)
-            writer.send(rgb)
+            queued.append(pool.submit(writer.send, rgb))
+            if len(queued) > GIF_PENDING:
+                queued.pop(0).result()  # bound the frames held in memory (and raise the encoder's error)
             yield ExportProgress("render", i + 1, n, f"frame {i + 1}/{n}")
+        for f in queued:
+            f.result()
         yield ExportProgress("write", n, n, "finishing MP4")
         writer.close()
         writer = None
         _publish(tmp, path)
         tmp = None
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # no frame is being piped while the encoder is closed
         if writer is not None:
             try:
                 writer.close()

@@ -1,0 +1,163 @@
+"""The training cache: keys that change with every field that determines the weights, entries read back exactly,
+the shipped weights of the bundled trained presets, and exports that train no more once cached."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from nnlab.bundled import presets
+from nnlab.engine.export.plan import build_plan, options_for, scene_network, training_scene
+from nnlab.engine.jobs import drain
+from nnlab.engine.model.network import initial_snapshot
+from nnlab.engine.model.scene import InitSpec, NetworkSpec, Scene, TargetSpec, TrainSpec, load_scene
+from nnlab.engine.train import cache
+
+SMALL = Scene(title="small", network=NetworkSpec(hidden=(8,)), init=InitSpec(seed=2),
+              target=TargetSpec(name="himmelblau"), train=TrainSpec(enabled=True, epochs=6, samples=64, seed=1))
+
+
+@pytest.fixture
+def user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNLAB_CACHE_DIR", str(tmp_path / "own"))
+    return tmp_path / "own" / "weights"
+
+
+def test_user_cache_follows_xdg_cache_home(tmp_path, monkeypatch, user_cache):
+    assert cache.user_cache_dir() == user_cache
+    monkeypatch.delenv("NNLAB_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.user_cache_dir() == tmp_path / "xdg" / "nnlab" / "weights"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.user_cache_dir() == tmp_path / "home" / ".cache" / "nnlab" / "weights"
+
+
+@pytest.mark.parametrize("section, field, value", [
+    ("network", "hidden", (9,)), ("network", "activation", "tanh"), ("network", "lower", (-1.0, -1.0)),
+    ("init", "seed", 3), ("init", "scheme", "he_uniform"), ("target", "name", "rastrigin"),
+    ("target", "rescale", True), ("train", "epochs", 7), ("train", "lr", 0.02), ("train", "seed", 2),
+    ("train", "samples", 65), ("train", "noise", 0.1), ("train", "optimizer", "sgd"), ("train", "batch_size", 32),
+])
+def test_the_key_changes_with_every_field_that_determines_the_weights(section, field, value):
+    changes = {field: value}
+    if field == "lower":
+        changes["upper"] = (1.0, 1.0)
+    other = SMALL.replace(section, **changes)
+    assert cache.weights_key(other) != cache.weights_key(SMALL)
+
+
+def test_the_key_ignores_what_does_not_change_the_weights():
+    key = cache.weights_key(SMALL)
+    assert len(key) == 64
+    assert cache.weights_key(SMALL.replace("train", surface_every=3)) == key
+    assert cache.weights_key(dataclasses.replace(SMALL, title="renamed", description="x")) == key
+    assert cache.weights_key(SMALL.replace("camera", resolution=20)) == key
+    assert cache.weights_key(SMALL.replace("train", enabled=False)) is None  # untrained: nothing to cache
+    assert cache.weights_key(Scene()) is None
+
+
+def test_a_csv_target_is_keyed_by_the_file_bytes(tmp_path):
+    csv = tmp_path / "d.csv"
+    csv.write_text("x1,x2,y\n0,0,1\n1,0,2\n0,1,3\n1,1,4\n")
+    sc = dataclasses.replace(SMALL.replace("target", name="csv", csv=str(csv)), source=str(tmp_path / "s.toml"))
+    key = cache.weights_key(sc)
+    moved = tmp_path / "sub"
+    moved.mkdir()
+    (moved / "d.csv").write_bytes(csv.read_bytes())
+    assert cache.weights_key(sc.replace("target", csv=str(moved / "d.csv"))) == key  # the data, not its path
+    csv.write_text("x1,x2,y\n0,0,1\n1,0,2\n0,1,3\n1,1,5\n")
+    assert cache.weights_key(sc) != key
+
+
+def test_stored_weights_read_back_exactly_and_a_stale_entry_is_ignored(user_cache):
+    assert cache.lookup(SMALL, [user_cache]) is None
+    net = initial_snapshot(SMALL.network, SMALL.init)
+    path = cache.store(SMALL, net)
+    assert path.parent == user_cache and path.name == cache.weights_key(SMALL) + ".npz"
+    back = cache.lookup(SMALL, [user_cache])
+    for a, b in zip(back.weights + back.biases, net.weights + net.biases):
+        assert a.dtype == np.float64
+        np.testing.assert_array_equal(a, b)
+    other = SMALL.replace("train", seed=5)  # an entry copied under another scene's name is not used for it
+    path.rename(user_cache / (cache.weights_key(other) + ".npz"))
+    assert cache.lookup(other, [user_cache]) is None
+    (user_cache / (cache.weights_key(SMALL) + ".npz")).write_bytes(b"not an npz")
+    assert cache.lookup(SMALL, [user_cache]) is None  # damaged: a miss, not a crash
+
+
+def test_trained_network_trains_once(user_cache, monkeypatch):
+    from nnlab.engine.train import training
+
+    calls = []
+    real = training.scene_network
+    monkeypatch.setattr(training, "scene_network", lambda sc: calls.append(1) or real(sc))
+    a = cache.trained_network(SMALL)
+    b = cache.trained_network(SMALL)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])
+    assert not np.array_equal(a.weights[0], initial_snapshot(SMALL.network, SMALL.init).weights[0])
+
+
+@pytest.mark.parametrize("path", [p for p in presets() if cache.weights_key(load_scene(p)) is not None],
+                         ids=lambda p: p.stem)
+def test_each_bundled_trained_preset_finds_its_shipped_weights(path, user_cache):
+    scene = load_scene(path)
+    net = cache.lookup(scene, [cache.bundled_dir()])
+    assert net is not None, f"no shipped weights for {path.name}: run python -m nnlab.engine.train.cache --bundle"
+    assert net.widths == tuple(scene.network.hidden) and net.activation == scene.network.activation
+    # a trained network, not the initial one
+    assert not np.array_equal(net.weights[0], initial_snapshot(scene.network, scene.init).weights[0])
+    assert not user_cache.exists() or not any(user_cache.iterdir())
+
+
+def test_every_shipped_entry_belongs_to_a_preset():
+    keys = {cache.weights_key(load_scene(p)) for p in presets()}
+    shipped = {p.stem for p in cache.bundled_dir().glob("*.npz")}
+    assert shipped and shipped <= keys
+
+
+def test_a_trained_orbit_uses_the_cache_without_training(user_cache, monkeypatch):
+    from nnlab.engine.train import training
+
+    cache.store(SMALL, initial_snapshot(SMALL.network, SMALL.init.__class__(seed=9)))
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("trained although the cache has the net"))
+    plan = drain(build_plan(SMALL, options_for(SMALL, kind="orbit", frames=2, width=32, height=24)))
+    net = scene_network(SMALL)
+    np.testing.assert_array_equal(net.weights[0], initial_snapshot(SMALL.network, InitSpec(seed=9)).weights[0])
+    assert plan.frames[0].panels[0].z.shape == (SMALL.camera.resolution,) * 2
+
+
+def test_a_training_animation_replays_its_keyframes(user_cache, monkeypatch):
+    from nnlab.engine.train import training
+
+    opts = options_for(SMALL, kind="training", frames=8, width=32, height=24)
+    first = drain(build_plan(SMALL, opts))
+    sc, every = training_scene(SMALL, opts)
+    assert cache.lookup_frames(sc, every, sc.camera.resolution) is not None
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("trained again"))
+    again = drain(build_plan(SMALL, opts))
+    assert [f.caption for f in again.frames] == [f.caption for f in first.frames]
+    for a, b in zip(first.frames, again.frames):
+        np.testing.assert_array_equal(a.panels[0].z, b.panels[0].z)
+
+
+def test_a_bundled_trained_preset_exports_without_torch_or_training():
+    """The orbit of a trained preset evaluates its shipped weights with numpy: torch is never imported (it was
+    trained, 6-70 s, on every export before)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from nnlab.bundled import scene_path\n"
+            "from nnlab.cli.export import _trains\n"
+            "from nnlab.engine.export.plan import build_plan, options_for\n"
+            "from nnlab.engine.jobs import drain\n"
+            "from nnlab.engine.model.scene import load_scene\n"
+            "sc = load_scene(scene_path('himmelblau'))\n"
+            "opts = options_for(sc, kind='orbit', frames=2, width=32, height=24)\n"
+            "plan = drain(build_plan(sc, opts))\n"
+            "print(_trains(sc, opts), 'torch' in sys.modules, plan.frames[0].panels[0].z.shape == (sc.camera.resolution,) * 2)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["False", "False", "True"], out.stdout + out.stderr
