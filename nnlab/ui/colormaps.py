@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlab.engine.analysis import colormaps as _maps
+from nnlab.engine.model import colormaps as _maps
 
 COLORMAPS = tuple(_maps.COLORMAPS.names())
 

@@ -5,7 +5,7 @@ Every invalid field is reported as one line naming the section, the field, the b
 Specs validate themselves on construction (`NetworkSpec(hidden=())` raises SceneError), with the same rules and
 messages as the file reader, so a scene that builds can be saved and loaded back. Choices (activation, init scheme
 and bias rule, target, sampling, training optimizer, schedule, colormap) are the names of the registries in
-activations, inits, targets, train.sampling, train.optimizers and analysis.colormaps; every registry is filled when
+activations, inits, targets, sampling, learning (training optimizers and schedules) and colormaps; every registry is filled when
 its module is imported, before the specs below are defined, so the choices are read once here.
 
 Limits. Validation (construction, hence load_scene, scene_from_dict and Scene.replace: every command-line override
