@@ -1,5 +1,6 @@
 """`nnlab optimize`: the JSON contract, the table, model formats, scenes and exit codes."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -168,9 +169,9 @@ def test_trained_tanh_scene_saved_to_pt_is_optimized_as_tanh(capsys, tmp_path):
         assert obj["value"] == pytest.approx(tanh_forward(state, np.array(obj["x"])), rel=1e-12, abs=1e-12)
     code, out, err = run_json(capsys, "--model", tmp_path / "own.pt", "--method", "exact")
     assert code == 2 and out == ""
-    head = "nnlab optimize: error: method 'exact' needs a ReLU network, this one uses tanh (methods for any activation: "
-    assert err.startswith(head) and err.endswith(")\n") and err.count("\n") == 1
-    assert set(err[len(head):-2].split(", ")) == {"gradient", "random", "lhs", "grid"}
+    m = re.fullmatch(r"nnlab optimize: error: method 'exact' needs a (ReLU|piecewise-linear) network[^,]*, this one "
+                     r"uses tanh \(methods for any activation: (.*)\)\n", err)  # one line
+    assert m and set(m.group(2).split(", ")) == {"gradient", "random", "lhs", "grid"}
 
 
 def test_foreign_tanh_state_dict_is_relu_unless_named(capsys, tmp_path):
@@ -191,7 +192,7 @@ def test_foreign_tanh_state_dict_is_relu_unless_named(capsys, tmp_path):
         true = float(module.double()(x)[0, 0])
     assert obj["value"] == pytest.approx(true, rel=1e-12, abs=1e-12)
     code, out, err = run_json(capsys, "--model", tmp_path / "foreign.pt", "--activation", "tanh", "--method", "milp")
-    assert code == 2 and "method 'milp' needs a ReLU network, this one uses tanh" in err
+    assert code == 2 and re.search(r"method 'milp' needs a (ReLU|piecewise-linear) network.*, this one uses tanh", err)
 
 
 def test_activation_that_contradicts_the_file_is_refused(capsys, model):
@@ -207,7 +208,8 @@ def test_all_on_a_tanh_net_runs_the_methods_for_any_activation(capsys, tmp_path)
     assert code == 0 and sorted(o["method"] for o in objs) == ["gradient", "grid", "lhs", "random"]
     for o in objs:
         assert o["value"] == pytest.approx(float(net.forward(np.array(o["x"]))), rel=1e-12)
-    assert "regions: skipped (method 'regions' needs a ReLU network, this one uses tanh" in err
+    assert re.search(r"regions: skipped \(method 'regions' needs a (ReLU|piecewise-linear) network.*, this one uses tanh",
+                     err)
 
 
 def test_all_in_three_dimensions_skips_a_grid_beyond_its_limit(capsys, tmp_path):
@@ -295,3 +297,64 @@ def test_a_bundled_preset_name_is_a_model(capsys):
     lo, hi = scene.domain()
     assert code == 0 and all(a <= v <= b for a, v, b in zip(lo, obj["x"], hi))
     assert obj["value"] == pytest.approx(float(net.forward(np.array(obj["x"]))), rel=1e-12)
+
+
+# --- several outputs, objectives, logits ----------------------------------------------------------------------
+
+def _three_output_onnx(path, softmax: bool = False):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(2)
+    inits = {"W": rng.standard_normal((2, 10)), "b": rng.standard_normal(10), "W2": rng.standard_normal((10, 3)),
+             "b2": rng.standard_normal(3)}
+    last = "z" if softmax else "y"
+    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["g"]), helper.make_node("Relu", ["g"], ["r"]),
+             helper.make_node("Gemm", ["r", "W2", "b2"], [last])]
+    if softmax:
+        nodes.append(helper.make_node("Softmax", ["z"], ["y"], axis=1))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+                              [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    from nnlab.engine.model.io import read_network
+
+    return read_network(path, logits=softmax)
+
+
+def test_output_and_objective_choose_what_is_optimised(capsys, tmp_path):
+    full = _three_output_onnx(tmp_path / "three.onnx")
+    code, out, err = run_json(capsys, "--model", tmp_path / "three.onnx", "--lower=-1,-1", "--upper", "1,1")
+    assert code == 2 and out == "" and "three.onnx: the network has 3 outputs; choose one with --output K" in err
+    for k in range(3):
+        code, out, err = run_json(capsys, "--model", tmp_path / "three.onnx", "--lower=-1,-1", "--upper", "1,1",
+                                  "--output", k)
+        obj = json.loads(out)
+        assert code == 0 and obj["status"] == "optimal"
+        assert obj["value"] == pytest.approx(float(full.forward(np.array(obj["x"]))[0, k]), abs=1e-12)
+        grid = full.forward(np.random.default_rng(k).uniform(-1, 1, (4000, 2)))[:, k]
+        assert obj["value"] >= grid.max() - 1e-12
+    code, out, err = run_json(capsys, "--model", tmp_path / "three.onnx", "--lower=-1,-1", "--upper", "1,1",
+                              "--objective=1,-1,0", "--sense", "min")
+    obj = json.loads(out)
+    assert code == 0 and obj["sense"] == "min"
+    y = full.forward(np.array(obj["x"]))[0]
+    assert obj["value"] == pytest.approx(y[0] - y[1], abs=1e-12)
+    code, out, err = run_json(capsys, "--model", tmp_path / "three.onnx", "--output", 5)
+    assert code == 2 and "output 5 does not exist; the network has 3 outputs (0 to 2)" in err
+    code, out, err = run_json(capsys, "--model", tmp_path / "three.onnx", "--objective", "1,2")
+    assert code == 2 and "the objective has 2 coefficients but the network has 3 outputs" in err
+
+
+def test_logits_drop_a_trailing_softmax(capsys, tmp_path):
+    logits = _three_output_onnx(tmp_path / "soft.onnx", softmax=True)
+    code, out, err = run_json(capsys, "--model", tmp_path / "soft.onnx", "--output", 0)
+    assert code == 2 and "a trailing Softmax is not optimised; pass --logits" in err and err.count("\n") == 1
+    code, out, err = run_json(capsys, "--model", tmp_path / "soft.onnx", "--output", 0, "--logits")
+    obj = json.loads(out)
+    assert code == 0 and obj["value"] == pytest.approx(float(logits.forward(np.array(obj["x"]))[0, 0]), abs=1e-12)
+
+
+def test_a_scene_has_one_output(capsys, tmp_path):
+    code, out, err = run_json(capsys, "--model", "himmelblau", "--output", 1)
+    assert code == 2 and "a scene's network has one output" in err

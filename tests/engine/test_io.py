@@ -100,14 +100,15 @@ def test_onnx_matmul_add_chain_is_read(tmp_path: Path) -> None:
 def test_onnx_unsupported_op_is_named(tmp_path: Path) -> None:
     from onnx import helper
 
-    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["g"], transB=1), helper.make_node("Softplus", ["g"], ["h"]),
+    from nnlab.engine.model.onnx_read import SUPPORTED_OPS
+
+    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["g"], transB=1), helper.make_node("Elu", ["g"], ["h"]),
              helper.make_node("Gemm", ["h", "W2", "b2"], ["y"], transB=1)]
     path = _onnx_file(tmp_path / "model.onnx", nodes, {"W": np.ones((3, 2)), "b": np.zeros(3),
                                                        "W2": np.ones((1, 3)), "b2": np.zeros(1)})
     with pytest.raises(ModelFileError) as err:
         load_model(path)
-    assert str(err.value) == ("model.onnx: unsupported ONNX op 'Softplus' (node 1); nnlab reads Gemm/MatMul/Add "
-                              "chains with Relu, LeakyRelu, Tanh, Sigmoid or x * Sigmoid(x) between them")
+    assert str(err.value) == f"model.onnx: unsupported ONNX op 'Elu' (node 1); nnlab reads {', '.join(SUPPORTED_OPS)}"
 
 
 def test_onnx_shape_mismatch_is_refused(tmp_path: Path) -> None:
@@ -121,13 +122,14 @@ def test_onnx_shape_mismatch_is_refused(tmp_path: Path) -> None:
         load_model(path)
 
 
-def test_onnx_gemm_with_alpha_is_refused(tmp_path: Path) -> None:
+def test_onnx_gemm_alpha_beta_and_transposes_are_folded(tmp_path: Path) -> None:
     from onnx import helper
 
-    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["y"], transB=1, alpha=2.0)]
-    path = _onnx_file(tmp_path / "a.onnx", nodes, {"W": np.ones((1, 2)), "b": np.zeros(1)})
-    with pytest.raises(ModelFileError, match="alpha = beta = 1"):
-        load_model(path)
+    W, b = np.array([[1.5, -2.0]]), np.array([0.25])
+    nodes = [helper.make_node("Gemm", ["x", "W", "b"], ["y"], transB=1, alpha=2.0, beta=-3.0)]
+    path = _onnx_file(tmp_path / "a.onnx", nodes, {"W": W, "b": b})
+    P = np.random.default_rng(3).uniform(-1, 1, (20, 2))
+    np.testing.assert_allclose(load_model(path).forward(P), 2.0 * (P @ W[0]) - 3.0 * 0.25, atol=1e-6)
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".npz", ".onnx"])
@@ -148,8 +150,11 @@ def test_bad_suffix_and_wrong_contents(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="no weight arrays"):
         load_model(tmp_path / "empty.npz")
     np.savez(tmp_path / "two_out.npz", W0=np.ones((2, 3)), b0=np.zeros(2))
-    with pytest.raises(ModelFileError, match="two_out.npz: .*one output"):
+    with pytest.raises(ModelFileError, match=r"two_out.npz: the network has 2 outputs; choose one with --output K"):
         load_model(tmp_path / "two_out.npz")
+    with pytest.raises(ModelFileError, match=r"two_out.npz: output 2 does not exist; the network has 2 outputs"):
+        load_model(tmp_path / "two_out.npz", output=2)
+    assert load_model(tmp_path / "two_out.npz", output=1).forward(np.ones(3)) == 3.0
 
 
 def test_pickled_whole_model_is_refused_without_unpickling(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ class Activation:
     torch_class: str  # the torch.nn class name a Sequential holds
     piecewise_linear: bool = False
     slope: float = 0.0  # for piecewise-linear ones: the slope for z < 0
+    onnx_op: str = ""  # the ONNX operator that computes it ("" when ONNX spells it with several nodes, e.g. SiLU)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or not self.label:
@@ -112,10 +113,44 @@ def _torch(cls: str, *args: float) -> Callable[[], "torch.nn.Module"]:
     return make
 
 
-RELU = register(Activation("relu", "ReLU", *_pwl(0.0), _torch("ReLU"), "ReLU", piecewise_linear=True))
+RELU = register(Activation("relu", "ReLU", *_pwl(0.0), _torch("ReLU"), "ReLU", piecewise_linear=True,
+                         onnx_op="Relu"))
 LEAKY_RELU = register(Activation("leaky_relu", f"leaky ReLU ({LEAKY_SLOPE:g})", *_pwl(LEAKY_SLOPE),
                                  _torch("LeakyReLU", LEAKY_SLOPE), "LeakyReLU", piecewise_linear=True,
-                                 slope=LEAKY_SLOPE))
-TANH = register(Activation("tanh", "tanh", np.tanh, _tanh_vs, _torch("Tanh"), "Tanh"))
-SIGMOID = register(Activation("sigmoid", "sigmoid", _sigmoid, _sigmoid_vs, _torch("Sigmoid"), "Sigmoid"))
+                                 slope=LEAKY_SLOPE, onnx_op="LeakyRelu"))
+TANH = register(Activation("tanh", "tanh", np.tanh, _tanh_vs, _torch("Tanh"), "Tanh", onnx_op="Tanh"))
+SIGMOID = register(Activation("sigmoid", "sigmoid", _sigmoid, _sigmoid_vs, _torch("Sigmoid"), "Sigmoid", onnx_op="Sigmoid"))
 SILU = register(Activation("silu", "SiLU (x sigmoid x)", lambda z: z * _sigmoid(z), _silu_vs, _torch("SiLU"), "SiLU"))
+
+
+# --- smooth activations read from foreign model files (ONNX Softplus, Gelu); forward-only methods run on them ---
+
+def _softplus(z: Array) -> Array:
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))  # log(1 + e^z) without overflow
+
+
+def _softplus_vs(z: Array) -> tuple[Array, Array]:
+    return _softplus(z), _sigmoid(z)
+
+
+def _gelu(z: Array) -> Array:
+    from scipy.special import erf
+
+    return 0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))  # the exact (erf) GELU, torch.nn.GELU's default
+
+
+def _gelu_vs(z: Array) -> tuple[Array, Array]:
+    from scipy.special import erf
+
+    cdf = 0.5 * (1.0 + erf(z / np.sqrt(2.0)))
+    return z * cdf, cdf + z * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+
+
+def by_onnx_op(op: str) -> Activation | None:
+    """The activation an ONNX operator computes by itself, or None."""
+    return next((a for a in _ENTRIES.values() if a.onnx_op == op), None)
+
+
+SOFTPLUS = register(Activation("softplus", "softplus", _softplus, _softplus_vs, _torch("Softplus"), "Softplus",
+                               onnx_op="Softplus"))
+GELU = register(Activation("gelu", "GELU (erf)", _gelu, _gelu_vs, _torch("GELU"), "GELU", onnx_op="Gelu"))
