@@ -116,7 +116,7 @@ def load_network(model: str, lower: str | None, upper: str | None, activation: s
     full = prop = None
     if suffix == ".toml":
         from nnlab.engine.model.scene import load_scene
-        from nnlab.engine.train.training import scene_network
+        from nnlab.engine.train import cache
 
         scene = load_scene(path)
         if activation is not None and activation != scene.network.activation:
@@ -125,9 +125,11 @@ def load_network(model: str, lower: str | None, upper: str | None, activation: s
             raise UsageError(f"{path.name}: a scene's network has one output (--output 0, --objective C)")
         if vnnlib is not None:
             raise UsageError("--vnnlib applies to model files, not scenes")
-        if scene.train.enabled and scene.target.name != "none":
-            print(f"training the network of {path.name} ({scene.train.epochs} epochs) ...", file=sys.stderr)
-        net = scene_network(scene)
+        net = cache.lookup(scene) if scene.train.enabled else None  # shipped or earlier trained weights
+        if net is None:
+            if scene.train.enabled and scene.target.name != "none":
+                print(f"training the network of {path.name} ({scene.train.epochs} epochs) ...", file=sys.stderr)
+            net = cache.trained_network(scene)
         if coeffs is not None:
             from nnlab.engine.model.network import snapshot_from_layers
 

@@ -358,3 +358,21 @@ def test_logits_drop_a_trailing_softmax(capsys, tmp_path):
 def test_a_scene_has_one_output(capsys, tmp_path):
     code, out, err = run_json(capsys, "--model", "himmelblau", "--output", 1)
     assert code == 2 and "a scene's network has one output" in err
+
+
+def test_a_bundled_trained_preset_is_optimized_with_its_shipped_weights_without_training(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import nnlab.engine.train.training as training
+    from nnlab.bundled import scene_path
+    from nnlab.engine.model.scene import load_scene
+    from nnlab.engine.train import cache
+
+    def no_training(*a, **k):  # noqa: ANN002, ANN003
+        raise AssertionError("the preset was trained again")
+
+    monkeypatch.setattr(training, "train_to_result", no_training)
+    assert main(["optimize", "--model", "himmelblau", "--method", "random", "--param", "samples=500", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    shipped = cache.lookup(load_scene(scene_path("himmelblau")))
+    assert shipped is not None
+    assert out["value"] == pytest.approx(float(shipped.forward(np.array([out["x"]]))[0]), abs=1e-12)
