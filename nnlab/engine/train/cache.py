@@ -123,15 +123,21 @@ def lookup(scene: Scene, folders: Sequence[Path] | None = None) -> NetSnapshot |
     return None
 
 
+def _net_arrays(snap: NetSnapshot) -> dict[str, np.ndarray]:
+    """A network as the arrays of a cache entry (float64 weights, the layer count and the activation)."""
+    arrays: dict[str, np.ndarray] = {"layers": np.array(len(snap.weights)), "activation": np.array(snap.activation)}
+    for k, (w, b) in enumerate(zip(snap.weights, snap.biases)):
+        arrays[f"W{k}"], arrays[f"b{k}"] = np.asarray(w, np.float64), np.asarray(b, np.float64)
+    return arrays
+
+
 def store(scene: Scene, snap: NetSnapshot, folder: Path | None = None) -> Path | None:
     """Save a scene's trained network (float64) in the user cache (or `folder`); None for an untrained scene.
     A cache that cannot be written is skipped: it only saves time."""
     key = weights_key(scene)
     if key is None:
         return None
-    arrays: dict[str, np.ndarray] = {"layers": np.array(len(snap.weights)), "activation": np.array(snap.activation)}
-    for k, (w, b) in enumerate(zip(snap.weights, snap.biases)):
-        arrays[f"W{k}"], arrays[f"b{k}"] = np.asarray(w, np.float64), np.asarray(b, np.float64)
+    arrays = _net_arrays(snap)
     try:
         return _write(user_cache_dir() if folder is None else folder, key, arrays)
     except OSError:
@@ -182,11 +188,8 @@ def store_frames(scene: Scene, every: int, resolution: int, keys: Sequence[tuple
     key = frames_key(scene, every, resolution)
     if key is None or not keys:
         return None
-    arrays: dict[str, np.ndarray] = {"z": np.stack([np.asarray(z, np.float32) for z, _ in keys]),
-                                     "captions": np.array([c for _, c in keys]),
-                                     "layers": np.array(len(net.weights)), "activation": np.array(net.activation)}
-    for k, (w, b) in enumerate(zip(net.weights, net.biases)):
-        arrays[f"W{k}"], arrays[f"b{k}"] = np.asarray(w, np.float64), np.asarray(b, np.float64)
+    arrays = {"z": np.stack([np.asarray(z, np.float32) for z, _ in keys]), "captions": np.array([c for _, c in keys]),
+              **_net_arrays(net)}
     try:
         return _write(user_cache_dir() if folder is None else folder, key, arrays)
     except OSError:
