@@ -1,9 +1,13 @@
-"""`exact`: the exact optimum by the fastest exact path: linear regions for 2-input networks, otherwise input branch
-and bound with CROWN bounds (`bab`; measured faster than the big-M MILP on HiGHS on every n-D net of bench/bab.py),
-or the MILP when `nd` = "milp".
+"""`exact`: the exact optimum by the fastest exact path, chosen per problem (`nd` = "auto"):
+- 2 inputs: linear-region enumeration (`regions`);
+- 3 to INPUT_SPLIT_MAX inputs: input branch and bound with CROWN bounds (`bab`; its boxes grow with the number of
+  inputs, but up to ~10 inputs its anytime bound beat the MILP's and ReLU splitting's, bench/nd_exact.py);
+- more inputs: branch and bound on the unstable ReLUs with alpha-beta-CROWN bounds (`relu_bab`, bench/nd_exact.py).
+`nd` = "bab" | "relu_bab" | "milp" forces the n-D path.
 
 The result's `method` is "exact" (what the caller asked for, e.g. `nnlab optimize --method exact`) and
-`extra["via"]` names the path taken ("regions", "bab" or "milp"). A 2-input box of zero area takes the n-D path.
+`extra["via"]` names the path taken ("regions", "bab", "relu_bab" or "milp"), `extra["why"]` the reason.
+A 2-input box of zero area takes the n-D path.
 """
 from __future__ import annotations
 
@@ -25,28 +29,45 @@ class ExactParams:
     mip_gap: float = OPTIMAL_GAP  # relative to max(1, |value|), like base.relative_gap
     warm_start: bool = True
     max_regions: int = 2_000_000  # regions: give up (status error) past this many
-    nd: str = "bab"  # path for inputs other than 2-D: "bab" | "milp" (bounds, solver, warm_start: MILP only)
+    nd: str = "auto"  # path for inputs other than 2-D: "auto" | "bab" | "relu_bab" | "milp" (bounds, solver: MILP only)
+
+
+INPUT_SPLIT_MAX = 12  # auto: input splitting up to this many inputs, ReLU splitting past it (bench/nd_exact.py:
+# at 20 s on 10-100-100-1 Xavier, bound 0.75 by input splitting against 1.9 by ReLU splitting; on 20-50-50-1
+# PyTorch-default 0.47 by ReLU splitting against 0.69)
 
 
 @METHODS.register("exact", label="Exact (regions in 2-D, else branch and bound)", params=ExactParams,
                   flags=("exact", "any_dim"),
-                  description="linear-region enumeration for 2-input networks, input branch and bound (CROWN) "
-                              "otherwise (or the big-M MILP with nd = milp)")
+                  description="linear-region enumeration for 2-input networks, input branch and bound (CROWN) up to "
+                              f"{INPUT_SPLIT_MAX} inputs, ReLU branch and bound (alpha-beta-CROWN) past it; nd forces "
+                              "bab, relu_bab or milp")
 def exact(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: ExactParams,
           time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
-    """Dispatch to `regions`, `bab` or `milp`; the result says which in extra["via"]."""
+    """Dispatch to `regions`, `bab`, `relu_bab` or `milp`; the result says which in extra["via"] and why."""
     from nnlab.engine.optimize.exact.bab import BabParams, bab  # here, so that `exact` registers first
     from nnlab.engine.optimize.exact.milp import MilpParams, milp
     from nnlab.engine.optimize.exact.regions import RegionsParams, regions
+    from nnlab.engine.optimize.exact.relu_bab import ReluBabParams, relu_bab
 
     p = params or ExactParams()
-    if p.nd not in ("bab", "milp"):
-        raise NnlabError(f"exact nd {p.nd!r} is not allowed; expected bab or milp")
+    if p.nd not in ("auto", "bab", "relu_bab", "milp"):
+        raise NnlabError(f"exact nd {p.nd!r} is not allowed; expected auto, bab, relu_bab or milp")
     lo, hi = check_box(net, lower, upper)
+    nd = p.nd
+    why = f"nd = {nd}"
+    if nd == "auto":
+        nd = "bab" if net.input_dim <= INPUT_SPLIT_MAX else "relu_bab"
+        why = (f"{net.input_dim} inputs <= {INPUT_SPLIT_MAX}: input splitting" if nd == "bab" else
+               f"{net.input_dim} inputs > {INPUT_SPLIT_MAX}: ReLU splitting")
     if net.input_dim == 2 and np.all(hi > lo):
-        via = "regions"
+        via, why = "regions", "2 inputs: linear regions"
         res = yield from regions(net, lo, hi, sense, RegionsParams(max_regions=p.max_regions), time_limit, seed)
-    elif p.nd == "bab":
+    elif nd == "relu_bab":
+        via = "relu_bab"
+        res = yield from relu_bab(net, lo, hi, sense, ReluBabParams(mip_gap=p.mip_gap, warm_start=p.warm_start),
+                                  time_limit, seed)
+    elif nd == "bab":
         via = "bab"
         res = yield from bab(net, lo, hi, sense, BabParams(mip_gap=p.mip_gap, warm_start=p.warm_start), time_limit,
                              seed)
@@ -54,4 +75,4 @@ def exact(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, pa
         via = "milp"
         mp = MilpParams(bounds=p.bounds, solver=p.solver, mip_gap=p.mip_gap, warm_start=p.warm_start)
         res = yield from milp(net, lo, hi, sense, mp, time_limit, seed)
-    return dataclasses.replace(res, method="exact", extra={**res.extra, "via": via})
+    return dataclasses.replace(res, method="exact", extra={**res.extra, "via": via, "why": why})

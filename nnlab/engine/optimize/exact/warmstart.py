@@ -47,8 +47,19 @@ def warm_start(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, see
                      rng.uniform(lo, hi, (samples, lo.size))])
     val = sgn * net.forward(pts)
     top = np.argsort(-val)[:starts]
-    x = pts[top].copy()
-    best_x, best_v = pts[top[0]].copy(), float(val[top[0]])
+    x, _ = polish(net, pts[top], lo, hi, sense, steps, deadline)
+    return x, float(net.forward(x))
+
+
+def polish(net: NetSnapshot, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, sense: str, steps: int = 60,
+           deadline: float | None = None) -> tuple[np.ndarray, float]:
+    """(x, sense * f(x)): the best iterate of projected gradient steps from the points x0 (N, n0), each step of
+    decaying length relative to the box, normalised by the largest |gradient| / width."""
+    sgn = 1.0 if sense == "max" else -1.0
+    x = np.clip(np.asarray(x0, dtype=np.float64), lo, hi)
+    v = sgn * net.forward(x)
+    i = int(np.argmax(v))
+    best_x, best_v = x[i].copy(), float(v[i])
     width = np.where(hi > lo, hi - lo, 0.0)
     for t in range(steps):
         if deadline is not None and time.perf_counter() > deadline:
@@ -61,4 +72,4 @@ def warm_start(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, see
         i = int(np.argmax(v))
         if v[i] > best_v:
             best_x, best_v = x[i].copy(), float(v[i])
-    return best_x, float(net.forward(best_x))
+    return best_x, best_v

@@ -1,0 +1,206 @@
+"""Certified optima in 10 to 100+ dimensions (issue 11): nnlab's ReLU branch and bound (`relu_bab`, alpha-beta-CROWN),
+its input branch and bound (`bab`), its big-M MILP on HiGHS (`milp`) and the `exact` dispatcher, side by side in one
+run on the same nets, boxes and time limit; max and min.
+
+Nets: 10-100-100-1 Xavier (zero bias), PyTorch default and trained on Styblinski-Tang; 20-50-50-1; 10-50-50-50-1;
+100-100-1 (a cell of Tong, Cai & Serra's grid); a 784-50-50-1 net over a small box (a stand-in for the MNIST case:
+no data set is downloaded). Boxes [0, 1]^n (Styblinski-Tang: [-5, 5]^n; 784: radius 0.002 around a random point).
+Root bounds: nnlab's CROWN (crown.py) and alpha-CROWN (alpha_beta.py); auto_LiRPA's CROWN / alpha-CROWN and
+gurobipy (method "gurobi": the big-M MILP with interval bounds, one thread) are used only when they are installed
+(optional; not project dependencies). Gurobi's "optimal" is its own MIPGap test, not certify.is_optimal.
+
+Printed per problem and method: status, value, bound, relative gap, seconds, nodes (boxes / nodes / -), then the
+certified counts per method and the ratio of each method's final gap to relu_bab's ("c" = certified). The load
+average is printed next to every row (2 shared cores: times are noisy). Work is budgeted by the time limit only.
+Run: .venv/bin/python bench/nd_exact.py [--quick] [--time-limit S] [--methods relu_bab,bab,milp] [--only SUBSTR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from nnlab.engine.model.network import NetSnapshot, from_torch, initial_snapshot, to_torch  # noqa: E402
+from nnlab.engine.model.scene import InitSpec, NetworkSpec  # noqa: E402
+from nnlab.engine.optimize import run_method, run_to_result  # noqa: E402
+
+
+def net(n0: int, hidden: tuple[int, ...], scheme: str, seed: int = 1) -> NetSnapshot:
+    extra = {"bias": "zero"} if scheme == "xavier_uniform" else {}
+    return initial_snapshot(NetworkSpec(n0, hidden), InitSpec(scheme=scheme, seed=seed, **extra))
+
+
+def styblinski_net(n0: int = 10, steps: int = 1500, seed: int = 0) -> NetSnapshot:
+    """A 10-100-100-1 net fitted (Adam, fixed steps: deterministic) to Styblinski-Tang / (40 n) on [-5, 5]^n."""
+    import torch
+
+    from nnlab.engine.model.targets import styblinski_tang
+
+    torch.manual_seed(seed)
+    model = to_torch(net(n0, (100, 100), "torch_default", seed + 7))
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-5, 5, size=(20000, n0))
+    Y = torch.tensor(styblinski_tang(X) / (40.0 * n0), dtype=torch.float32)
+    X = torch.tensor(X, dtype=torch.float32)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        idx = torch.randint(0, X.shape[0], (512,))
+        loss = ((model(X[idx])[:, 0] - Y[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return from_torch(model)
+
+
+def problems(quick: bool) -> list[tuple[str, NetSnapshot, np.ndarray, np.ndarray]]:
+    unit = lambda n: (np.zeros(n), np.ones(n))  # noqa: E731
+    out = [("10-100-100-1 xavier-0bias", net(10, (100, 100), "xavier_uniform"), *unit(10)),
+           ("10-100-100-1 torch-default", net(10, (100, 100), "torch_default"), *unit(10)),
+           ("20-50-50-1 torch-default", net(20, (50, 50), "torch_default"), *unit(20)),
+           ("100-100-1 torch-default", net(100, (100,), "torch_default"), *unit(100))]
+    c = np.random.default_rng(3).uniform(0.2, 0.8, 784)
+    out.append(("784-50-50-1 small box r=0.002", net(784, (50, 50), "torch_default"), c - 0.002, c + 0.002))
+    if not quick:
+        out.append(("10-50-50-50-1 torch-default", net(10, (50, 50, 50), "torch_default"), *unit(10)))
+        out.append(("10-100-100-1 styblinski-tang", styblinski_net(), -5 * np.ones(10), 5 * np.ones(10)))
+    return out
+
+
+def root_bounds(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray) -> str:
+    """Root upper bounds of the max: nnlab CROWN, nnlab alpha-CROWN (and auto_LiRPA's when installed)."""
+    import torch
+
+    from nnlab.engine.optimize.formulation.alpha_beta import AlphaBetaCrown
+    from nnlab.engine.optimize.formulation.crown import Crown
+
+    from nnlab.engine.threads import torch_threads
+
+    t0 = time.perf_counter()
+    crown = float(Crown(nt).bounds(lo[None], hi[None]).ub[0])
+    t1 = time.perf_counter()
+    with torch_threads(1):  # as relu_bab runs it (2 spinning threads on a loaded machine ran far slower)
+        ab = AlphaBetaCrown(nt, lo, hi)
+        Ls, Us = ab.root(50)
+        alpha = float(ab.output(Ls, Us, [torch.zeros_like(L) for L in Ls], None, None, 50).ub[0])
+    t2 = time.perf_counter()
+    s = f"root max bound: CROWN {crown:.5g} ({t1 - t0:.2f} s), alpha-CROWN {alpha:.5g} ({t2 - t1:.2f} s)"
+    try:
+        import auto_LiRPA  # noqa: F401
+    except ImportError:
+        return s + "; auto_LiRPA not installed"
+    from auto_LiRPA import BoundedModule, BoundedTensor, PerturbationLpNorm
+
+    model = to_torch(nt).double()
+    x = torch.tensor((lo + hi) / 2, dtype=torch.float64)[None]
+    bm = BoundedModule(model, x)
+    bx = BoundedTensor(x, PerturbationLpNorm(x_L=torch.tensor(lo)[None], x_U=torch.tensor(hi)[None]))
+    for m in ("CROWN", "alpha-CROWN"):
+        _, ub = bm.compute_bounds(x=(bx,), method=m)
+        s += f", auto_LiRPA {m} {float(ub[0, 0]):.5g}"
+    return s
+
+
+class _Res:
+    """The fields of an OptResult the table prints (for the Gurobi runner)."""
+
+    def __init__(self, status: str, value: float, bound: float, seconds: float) -> None:
+        from nnlab.engine.optimize.base import relative_gap
+
+        self.status, self.value, self.bound, self.seconds = status, value, bound, seconds
+        self.gap = relative_gap(value, bound)
+        self.extra: dict = {}
+
+
+def gurobi(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: float) -> _Res:
+    """The big-M MILP (interval bounds) on Gurobi through gurobipy, one thread; value = forward pass at its x."""
+    import gurobipy as gp
+
+    from nnlab.engine.optimize.formulation.bounds import interval_bounds
+
+    t0 = time.perf_counter()
+    m = gp.Model()
+    m.Params.OutputFlag, m.Params.Threads, m.Params.TimeLimit, m.Params.MIPGap = 0, 1, tl, 1e-6
+    x = m.addMVar(lo.size, lb=lo, ub=hi)
+    h = x
+    for (w, b), (L, U) in zip(nt.layers()[:-1], interval_bounds(nt, lo, hi)):
+        g = w @ h + b
+        hn = m.addMVar(w.shape[0], lb=0.0, ub=np.maximum(U, 0.0))
+        z = m.addMVar(w.shape[0], vtype=gp.GRB.BINARY)
+        m.addConstr(hn >= g)
+        m.addConstr(hn <= g - np.minimum(L, 0.0) * (1 - z))
+        m.addConstr(hn <= np.maximum(U, 0.0) * z)
+        h = hn
+    w, b = nt.layers()[-1]
+    m.setObjective((w @ h)[0] + float(b[0]), gp.GRB.MAXIMIZE if sense == "max" else gp.GRB.MINIMIZE)
+    m.optimize()
+    xv = np.clip(np.asarray(x.X), lo, hi) if m.SolCount else None
+    value = float(nt.forward(xv)) if xv is not None else float("nan")
+    status = "optimal" if m.Status == gp.GRB.OPTIMAL else "time_limit"
+    return _Res(status, value, float(m.ObjBound), time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--time-limit", type=float, default=None, help="per method and problem (s); 60, --quick 10")
+    ap.add_argument("--quick", action="store_true", help="fewer nets, 10 s")
+    ap.add_argument("--methods", default="relu_bab,bab,milp", help="comma-separated nnlab methods (exact too)")
+    ap.add_argument("--senses", default="max,min")
+    ap.add_argument("--only", default="", help="run only problems whose name contains this")
+    a = ap.parse_args(argv)
+    tl = a.time_limit if a.time_limit is not None else (10.0 if a.quick else 60.0)
+    methods = [m for m in a.methods.split(",") if m]
+    import torch
+
+    torch.zeros(1)  # the import is not part of any measurement
+    print(f"nd_exact: time limit {tl:g} s per method and problem; {os.cpu_count()} cores")
+    rows = []
+    for name, nt, lo, hi in problems(a.quick):
+        if a.only and a.only not in name:
+            continue
+        print(f"\n{name}  [{root_bounds(nt, lo, hi)}]  load {os.getloadavg()[0]:.1f}", flush=True)
+        for sense in a.senses.split(","):
+            for m in methods:
+                if m == "gurobi":
+                    try:
+                        r = gurobi(nt, lo, hi, sense, tl)
+                    except ImportError:
+                        print("  gurobi: gurobipy not installed")
+                        continue
+                    except Exception as e:  # e.g. the pip licence's size limit
+                        print(f"  gurobi: {type(e).__name__}: {e}")
+                        continue
+                else:
+                    r = run_to_result(run_method(m, nt, lo, hi, sense, tl, 0))
+                nodes = r.extra.get("nodes", r.extra.get("boxes", "-"))
+                via = f" via {r.extra['via']}" if "via" in r.extra else ""
+                cert = r.status == "optimal"
+                rows.append((name, sense, m, cert, r.gap, r.seconds))
+                print(f"  {sense:3s} {m + via:18s} {r.status:10s} value {r.value:.7g}  bound {r.bound:.7g}  "
+                      f"gap {r.gap:.3g}  {r.seconds:6.1f} s  nodes {nodes}  load {os.getloadavg()[0]:.1f}",
+                      flush=True)
+    print("\ncertified (gap <= 1e-6) per method:")
+    for m in methods:
+        got = [r for r in rows if r[2] == m]
+        print(f"  {m:10s} {sum(r[3] for r in got)} / {len(got)}")
+    if "relu_bab" in methods and len(methods) > 1:
+        print("final gap of each method / relu_bab's (> 1: relu_bab tighter; 'c': certified):")
+        ref = {(r[0], r[1]): r for r in rows if r[2] == "relu_bab"}
+        for r in rows:
+            if r[2] == "relu_bab":
+                continue
+            b = ref.get((r[0], r[1]))
+            if b is None:
+                continue
+            ratio = "c/c" if r[3] and b[3] else ("-" if b[4] in (None, 0) else f"{r[4] / b[4]:.3g}")
+            print(f"  {r[0]:32s} {r[1]:3s} {r[2]:8s} {ratio}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

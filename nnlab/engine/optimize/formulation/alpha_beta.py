@@ -1,0 +1,369 @@
+"""alpha-CROWN and beta-CROWN bounds of a ReLU network's maximum over one input box, batched over sub-problems that
+fix the signs of some ReLUs (the nodes of ReLU-splitting branch and bound, exact/relu_bab.py).
+
+Why: input splitting (crown.py + bab.py) scales with the number of inputs; past ~5 inputs the verifiers that win
+VNN-COMP split ReLUs instead and optimise their relaxations:
+- alpha-CROWN (Xu et al., "Fast and complete", ICLR 2021): the lower relaxation h >= a g of an unstable neuron is
+  valid for any a in [0, 1]; projected gradient steps on a (per sub-problem, per neuron; per bounded row for the
+  root's intermediate layers) minimise the bound.
+- beta-CROWN (Wang et al., NeurIPS 2021): a split s g >= 0 (s = +1 active, -1 inactive) enters the bound as
+  f(x) <= f(x) + beta s g(x) for any beta >= 0 on the sub-problem; beta is optimised with the slopes.
+Intermediate layers of a sub-problem are re-bounded by CROWN (adaptive slopes, the splits' exact relaxations)
+and intersected with its parent's (a parent's bounds hold on every child).
+
+Floating point. The slopes are optimised in `dtype` (float64, or float32 for speed), but every bound that is used
+is recomputed in float64 from those slopes (any a in [0, 1] and beta >= 0 give a valid bound) and moved outward by
+an a-posteriori bound of its rounding error: each product lam . W computed with n terms is off by at most
+n eps |lam| |W| (Higham 3.1), whose effect on the bound is at most that times the interval magnitude of the layer's
+input over the box, so the margin is 4 (n_max + 2) eps times sum_k |lam_k| . m_k plus the concretisation's terms
+(m_k: interval magnitudes). The upper relaxation's intercept is raised by 4 eps (U - L) against the rounding of its
+slope. So a bound is never below the network's maximum over the sub-problem.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nnlab.engine.model.network import NetSnapshot
+from nnlab.errors import NnlabError
+
+_EPS64 = float(np.finfo(np.float64).eps)
+
+
+@dataclass(eq=False)
+class NodeBounds:
+    """Bounds of a batch of B sub-problems (torch float64 tensors): the upper bound of the output, its linear bound
+    A x + c (A (B, n0)), the box corner maximising it, and lam_k (B, n_k), the bound's coefficient on each hidden
+    layer's output (for branching scores); `alpha` / `beta` are the optimised parameters (lists of (B, n_k))."""
+
+    ub: Any
+    A: Any
+    c: Any
+    corner: Any
+    lams: list
+    alpha: list
+    beta: list
+
+
+class _Adam:
+    """Adam (Kingma & Ba) on a list of leaf tensors, written out: torch.optim's first step imports torch._dynamo,
+    measured at 5-8 s on the loaded 2-core machine, longer than a whole root bound."""
+
+    def __init__(self, groups: list[tuple[list, float]], b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+                 ) -> None:
+        self.groups = groups
+        self.b1, self.b2, self.eps, self.n = b1, b2, eps, 0
+        self.m = [[None] * len(ps) for ps, _ in groups]
+        self.v = [[None] * len(ps) for ps, _ in groups]
+
+    def step(self) -> None:
+        self.n += 1
+        c1, c2 = 1 - self.b1 ** self.n, 1 - self.b2 ** self.n
+        for g, (ps, lr) in enumerate(self.groups):
+            for i, p in enumerate(ps):
+                if p.grad is None:
+                    continue
+                gr = p.grad
+                if self.m[g][i] is None:
+                    self.m[g][i], self.v[g][i] = gr.new_zeros(gr.shape), gr.new_zeros(gr.shape)
+                m, v = self.m[g][i], self.v[g][i]
+                m.mul_(self.b1).add_(gr, alpha=1 - self.b1)
+                v.mul_(self.b2).addcmul_(gr, gr, value=1 - self.b2)
+                p.data.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-lr / c1)
+                p.grad = None
+
+
+class AlphaBetaCrown:
+    """Bounds of max `net` over sub-problems of the box [lo, hi] (a minimum: pass the negated network)."""
+
+    def __init__(self, net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, dtype: str = "float64",
+                 max_floats: int = 20_000_000) -> None:
+        import torch
+
+        if dtype not in ("float64", "float32"):
+            raise NnlabError(f"dtype {dtype!r} is not allowed; expected float64 or float32")
+        self.t = torch
+        self.dt = torch.float64 if dtype == "float64" else torch.float32
+        self.max_floats = int(max_floats)
+        f64 = torch.float64
+        self.W = [torch.tensor(w, dtype=f64) for w in net.weights]
+        self.b = [torch.tensor(b, dtype=f64) for b in net.biases]
+        self.Wd = [w.to(self.dt) for w in self.W]
+        self.bd = [b.to(self.dt) for b in self.b]
+        self.K = len(self.W) - 1
+        self.widths = [int(w.shape[0]) for w in self.W[:-1]]
+        self.lo = torch.tensor(lo, dtype=f64)[None]
+        self.hi = torch.tensor(hi, dtype=f64)[None]
+        self.mid, self.rad = (self.lo + self.hi) / 2, (self.hi - self.lo) / 2
+        # interval magnitudes: mx bounds |x|, mag[k] bounds |g_k| (and |h_k|) over the box
+        m = np.maximum(np.abs(lo), np.abs(hi))
+        self.mx = torch.tensor(m, dtype=f64)
+        mags = []
+        for w, b in zip(net.weights, net.biases):
+            m = np.abs(w) @ m + np.abs(b)
+            mags.append(torch.tensor(m, dtype=f64))
+        self.mag = mags
+        self.gamma = 4.0 * (max([int(w.shape[1]) for w in self.W]) + 2) * _EPS64
+
+    # ---- relaxations and the backward pass ----
+    def _relax(self, L: Any, U: Any) -> tuple[Any, Any, Any, Any, Any]:
+        """(upper slope, upper intercept, stable lower slope, CROWN's adaptive lower slope, unstable) per neuron."""
+        t = self.t
+        unst = (L < 0) & (U > 0)
+        act = (L >= 0).to(L.dtype)
+        d = t.where(unst, U - L, t.ones_like(U))
+        su = t.where(unst, U / d, act)
+        tu = t.where(unst, -L * su + 4 * float(t.finfo(L.dtype).eps) * d, t.zeros_like(U))
+        ada = t.where(unst & (U > -L), t.ones_like(U), act)
+        return su, tu, act, ada, unst
+
+    def _backward(self, lam: Any, const: Any, top: int, relax: list, alphas: list | None, betas: list | None,
+                  splits: list | None, f64: bool, track: bool = False) -> tuple[Any, Any, list, Any]:
+        """Push the upper bound lam . h_top + const (lam (B, m, n_top)) back to the input.
+        Returns (A (B, m, n0), const (B, m), [lam_j on h_j (B, m, n_j)] top..0, rounding margin (B, m) or None)."""
+        W, b = (self.W, self.b) if f64 else (self.Wd, self.bd)
+        err = self.t.zeros_like(const) if track else None
+        lams = []
+        for j in range(top, -1, -1):
+            lams.append(lam)
+            su, tu, act, ada, unst = relax[j]
+            a = ada if alphas is None else alphas[j]
+            a = a[:, None, :] if a.dim() == 2 else a
+            sl = self.t.where(unst[:, None, :], a, act[:, None, :])
+            pos, neg = lam.clamp(min=0), lam.clamp(max=0)
+            ptu = (pos * tu[:, None, :]).sum(-1)
+            lg = pos * su[:, None, :] + neg * sl
+            if betas is not None:
+                lg = lg + (betas[j] * splits[j])[:, None, :]
+            if track:
+                err = err + lg.abs() @ self.mag[j] + ptu.abs() + const.abs()
+            const = const + ptu + lg @ b[j]
+            lam = lg @ W[j]
+        if track:
+            err = self.gamma * (err + lam.abs() @ self.mx + const.abs())
+        return lam, const, lams, err
+
+    def _concretize(self, A: Any, c: Any, box: tuple | None = None) -> Any:
+        """max of A x + c over the root box, or over per-sub-problem boxes box = (lo, hi) ((B, n0) float64)."""
+        if box is None:
+            mid, rad = self.mid, self.rad
+        else:
+            mid, rad = (box[0] + box[1]) / 2, (box[1] - box[0]) / 2
+        mid, rad = mid.to(A.dtype), rad.to(A.dtype)
+        return (A * mid[:, None, :]).sum(-1) + (A.abs() * rad[:, None, :]).sum(-1) + c
+
+    # ---- intermediate layers ----
+    def _rows(self, k: int, B: int, f64: bool = True) -> tuple[Any, Any]:
+        """lam, const of the rows [W_k; -W_k] (upper bounds of g_k and -g_k), on h_{k-1}."""
+        W, b = (self.W[k], self.b[k]) if f64 else (self.Wd[k], self.bd[k])
+        return self.t.cat([W, -W]).expand(B, -1, -1), self.t.cat([b, -b]).expand(B, -1)
+
+    def _layer_bounds(self, k: int, relax: list, alphas: list | None = None, f64: bool = True,
+                      box: tuple | None = None) -> tuple[Any, Any]:
+        """Sound (L, U) of g_k (k >= 1) from the relaxations of layers < k, in float64 with the rounding margin."""
+        B = relax[0][0].shape[0]
+        lam, const = self._rows(k, B, f64)
+        A, c, _, err = self._backward(lam, const, k - 1, relax, alphas, None, None, f64, track=f64)
+        ub = self._concretize(A, c, box)
+        if err is not None:
+            ub = ub + err
+        n = self.widths[k]
+        return -ub[:, n:], ub[:, :n]
+
+    def root(self, iters: int = 50, lr: float = 0.1, deadline: float | None = None) -> tuple[list, list]:
+        """Hidden-layer bounds over the whole box: interval arithmetic and CROWN, then alpha-CROWN with one slope per
+        bounded row (each layer's upper and lower bounds optimised separately), layer by layer; the slope steps stop
+        at `deadline` (perf_counter seconds; the bounds stay sound). Lists of (1, n_k)."""
+        t = self.t
+        Ls, Us, relax = [], [], []
+        with t.no_grad():
+            for k in range(self.K):
+                Wp, Wn = self.W[k].clamp(min=0), self.W[k].clamp(max=0)
+                if k == 0:
+                    pl, pu = self.lo, self.hi
+                    mprev = self.mx
+                else:
+                    pl, pu = Ls[-1].clamp(min=0), Us[-1].clamp(min=0)
+                    mprev = self.mag[k - 1]
+                L = pl @ Wp.T + pu @ Wn.T + self.b[k]
+                U = pu @ Wp.T + pl @ Wn.T + self.b[k]
+                e = self.gamma * (t.abs(self.W[k]) @ mprev + t.abs(self.b[k]))
+                L, U = L - e, U + e
+                if k > 0:
+                    Lc, Uc = self._layer_bounds(k, relax)
+                    L, U = t.maximum(L, Lc), t.minimum(U, Uc)
+                    if iters > 0 and bool(((L < 0) & (U > 0)).any()):
+                        La, Ua = self._alpha_rows(k, relax, iters, lr, deadline)
+                        L, U = t.maximum(L, La), t.minimum(U, Ua)
+                U = t.maximum(U, L)
+                Ls.append(L)
+                Us.append(U)
+                relax.append(self._relax(L, U))
+        return Ls, Us
+
+    def _alpha_rows(self, k: int, relax: list, iters: int, lr: float, deadline: float | None = None
+                    ) -> tuple[Any, Any]:
+        """alpha-CROWN for the rows of layer k (B = 1): per-row slopes, Adam, the best slopes per row re-checked."""
+        t = self.t
+        m = 2 * self.widths[k]
+        rel_d = [tuple(r.to(self.dt) if r.dtype.is_floating_point else r for r in rr) for rr in relax]
+        alphas = [rr[3][:, None, :].expand(1, m, -1).clone().to(self.dt).requires_grad_(True) for rr in relax[:k]]
+        best = [a.detach().clone() for a in alphas]
+        best_ub = None
+        opt = _Adam([(alphas, lr)])
+        lam, const = self._rows(k, 1, f64=False)
+        for _ in range(iters):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+            with t.enable_grad():
+                A, c, _, _ = self._backward(lam, const, k - 1, rel_d, alphas, None, None, False)
+                ub = self._concretize(A, c)
+                loss = ub.sum()
+            with t.no_grad():
+                better = ub if best_ub is None else t.where(ub < best_ub, ub, best_ub)
+                mask = (ub <= better)[:, :, None]
+                for bj, aj in zip(best, alphas):
+                    bj.copy_(t.where(mask, aj.detach(), bj))
+                best_ub = better
+            loss.backward()
+            opt.step()
+            with t.no_grad():
+                for a in alphas:
+                    a.clamp_(0.0, 1.0)
+        with t.no_grad():
+            return self._layer_bounds(k, relax, [b.to(t.float64).clamp(0, 1) for b in best])
+
+    def refine(self, Ls: list, Us: list, from_layer: int, box: tuple | None = None) -> tuple[list, list]:
+        """Re-bound layers > from_layer of sub-problems by CROWN on their own (split) relaxations, intersected with
+        the given bounds (the parent's, splits applied); from_layer = -1 with per-sub-problem boxes (input splits)
+        re-bounds the first layer by interval arithmetic (exact for an affine map) too. Chunked by max_floats."""
+        t = self.t
+        if from_layer + 1 >= self.K:
+            return Ls, Us
+        B = Ls[0].shape[0]
+        start = max(from_layer + 1, 1)
+        Ls, Us = list(Ls), list(Us)
+        if from_layer < 0 and box is not None:
+            with t.no_grad():
+                Wp, Wn = self.W[0].clamp(min=0), self.W[0].clamp(max=0)
+                e = self.gamma * (t.abs(self.W[0]) @ self.mx + t.abs(self.b[0]))
+                L0 = box[0] @ Wp.T + box[1] @ Wn.T + self.b[0] - e
+                U0 = box[1] @ Wp.T + box[0] @ Wn.T + self.b[0] + e
+                Ls[0], Us[0] = t.maximum(Ls[0], L0), t.minimum(Us[0], U0)
+        if start >= self.K:
+            return Ls, Us
+        cost = max(1, max(2 * self.widths[k] * max(self.widths[:k] + [self.lo.shape[1]])
+                          for k in range(start, self.K)))
+        chunk = max(1, self.max_floats // (4 * cost))
+        with t.no_grad():
+            for s in range(0, B, chunk):
+                sl = slice(s, min(B, s + chunk))
+                bx = None if box is None else (box[0][sl], box[1][sl])
+                relax = [self._relax(L[sl], U[sl]) for L, U in zip(Ls, Us)]
+                for k in range(start, self.K):
+                    Lc, Uc = self._layer_bounds(k, relax, box=bx)
+                    Ls[k] = Ls[k].clone() if s == 0 else Ls[k]
+                    Us[k] = Us[k].clone() if s == 0 else Us[k]
+                    Ls[k][sl] = t.maximum(Ls[k][sl], Lc)
+                    Us[k][sl] = t.minimum(Us[k][sl], Uc)
+                    relax[k] = self._relax(Ls[k][sl], Us[k][sl])
+        return Ls, Us
+
+    # ---- the output bound ----
+    def output(self, Ls: list, Us: list, splits: list, alpha: list | None, beta: list | None, iters: int = 20,
+               lr_alpha: float = 0.1, lr_beta: float = 0.05, box: tuple | None = None,
+               deadline: float | None = None) -> NodeBounds:
+        """Upper bound of the output on each sub-problem: `iters` Adam steps on the slopes (alpha, warm start from
+        the given ones or CROWN's) and on the splits' multipliers (beta >= 0, warm start given or 0), then the best
+        of each sub-problem re-computed in float64 with its rounding margin. Chunked by max_floats."""
+        t = self.t
+        B = Ls[0].shape[0]
+        n = max(self.widths + [self.lo.shape[1]])
+        chunk = max(1, self.max_floats // (8 * n * max(1, self.K)))
+        if B > chunk:
+            parts = [self.output([L[s:s + chunk] for L in Ls], [U[s:s + chunk] for U in Us],
+                                 [p[s:s + chunk] for p in splits],
+                                 None if alpha is None else [a[s:s + chunk] for a in alpha],
+                                 None if beta is None else [b[s:s + chunk] for b in beta], iters, lr_alpha, lr_beta,
+                                 None if box is None else (box[0][s:s + chunk], box[1][s:s + chunk]), deadline)
+                     for s in range(0, B, chunk)]
+            cat = lambda xs: t.cat(xs)  # noqa: E731
+            return NodeBounds(cat([p.ub for p in parts]), cat([p.A for p in parts]), cat([p.c for p in parts]),
+                              cat([p.corner for p in parts]),
+                              [cat([p.lams[j] for p in parts]) for j in range(self.K)],
+                              [cat([p.alpha[j] for p in parts]) for j in range(self.K)],
+                              [cat([p.beta[j] for p in parts]) for j in range(self.K)])
+        with t.no_grad():
+            relax = [self._relax(L, U) for L, U in zip(Ls, Us)]
+            sp = [s.to(t.float64) for s in splits]
+        if alpha is None:
+            alpha = [r[3] for r in relax]
+        if beta is None:
+            beta = [t.zeros_like(L) for L in Ls]
+        alpha = [a.to(t.float64) for a in alpha]
+        beta = [b.to(t.float64) * (s != 0) for b, s in zip(beta, sp)]
+        has_split = any(bool((s != 0).any()) for s in sp)
+        has_unst = any(bool(r[4].any()) for r in relax)
+        if iters > 0 and (has_unst or has_split):
+            alpha, beta = self._optimize(relax, sp, alpha, beta, iters, lr_alpha, lr_beta, has_split, box, deadline)
+        with t.no_grad():
+            lam = self.W[self.K].expand(B, -1, -1)
+            const = self.b[self.K].expand(B, -1)
+            A, c, lams, err = self._backward(lam, const, self.K - 1, relax, alpha, beta, sp, True, track=True)
+            ub = (self._concretize(A, c, box) + err)[:, 0]
+            A, c = A[:, 0, :], c[:, 0]
+            corner = t.where(A > 0, self.hi, self.lo) if box is None else t.where(A > 0, box[1], box[0])
+            lams = [lm[:, 0, :] for lm in reversed(lams)]  # layer order 0..K-1
+        return NodeBounds(ub, A, c, corner, lams, alpha, beta)
+
+    def _optimize(self, relax: list, sp: list, alpha: list, beta: list, iters: int, lr_a: float, lr_b: float,
+                  has_split: bool, box: tuple | None = None, deadline: float | None = None) -> tuple[list, list]:
+        """Projected Adam on (alpha, beta) of every sub-problem at once; returns each sub-problem's best pair."""
+        t = self.t
+        B = alpha[0].shape[0]
+        rel = [tuple(r.to(self.dt) if r.dtype.is_floating_point else r for r in rr) for rr in relax]
+        spd = [s.to(self.dt) for s in sp]
+        a_v = [a.detach().to(self.dt).clone().requires_grad_(True) for a in alpha]
+        b_v = [b.detach().to(self.dt).clone().requires_grad_(True) for b in beta]
+        opt = _Adam([(a_v, lr_a)] + ([(b_v, lr_b)] if has_split else []))
+        best_a = [a.detach().clone() for a in a_v]
+        best_b = [b.detach().clone() for b in b_v]
+        best_ub = t.full((B,), float("inf"), dtype=self.dt)
+        lam = self.Wd[self.K].expand(B, -1, -1)
+        const = self.bd[self.K].expand(B, -1)
+        for _ in range(iters):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+            with t.enable_grad():
+                A, c, _, _ = self._backward(lam, const, self.K - 1, rel, a_v, b_v, spd, False)
+                ub = self._concretize(A, c, box)[:, 0]
+                loss = ub.sum()
+            with t.no_grad():
+                better = ub < best_ub
+                best_ub = t.where(better, ub, best_ub)
+                for bx, vx in zip(best_a + best_b, a_v + b_v):
+                    bx.copy_(t.where(better[:, None], vx.detach(), bx))
+            loss.backward()
+            opt.step()
+            with t.no_grad():
+                for a in a_v:
+                    a.clamp_(0.0, 1.0)
+                for b in b_v:
+                    b.clamp_(min=0.0)
+        with t.no_grad():
+            return ([a.to(t.float64).clamp(0, 1) for a in best_a],
+                    [b.to(t.float64).clamp(min=0) * (s != 0) for b, s in zip(best_b, sp)])
+
+    def cheap(self, Ls: list, Us: list, splits: list, alpha: list, beta: list, box: tuple | None = None) -> Any:
+        """Output upper bounds without optimisation or margin (dtype): the filter of smart branching."""
+        t = self.t
+        with t.no_grad():
+            rel = [self._relax(L.to(self.dt), U.to(self.dt)) for L, U in zip(Ls, Us)]
+            B = Ls[0].shape[0]
+            sp = [s.to(self.dt) for s in splits]
+            A, c, _, _ = self._backward(self.Wd[self.K].expand(B, -1, -1), self.bd[self.K].expand(B, -1), self.K - 1,
+                                        rel, [a.to(self.dt) for a in alpha], [b.to(self.dt) for b in beta], sp, False)
+            return self._concretize(A, c, box)[:, 0]

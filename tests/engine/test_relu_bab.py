@@ -1,0 +1,288 @@
+"""ReLU branch and bound (`relu_bab`) and its alpha-beta-CROWN bounds: soundness on split sub-problems (float64 and
+float32), known optima, agreement with the 2-D enumeration and the MILP, never worse than a long multistart, the
+`exact` dispatcher, time limit and cancellation."""
+import numpy as np
+import pytest
+import torch
+
+from nnlab.engine.model.network import initial_snapshot, snapshot_from_layers
+from nnlab.engine.model.scene import InitSpec, NetworkSpec
+from nnlab.engine.optimize import run_method, run_to_result
+from nnlab.engine.optimize.base import BoundProgress, Incumbent
+from nnlab.engine.optimize.formulation.alpha_beta import AlphaBetaCrown
+from nnlab.engine.optimize.formulation.crown import Crown
+from nnlab.errors import NnlabError
+
+TIGHT = {"mip_gap": 1e-9}
+
+
+def make(n0, hidden, scheme, seed):
+    extra = {"bias": "zero"} if scheme == "xavier_uniform" else {}
+    return initial_snapshot(NetworkSpec(n0, hidden), InitSpec(scheme=scheme, seed=seed, **extra))
+
+
+def forward_by_hand(net, x):
+    h = np.asarray(x, np.float64)
+    for k, (w, b) in enumerate(zip(net.weights, net.biases)):
+        h = w @ h + b
+        h = np.maximum(h, 0.0) if k < len(net.weights) - 1 else h
+    return float(h[0])
+
+
+def check(net, r, lo, hi, method="relu_bab"):
+    assert r.method == method
+    assert r.x is not None and np.all(r.x >= lo) and np.all(r.x <= hi)
+    assert r.value == pytest.approx(forward_by_hand(net, r.x), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("scheme", ["torch_default", "xavier_uniform"])
+def test_split_bounds_are_sound(dtype, scheme):
+    """Random sign splits of a few neurons: the output bound holds at every sampled point of the sub-problem's domain
+    (the box points whose pre-activations have the split signs), with and without optimised slopes and multipliers;
+    the root bound is at least as tight as plain CROWN."""
+    net = make(4, (16, 16), scheme, 3)
+    lo, hi = -np.ones(4), np.ones(4)
+    ab = AlphaBetaCrown(net, lo, hi, dtype)
+    Ls, Us = ab.root(20)
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(lo, hi, (40000, 4))
+    pre = net.preactivations(pts)
+    vals = net.forward(pts)
+    for (L, U), g in zip(zip(Ls, Us), pre):
+        assert np.all(g >= L.numpy()) and np.all(g <= U.numpy())
+    root = ab.output(Ls, Us, [torch.zeros_like(L) for L in Ls], None, None, iters=30)
+    assert float(root.ub[0]) >= vals.max()
+    assert float(root.ub[0]) <= Crown(net).bounds(lo[None], hi[None]).ub[0] + 1e-12
+    B = 24
+    Lb = [L.expand(B, -1).clone() for L in Ls]
+    Ub = [U.expand(B, -1).clone() for U in Us]
+    sp = [torch.zeros(B, n, dtype=torch.float64) for n in net.widths]
+    masks = []
+    for i in range(B):
+        mask = np.ones(pts.shape[0], bool)
+        for _ in range(3):
+            k = int(rng.integers(len(net.widths)))
+            j = int(rng.integers(net.widths[k]))
+            s = 1.0 if pre[k][:, j].mean() < 0 or rng.random() < 0.5 else -1.0  # some splits empty or nearly
+            sp[k][i, j] = s
+            if s > 0:
+                Lb[k][i, j] = max(float(Lb[k][i, j]), 0.0)
+                mask &= pre[k][:, j] >= 0
+            else:
+                Ub[k][i, j] = min(float(Ub[k][i, j]), 0.0)
+                mask &= pre[k][:, j] <= 0
+        masks.append(mask)
+    Lr, Ur = ab.refine(Lb, Ub, 0)
+    for iters in (0, 25):
+        nb = ab.output(Lr, Ur, sp, None, None, iters=iters)
+        for i, mask in enumerate(masks):
+            if mask.any():
+                assert float(nb.ub[i]) >= vals[mask].max()
+                for (L, U), g in zip(zip(Lr, Ur), pre):
+                    assert np.all(g[mask] >= L[i].numpy()) and np.all(g[mask] <= U[i].numpy())
+    assert any(float(b) > 0 for b in torch.cat([b.reshape(-1) for b in nb.beta]))  # beta was used
+
+
+def bump(n0):
+    """1 - sum |x_i - c_i|: max 1 at c (interior, every ReLU at its kink); min at the farthest corner of [-1, 1]^n."""
+    c = np.resize([0.3, -0.2, 0.1, 0.4, -0.35, 0.25, -0.15], n0)
+    W = np.vstack([np.eye(n0), -np.eye(n0)])
+    return snapshot_from_layers([(W, np.concatenate([-c, c])), (-np.ones((1, 2 * n0)), np.array([1.0]))]), c
+
+
+def deep_hand():
+    """relu(relu(x1) - relu(x1 - 0.5) - 0.25) + 0 * x_rest: max 0.25 for x1 >= 0.5, min 0 (7 inputs)."""
+    W1 = np.zeros((2, 7))
+    W1[:, 0] = 1.0
+    return snapshot_from_layers([(W1, np.array([0.0, -0.5])), (np.array([[1.0, -1.0]]), np.array([-0.25])),
+                                 (np.array([[1.0]]), np.array([0.0]))])
+
+
+@pytest.mark.parametrize("sense", ["max", "min"])
+@pytest.mark.parametrize("branching", ["babsr", "fsb"])
+def test_known_optima(sense, branching):
+    net7, c = bump(7)
+    box7 = (-np.ones(7), np.ones(7))
+    cases = [(net7, box7, {"max": 1.0, "min": 1 - np.sum(1 + np.abs(c))}),
+             (deep_hand(), box7, {"max": 0.25, "min": 0.0})]
+    for net, (lo, hi), want in cases:
+        r = run_to_result(run_method("relu_bab", net, lo, hi, sense, 60, 0,
+                                     {"branching": branching, "warm_start": False, **TIGHT}))
+        assert r.status == "optimal"
+        assert r.value == pytest.approx(want[sense], abs=1e-7)
+        sgn = 1 if sense == "max" else -1
+        assert sgn * (r.bound - want[sense]) >= 0 and abs(r.bound - want[sense]) <= 1e-6
+        check(net, r, lo, hi)
+
+
+@pytest.mark.parametrize("branching,extra", [("input", {}), ("hybrid", {}), ("babsr", {"max_bytes": 0})])
+def test_input_and_hybrid_splitting_agree_with_milp(branching, extra):
+    """Every branching agrees with the MILP; max_bytes = 0 (no slopes kept in open nodes: the memory cap's
+    fallback) too."""
+    net = make(6, (12, 12), "torch_default", 4)
+    lo, hi = -np.ones(6), np.ones(6)
+    for sense in ("max", "min"):
+        rb = run_to_result(run_method("relu_bab", net, lo, hi, sense, 60, 0,
+                                      {"branching": branching, **extra, **TIGHT}))
+        rm = run_to_result(run_method("milp", net, lo, hi, sense, 60, 0, TIGHT))
+        assert rb.status == rm.status == "optimal" and rb.extra["branching"] == branching
+        assert rb.value == pytest.approx(rm.value, rel=1e-6, abs=1e-6)
+        sgn = 1 if sense == "max" else -1
+        assert sgn * (rb.bound - rm.value) >= -1e-7
+        check(net, rb, lo, hi)
+
+
+@pytest.mark.parametrize("scheme,seed", [("torch_default", 1), ("xavier_uniform", 2)])
+def test_agrees_with_regions_in_2d(scheme, seed):
+    net = make(2, (12, 12), scheme, seed)
+    lo, hi = np.array([-1.0, 0.0]), np.array([2.0, 1.0])
+    for sense in ("max", "min"):
+        rg = run_to_result(run_method("regions", net, lo, hi, sense))
+        rb = run_to_result(run_method("relu_bab", net, lo, hi, sense, 60, seed, {"lp_close": 0, **TIGHT}))
+        assert rb.status == rg.status == "optimal"
+        assert rb.value == pytest.approx(rg.value, rel=1e-6, abs=1e-6)
+        sgn = 1 if sense == "max" else -1
+        assert sgn * (rb.bound - rg.value) >= 0
+        check(net, rb, lo, hi)
+
+
+@pytest.mark.parametrize("n0,hidden,scheme,seed,dtype", [(6, (12, 12), "torch_default", 1, "float64"),
+                                                         (8, (10, 10), "xavier_uniform", 2, "float32"),
+                                                         (10, (16,), "torch_default", 3, "float64")])
+def test_never_worse_than_long_multistart_and_agrees_with_milp(n0, hidden, scheme, seed, dtype):
+    net = make(n0, hidden, scheme, seed)
+    lo, hi = np.zeros(n0), np.ones(n0)
+    for sense in ("max", "min"):
+        sgn = 1 if sense == "max" else -1
+        rb = run_to_result(run_method("relu_bab", net, lo, hi, sense, 60, 0, {"dtype": dtype, **TIGHT}))
+        assert rb.status == "optimal"
+        check(net, rb, lo, hi)
+        ms = run_to_result(run_method("gradient", net, lo, hi, sense, 60, 5, {"starts": 2000, "steps": 300}))
+        pts = np.random.default_rng(seed).uniform(lo, hi, (100000, n0))
+        best_seen = max(sgn * ms.value, float((sgn * net.forward(pts)).max()))
+        assert sgn * rb.value >= best_seen - 1e-12 and sgn * rb.bound >= best_seen
+        rm = run_to_result(run_method("milp", net, lo, hi, sense, 60, 0, TIGHT))
+        assert rm.status == "optimal"
+        assert rb.value == pytest.approx(rm.value, rel=1e-6, abs=1e-6)
+        assert sgn * (rb.bound - rm.value) >= -1e-7 and sgn * (rm.bound - rb.value) >= -1e-7
+
+
+def test_exact_picks_the_path_and_says_why():
+    from nnlab.engine.optimize.exact.auto import INPUT_SPLIT_MAX
+
+    n = INPUT_SPLIT_MAX + 1
+    netn, c = bump(n)
+    r = run_to_result(run_method("exact", netn, -np.ones(n), np.ones(n), "min", 60))
+    assert r.method == "exact" and r.extra["via"] == "relu_bab" and "ReLU splitting" in r.extra["why"]
+    assert r.status == "optimal" and r.value == pytest.approx(1 - np.sum(1 + np.abs(c)), abs=1e-6)
+    net3 = make(3, (8,), "torch_default", 1)
+    r = run_to_result(run_method("exact", net3, np.zeros(3), np.ones(3), "max", 60))
+    assert r.extra["via"] == "bab" and "input splitting" in r.extra["why"]
+    r = run_to_result(run_method("exact", net3, np.zeros(3), np.ones(3), "max", 60, 0, {"nd": "relu_bab"}))
+    assert r.extra["via"] == "relu_bab" and r.status == "optimal"
+    with pytest.raises(NnlabError, match="nd"):
+        run_to_result(run_method("exact", net3, np.zeros(3), np.ones(3), params={"nd": "magic"}))
+
+
+@pytest.fixture(scope="module")
+def open_problem():
+    """A 10-30-30-1 zero-bias net whose max relu_bab does not prove within a second, with the MILP's optimum."""
+    net = make(10, (30, 30), "xavier_uniform", 5)
+    lo, hi = np.zeros(10), np.ones(10)
+    truth = run_to_result(run_method("milp", net, lo, hi, "max", 120, 0, TIGHT))
+    assert truth.status == "optimal"
+    return net, lo, hi, truth
+
+
+def test_time_limit_reports_progress_history_and_a_valid_bound(open_problem):
+    net, lo, hi, truth = open_problem
+    evs = []
+    gen = run_method("relu_bab", net, lo, hi, "max", 3.0, 0,
+                     {"mip_gap": 0.0, "lp_close": 0, "warm_start": False, "batch": 4})
+    try:
+        while True:
+            evs.append(next(gen))
+    except StopIteration as stop:
+        r = stop.value
+    assert r.status == "time_limit"
+    check(net, r, lo, hi)
+    assert r.bound >= truth.value and r.value <= truth.value + 1e-12 and r.gap is not None
+    assert r.extra["nodes"] > 1 and r.extra["branching"] == "fsb" and r.bound <= r.extra["root_bound"] + 1e-9
+    hist = r.extra["bound_history"]
+    assert len(hist) >= 2 and all(b >= truth.value for _, b, _ in hist)
+    assert all(h1[1] >= h2[1] for h1, h2 in zip(hist, hist[1:]))  # the anytime bound only tightens
+    incs = [e for e in evs if isinstance(e, Incumbent)]
+    assert incs and incs[-1].value == pytest.approx(r.value)
+    progress = [e for e in evs if isinstance(e, BoundProgress)]
+    assert progress and all(e.bound >= truth.value for e in progress if e.bound is not None)
+
+
+def test_cancellation_mid_search_frees_the_search(monkeypatch):
+    """Closing the generator mid-search stops its bounding: no alpha-beta bound runs after close() and the search
+    (its bounder and HiGHS LP) is garbage once the generator is; the last progress event before it carried the
+    best value so far and a valid bound."""
+    import gc
+    import weakref
+
+    from nnlab.engine.optimize.exact import relu_bab as mod
+
+    calls = {"n": 0}
+    real_output, real_init = AlphaBetaCrown.output, mod._Search.__init__
+    refs = []
+
+    def output(self, *a, **kw):
+        calls["n"] += 1
+        return real_output(self, *a, **kw)
+
+    def init(self, *a, **kw):
+        real_init(self, *a, **kw)
+        refs.append((weakref.ref(self), weakref.ref(self.ab), weakref.ref(self.lp)))
+
+    monkeypatch.setattr(AlphaBetaCrown, "output", output)
+    monkeypatch.setattr(mod._Search, "__init__", init)
+    net = make(10, (40, 40), "xavier_uniform", 1)
+    lo, hi = np.zeros(10), np.ones(10)
+    gen = run_method("relu_bab", net, lo, hi, "max", 120.0, 0, {"batch": 8, "warm_start": False})
+    seen = []
+    for ev in gen:
+        if isinstance(ev, BoundProgress):
+            seen.append(ev)
+            if len(seen) >= 3:
+                break
+    assert calls["n"] > 1 and len(refs) == 1
+    last = seen[-1]
+    pts = np.random.default_rng(0).uniform(lo, hi, (20000, 10))
+    assert last.incumbent is not None and last.bound >= net.forward(pts).max() >= last.incumbent - 1.0
+    before = calls["n"]
+    gen.close()
+    assert calls["n"] == before
+    del gen, ev
+    gc.collect()
+    assert all(ref() is None for ref in refs[0])
+
+
+def test_invalid_parameters():
+    net, _ = bump(3)
+    box = (-np.ones(3), np.ones(3))
+    for params, match in [({"branching": "magic"}, "branching"), ({"dtype": "float16"}, "dtype"),
+                          ({"batch": 0}, "batch"), ({"mip_gap": 2.0}, "mip_gap"), ({"lp_close": 11}, "lp_close")]:
+        with pytest.raises(NnlabError, match=match):
+            run_to_result(run_method("relu_bab", net, *box, params=params))
+
+
+def test_cancel_by_send_returns_best_so_far_with_its_bound(open_problem):
+    """gen.send(True) stops the search at its next step and returns the incumbent so far with a valid bound."""
+    net, lo, hi, truth = open_problem
+    gen = run_method("relu_bab", net, lo, hi, "max", 120.0, 0, {"batch": 4, "mip_gap": 0.0})
+    n, ev = 0, next(gen)
+    while n < 2:
+        n += isinstance(ev, BoundProgress)
+        ev = next(gen)
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            gen.send(True)
+    r = stop.value.value
+    assert r.status == "cancelled" and r.seconds < 60
+    check(net, r, lo, hi)
+    assert r.bound >= truth.value and r.value <= truth.value + 1e-12
