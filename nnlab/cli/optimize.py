@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-JSON_KEYS = ("method", "sense", "value", "x", "status", "bound", "gap", "seconds", "verified_value")
+JSON_KEYS = ("method", "sense", "value", "x", "status", "bound", "gap", "seconds", "verified_value", "search")
 MODEL_SUFFIXES = (".onnx", ".pt", ".pt2", ".npz", ".toml")
 
 

@@ -171,3 +171,20 @@ def test_leaky_zero_bias_net_takes_the_sector_path_and_agrees_with_milp():
         r = run_to_result(run_method("regions", net, lo, hi, sense))
         m = run_to_result(run_method("milp", net, lo, hi, sense, params={"mip_gap": 1e-9}))
         assert r.status == m.status == "optimal" and r.value == pytest.approx(m.value, abs=1e-6)
+
+
+@pytest.mark.parametrize("dim", [2, 4])
+def test_exact_on_a_leaky_net_takes_an_exact_path_that_handles_it_and_agrees_with_milp(dim: int) -> None:
+    from nnlab.engine.model.network import initial_snapshot
+    from nnlab.engine.model.scene import InitSpec, NetworkSpec
+    from nnlab.engine.optimize import run_method, run_to_result
+
+    net = initial_snapshot(NetworkSpec(input_dim=dim, hidden=(8, 8), activation="leaky_relu"),
+                           InitSpec(scheme="torch_default", seed=3))
+    for sense in ("max", "min"):
+        ex = run_to_result(run_method("exact", net, [0.0] * dim, [1.0] * dim, sense, time_limit=30))
+        mi = run_to_result(run_method("milp", net, [0.0] * dim, [1.0] * dim, sense, time_limit=30))
+        assert ex.status == mi.status == "optimal"
+        assert ex.extra["via"] == ("regions" if dim == 2 else "milp")
+        assert ex.value == pytest.approx(mi.value, abs=1e-7)
+        assert ex.value == pytest.approx(float(net.forward(ex.x[None, :])[0]), abs=1e-12)

@@ -93,7 +93,27 @@ class OptResult:
             "x": None if self.x is None else [_finite(v) for v in self.x], "status": self.status,
             "bound": _finite(self.bound), "gap": _finite(self.gap), "seconds": _finite(self.seconds),
             "verified_value": _finite(self.verified_value),
+            "search": {k: _strict(self.extra[k]) for k in SEARCH_KEYS if k in self.extra} or None,
         }
+
+
+# what a search method reports of its work (exact: which path and why; branch and bound: nodes, branching, the
+# bound's history as [seconds, bound, incumbent] rows), shown under "search" in the JSON
+SEARCH_KEYS = ("via", "why", "nodes", "open", "leaves", "region_lps", "branching", "root_bound", "root_unstable",
+               "bound_history")
+
+
+def _strict(v: Any) -> Any:
+    """A JSON-ready copy: numbers finite or None, tuples and arrays as lists."""
+    if isinstance(v, dict):
+        return {str(k): _strict(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_strict(x) for x in v]
+    if isinstance(v, (bool, str)) or v is None:
+        return v
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    return _finite(float(v))
 
 
 def _finite(v: float | None) -> float | None:

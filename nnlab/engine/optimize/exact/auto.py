@@ -38,10 +38,10 @@ INPUT_SPLIT_MAX = 12  # auto: input splitting up to this many inputs, ReLU split
 
 
 @METHODS.register("exact", label="Exact (regions in 2-D, else branch and bound)", params=ExactParams,
-                  flags=("exact", "any_dim"),
+                  flags=("exact", "any_dim", "piecewise_linear"),
                   description="linear-region enumeration for 2-input networks, input branch and bound (CROWN) up to "
-                              f"{INPUT_SPLIT_MAX} inputs, ReLU branch and bound (alpha-beta-CROWN) past it; nd forces "
-                              "bab, relu_bab or milp")
+                              f"{INPUT_SPLIT_MAX} inputs, ReLU branch and bound (alpha-beta-CROWN) past it (the MILP "
+                              "for leaky ReLU nets: the CROWN bounds are ReLU-only); nd forces bab, relu_bab or milp")
 def exact(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: ExactParams,
           time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
     """Dispatch to `regions`, `bab`, `relu_bab` or `milp`; the result says which in extra["via"] and why."""
@@ -56,10 +56,14 @@ def exact(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, pa
     lo, hi = check_box(net, lower, upper)
     nd = p.nd
     why = f"nd = {nd}"
-    if nd == "auto":
+    if nd == "auto" and net.activation != "relu":  # bab and relu_bab bound with ReLU-only CROWN relaxations
+        nd, why = "milp", f"{net.activation} network: the big-M MILP (the CROWN bounds are ReLU-only)"
+    elif nd == "auto":
         nd = "bab" if net.input_dim <= INPUT_SPLIT_MAX else "relu_bab"
         why = (f"{net.input_dim} inputs <= {INPUT_SPLIT_MAX}: input splitting" if nd == "bab" else
                f"{net.input_dim} inputs > {INPUT_SPLIT_MAX}: ReLU splitting")
+    elif net.activation != "relu" and nd in ("bab", "relu_bab"):
+        raise NnlabError(f"exact nd = {nd!r} needs a ReLU network, this one uses {net.activation}; use nd = milp")
     if net.input_dim == 2 and np.all(hi > lo):
         via, why = "regions", "2 inputs: linear regions"
         res = yield from regions(net, lo, hi, sense, RegionsParams(max_regions=p.max_regions), time_limit, seed)
