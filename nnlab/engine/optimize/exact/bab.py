@@ -22,6 +22,7 @@ import numpy as np
 from nnlab.errors import NnlabError
 
 from nnlab.engine.model.network import NetSnapshot
+from nnlab.engine.optimize.exact.search import BestFirst, negated
 from nnlab.engine.optimize.formulation.crown import BoxBounds
 from nnlab.engine.optimize.certify import OPTIMAL_GAP, float_margin, is_optimal, outward
 from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, check_box, finish
@@ -52,50 +53,24 @@ def _check(p: BabParams) -> None:
         raise NnlabError(f"intermediate {p.intermediate!r} is not allowed; expected crown or ibp")
 
 
-def _negated(net: NetSnapshot) -> NetSnapshot:
-    return NetSnapshot(net.weights[:-1] + (-net.weights[-1],), net.biases[:-1] + (-net.biases[-1],), net.activation)
-
-
-class _Search:
+class _Search(BestFirst):
     """State of one search on the maximised network `inet` (values here are in that sense)."""
 
     def __init__(self, inet: NetSnapshot, lo: np.ndarray, hi: np.ndarray, p: BabParams) -> None:
         from nnlab.engine.optimize.formulation.crown import Crown
         from nnlab.engine.optimize.formulation.regionlp import RegionLP
 
-        self.inet, self.lo, self.hi, self.p = inet, lo, hi, p
+        super().__init__(inet, p.mip_gap)  # heap entries: (-ub, id, lo, hi, split dim, layer bounds)
+        self.lo, self.hi, self.p = lo, hi, p
         self.crown = Crown(inet, p.intermediate, p.alpha_iters)
         self.lp = RegionLP(inet, lo, hi)
-        self.heap: list = []  # (-ub, id, lo, hi, split dim, layer bounds)
-        self.ids = itertools.count()
-        self.x: np.ndarray | None = None
-        self.value = -np.inf
-        self.closed = -np.inf  # largest bound of a box closed without reaching the incumbent
         self.n_boxes = self.n_lp = 0
-        self.improved = False
         self.per_box = 2 * sum(inet.widths)
         self.stored = 0  # floats of hidden-layer bounds held by queued boxes
         self.no_layers = [(np.full(n, -np.inf), np.full(n, np.inf)) for n in inet.widths]
 
-    def offer(self, pts: np.ndarray) -> None:
-        """Take the best of the points as incumbent if it beats it (its value re-evaluated by the numpy pass)."""
-        v = self.crown.forward(pts) if pts.shape[0] > 1 else self.inet.forward(pts)
-        i = int(np.argmax(v))
-        if v[i] > self.value:
-            vi = float(self.inet.forward(pts[i]))
-            if vi > self.value:
-                self.x, self.value, self.improved = pts[i].copy(), vi, True
-
-    def tol(self) -> float:
-        # 0.9: room for the outward float margin, so a search closed here passes exact.is_optimal
-        return 0.9 * self.p.mip_gap * max(1.0, abs(self.value)) if np.isfinite(self.value) else 0.0
-
-    def bound(self) -> float:
-        top = -self.heap[0][0] if self.heap else -np.inf
-        return float(max(top, self.closed, self.value))
-
-    def done(self) -> bool:
-        return not self.heap or self.bound() - self.value <= self.tol()
+    def batch_values(self, pts: np.ndarray) -> np.ndarray:
+        return self.crown.forward(pts) if pts.shape[0] > 1 else self.inet.forward(pts)
 
     def _lp_close(self, lo: np.ndarray, hi: np.ndarray, layers: list) -> float | None:
         """Exact max over the box from the region LPs of every sign pattern of its unstable ReLUs (None: gave up)."""
@@ -226,7 +201,7 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
     _check(p)
     lo, hi = check_box(net, lower, upper)
     sgn = 1.0 if sense == "max" else -1.0
-    s = _Search(net if sense == "max" else _negated(net), lo, hi, p)
+    s = _Search(net if sense == "max" else negated(net), lo, hi, p)
     reported = -np.inf
 
     def incumbent() -> Generator[Event, None, None]:

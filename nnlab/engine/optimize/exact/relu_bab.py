@@ -33,6 +33,7 @@ import numpy as np
 from nnlab.errors import NnlabError
 
 from nnlab.engine.model.network import NetSnapshot
+from nnlab.engine.optimize.exact.search import BestFirst, negated
 from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, check_box, finish
 from nnlab.engine.optimize.certify import OPTIMAL_GAP, float_margin, is_optimal, outward
 
@@ -73,12 +74,7 @@ def _check(p: ReluBabParams) -> None:
         raise NnlabError("relu_bab needs max_bytes >= 0 and threads >= 0")
 
 
-def negated(net: NetSnapshot) -> NetSnapshot:
-    """-net (the min of net is minus the max of -net)."""
-    return NetSnapshot(net.weights[:-1] + (-net.weights[-1],), net.biases[:-1] + (-net.biases[-1],), net.activation)
-
-
-class _Search:
+class _Search(BestFirst):
     """One search on the maximised network `inet`. A node is flat float64 arrays over all hidden neurons: L, U
     (split applied), split (+1 / -1 / 0), alpha, beta, plus its bound and chosen branching neuron."""
 
@@ -86,19 +82,14 @@ class _Search:
         from nnlab.engine.optimize.formulation.alpha_beta import AlphaBetaCrown
         from nnlab.engine.optimize.formulation.regionlp import RegionLP
 
-        self.inet, self.lo, self.hi, self.p = inet, lo, hi, p
+        super().__init__(inet, p.mip_gap)
+        self.lo, self.hi, self.p = lo, hi, p
         self.ab = AlphaBetaCrown(inet, lo, hi, p.dtype)
         self.lp = RegionLP(inet, lo, hi)
         self.widths = list(inet.widths)
         self.offs = np.concatenate([[0], np.cumsum(self.widths)]).astype(int)
         self.layer_of = np.repeat(np.arange(len(self.widths)), self.widths)
-        self.heap: list = []
-        self.ids = itertools.count()
-        self.x: np.ndarray | None = None
-        self.value = -np.inf
-        self.closed = -np.inf
         self.n_nodes = self.n_lp = self.n_leaf = self.n_empty = 0
-        self.improved = False
         self.history: list[tuple[float, float, float]] = []  # (seconds, bound, incumbent) in the max sense
         self.input_split = p.branching in ("input", "hybrid")
         self.stored = 0  # bytes held by open nodes
@@ -109,15 +100,6 @@ class _Search:
         self.lp_close = p.lp_close if inet.input_dim * sum(self.widths) <= LP_CELLS else 0
 
     # ---- incumbents ----
-    def offer(self, pts: np.ndarray) -> None:
-        v = self.inet.forward(pts)
-        v = np.atleast_1d(v)
-        i = int(np.argmax(v))
-        if v[i] > self.value:
-            vi = float(self.inet.forward(pts[i]))
-            if vi > self.value:
-                self.x, self.value, self.improved = pts[i].copy(), vi, True
-
     def gradient_polish(self) -> None:
         """Projected gradient steps from the corners of the latest batch's most promising nodes."""
         from nnlab.engine.optimize.exact.warmstart import polish
@@ -135,17 +117,6 @@ class _Search:
             for x, _ in walk_steps(self.inet, self.lp, self.x, "max", max_steps=20):
                 self.offer(np.asarray(x)[None])
         self.improved = False
-
-    def tol(self) -> float:
-        # 0.9: room for the outward float margin, so a search closed here passes certify.is_optimal
-        return 0.9 * self.p.mip_gap * max(1.0, abs(self.value)) if np.isfinite(self.value) else 0.0
-
-    def bound(self) -> float:
-        top = -self.heap[0][0] if self.heap else -np.inf
-        return float(max(top, self.closed, self.value))
-
-    def done(self) -> bool:
-        return not self.heap or self.bound() - self.value <= self.tol()
 
     # ---- tensors <-> flat arrays ----
     def _split_layers(self, flat: np.ndarray) -> list:
