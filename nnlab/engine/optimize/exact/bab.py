@@ -182,13 +182,6 @@ class _Search(BestFirst):
                         bb.score[idx])
         self.add(clo.reshape(-1, n)[idx], chi.reshape(-1, n)[idx], sub)
 
-    def polish(self) -> None:
-        """Walk from the incumbent through region LPs (each step a strictly better region vertex)."""
-        from nnlab.engine.optimize.heuristics.walk import walk_steps
-
-        for x, _ in walk_steps(self.inet, self.lp, self.x, "max", max_steps=20):
-            self.offer(np.asarray(x)[None])
-        self.improved = False
 
 
 @METHODS.register("bab", label="Exact input branch and bound (CROWN)", params=BabParams, flags=("exact", "any_dim"),

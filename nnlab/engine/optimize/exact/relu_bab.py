@@ -109,15 +109,6 @@ class _Search(BestFirst):
             self.offer(x[None])
             self.seeds = None
 
-    def polish(self) -> None:
-        """Region-LP walk from the incumbent (each step a strictly better region vertex)."""
-        from nnlab.engine.optimize.heuristics.walk import walk_steps
-
-        if self.x is not None:
-            for x, _ in walk_steps(self.inet, self.lp, self.x, "max", max_steps=20):
-                self.offer(np.asarray(x)[None])
-        self.improved = False
-
     # ---- tensors <-> flat arrays ----
     def _split_layers(self, flat: np.ndarray) -> list:
         t = self.ab.t

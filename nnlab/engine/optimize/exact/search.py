@@ -41,6 +41,16 @@ class BestFirst:
             if vi > self.value:
                 self.x, self.value, self.improved = pts[i].copy(), vi, True
 
+    def polish(self) -> None:
+        """Walk from the incumbent through region LPs (`self.lp`, a RegionLP of inet; each step a strictly better
+        region vertex), as relax-and-walk does."""
+        from nnlab.engine.optimize.heuristics.walk import walk_steps
+
+        if self.x is not None:
+            for x, _ in walk_steps(self.inet, self.lp, self.x, "max", max_steps=20):
+                self.offer(np.asarray(x)[None])
+        self.improved = False
+
     def tol(self) -> float:
         # 0.9: room for the outward float margin, so a search closed here passes certify.is_optimal
         return 0.9 * self.mip_gap * max(1.0, abs(self.value)) if np.isfinite(self.value) else 0.0
