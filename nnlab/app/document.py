@@ -34,7 +34,10 @@ class Document:
         self.target_changed, self.loaded, self.error, self.message = Signal(), Signal(), Signal(), Signal()
         self.view = ViewState()  # what the views show besides the scene
         self.training = TrainState()  # the run training the network on screen
+        self._live: NetSnapshot | None = None  # the latest weights the running trainer sent (shown_net)
+        self.training.changed.connect(self._training_changed)
         self.scene = scene or Scene()
+        self.clean: Scene = self.scene  # the scene as opened or last saved (modified: differs from it)
         self.path: str = ""
         self.initial: NetSnapshot = initial_snapshot(self.scene.network, self.scene.init)
         self.net: NetSnapshot = self.initial
@@ -48,10 +51,13 @@ class Document:
     # ---- loading and saving -------------------------------------------------------------------------------
     def load(self, path: str | Path) -> bool:
         """Open a scene file; on error the current scene stays and `error` says why."""
+        clean = self.clean
         try:
             scene = load_scene(path)
+            self.clean = scene  # before set_scene's events: what listens sees the scene as not edited
             self.set_scene(scene)
         except Exception as e:  # noqa: BLE001 - a user error as its message, a bug as "internal error" (describe)
+            self.clean = clean
             self.error.emit(describe(e))
             return False
         self.path = str(path)
@@ -68,6 +74,7 @@ class Document:
             self.error.emit(f"cannot save {path}: {describe(e)}")
             return False
         self.scene = saved
+        self.clean = saved
         self.path = str(path)
         self.scene_changed.emit()
         self.message.emit(f"Saved {Path(path).name}")
@@ -77,6 +84,7 @@ class Document:
         """Replace the whole scene (raises on a network the scene cannot build; the caller reports it)."""
         initial = initial_snapshot(scene.network, scene.init)
         scene.domain()  # raises for a target without a form in this dimension
+        self.view.unit = None  # (as in update: before the new network's surface is drawn)
         self.scene, self.initial, self.net, self.trained = scene, initial, initial, False
         self._target_cache = self._samples_cache = None
         self._recompute()
@@ -115,6 +123,7 @@ class Document:
         if section == "train" and any(k in changes for k in ("samples", "sampling", "noise", "seed")):
             self._samples_cache = None
         if rebuild:
+            self.view.unit = None  # before the surface is recomputed: the old unit may not exist in the new net
             self.initial, self.net, self.trained = initial, initial, False
         if rebuild or old.domain() != scene.domain() or old.camera.resolution != scene.camera.resolution:
             self._recompute()
@@ -149,6 +158,22 @@ class Document:
             self.z = np.asarray(z, dtype=np.float32)
             self.surface_changed.emit()
 
+    @property
+    def modified(self) -> bool:
+        """The scene differs from the one opened or last saved."""
+        return self.scene != self.clean
+
+    def edited(self) -> bool:
+        """What the scene's description talks about (network, init, target, training) was changed since it was
+        opened: the description no longer describes the network on screen."""
+        return any(getattr(self.scene, k) != getattr(self.clean, k) for k in ("network", "init", "target", "train"))
+
+    def window_title(self) -> str:
+        """'<scene title> (<file>) — modified — nnlab': the window says which scene is on screen."""
+        name = Path(self.path).name if self.path else "unsaved"
+        title = self.scene.title or Path(self.path).stem or "untitled"
+        return f"{title} ({name}){' — modified' if self.modified else ''} — nnlab"
+
     def caption(self) -> str:
         """One line saying what the network is: architecture, init, trained or not."""
         from nnlab.engine.model.inits import INITS
@@ -160,15 +185,20 @@ class Document:
         return f"{arch} {s.network.activation} · {init} · {state}"
 
     # ---- jobs (picklable factories, run by the UI on a worker) --------------------------------------------
-    def train_job(self) -> partial:
-        """Train the scene's network from the one on screen."""
-        return jobs.train_job(self.scene, self.net)
+    def train_job(self, first_epoch: int = 0) -> partial:
+        """Train the scene's network from the one on screen (`first_epoch`: resume a stopped run from there)."""
+        return jobs.train_job(self.scene, self.net, first_epoch)
 
     def race_job(self, names: list[str], sense: str, time_limit: float, seed: int,
                  params: dict[str, dict]) -> partial:
         """Run optimizer methods one after another on the network on screen, over the scene's box."""
         lo, hi = self.scene.domain()
         return jobs.race_job(names, self.net, lo, hi, sense, time_limit, seed, params)
+
+    def regions_job(self, limit: int | None = None) -> partial:
+        """The exact linear-region polygons of the network on screen over the box (the region overlay)."""
+        lo, hi = self._box()
+        return jobs.regions_job(self.net, lo, hi, limit)
 
     def metrics_job(self, candidates: list | None = None) -> partial:
         """The landscape metrics of the network on screen (nnlab.app.metrics)."""
@@ -200,6 +230,18 @@ class Document:
             self.message.emit(f"the surface shows 2-input networks; this one has {self.net.input_dim} inputs")
         self.surface_changed.emit()
 
+    def shown_net(self) -> NetSnapshot:
+        """The network the screen shows: while training, the latest weights the trainer sent (TrainProgress.network,
+        the network diagram's and the unit surfaces' source); otherwise `net`."""
+        live = self._live if self.training.running else None
+        return live if live is not None and live.widths == self.net.widths else self.net
+
+    def _training_changed(self, name: str, value: Any) -> None:
+        if name == "last" and getattr(value, "network", None) is not None:
+            self._live = value.network
+        elif name == "running":
+            self._live = None  # a run starts or ends: no weights from it yet / `net` holds its result
+
     def shown_surface(self) -> np.ndarray:
         """The surface of what is on screen: the output, or the hidden unit view.unit."""
         if self.view.unit is None:
@@ -213,9 +255,17 @@ class Document:
         from nnlab.engine.model import activations
 
         lo, hi = self._box()
-        g = self.net.preactivations(grid_points(lo, hi, res))[layer]
-        act = activations.get(self.net.activation).value
+        net = self.shown_net()  # while training: the weights being trained, like the output surface
+        g = net.preactivations(grid_points(lo, hi, res))[layer]
+        act = activations.get(net.activation).value
         return np.asarray(act(g), dtype=np.float32).T.reshape(-1, res, res)
+
+    def unit_reliefs(self, layer: int, res: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[(u, shade)] per hidden unit of `layer`: its surface scaled to [0, 1] and hill-shaded (nnlab.app.relief),
+        for thumbnails that read as small surfaces."""
+        from nnlab.app.relief import relief
+
+        return [relief(z) for z in self.unit_surfaces(layer, res)]
 
     def target_grid(self) -> np.ndarray | None:
         """The training target on the surface grid, or None (no target, CSV data, or an error)."""

@@ -45,10 +45,10 @@ def race_job(*args: Any) -> partial:
     return partial(race, *args)
 
 
-def train_job(scene: Scene, start: NetSnapshot | None) -> partial:
+def train_job(scene: Scene, start: NetSnapshot | None, first_epoch: int = 0) -> partial:
     from nnlab.engine.train.training import train
 
-    return partial(train, scene, start)
+    return partial(train, scene, start, first_epoch=first_epoch) if first_epoch else partial(train, scene, start)
 
 
 def metrics_job(net: NetSnapshot, lower: Any, upper: Any, **kw: Any) -> partial:
@@ -56,3 +56,10 @@ def metrics_job(net: NetSnapshot, lower: Any, upper: Any, **kw: Any) -> partial:
     from nnlab.app.metrics import landscape_job
 
     return partial(landscape_job, net, lower, upper, **kw)
+
+
+def regions_job(net: NetSnapshot, lower: Any, upper: Any, limit: int | None = None) -> partial:
+    """The exact region polygons of the region overlay (nnlab.engine.analysis.regions_map) as a factory."""
+    from nnlab.engine.analysis.regions_map import OVERLAY_LIMIT, iter_region_polygons
+
+    return partial(iter_region_polygons, net, lower, upper, OVERLAY_LIMIT if limit is None else limit)

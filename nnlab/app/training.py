@@ -1,4 +1,5 @@
-"""The training state of the network on screen: whether a run is going, where it is, its curve and its result.
+"""The training state of the network on screen: whether a run is going, where it is, its curve and its result;
+and the training cache as the app uses it (a trained scene is trained once).
 
 Evented (nnlab.app.events.Evented): the training panel records every event of its job here and draws from it;
 anything else on screen that describes the training (status, captions) can listen instead of asking the panel.
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnlab.app.events import Evented, Signal
+from nnlab.engine.model.network import NetSnapshot
+from nnlab.engine.model.scene import Scene
 
 
 @dataclass(eq=False)
@@ -21,11 +24,16 @@ class TrainState(Evented):
     history: list[tuple[int, float, float]] = field(default_factory=list)  # (epoch, train loss, val R² or NaN)
     last: Any = None  # the latest TrainProgress
     result: Any = None  # the TrainResult of the last run that finished
+    failed: str = ""  # why the last run failed ("" when it did not)
     changed: Signal = field(default_factory=Signal, repr=False)
 
-    def begin(self, epochs: int, paused: bool = False) -> None:
-        """A new run: an empty curve."""
-        self.set(history=[], epoch=-1, epochs=epochs, last=None, result=None, running=True, paused=paused)
+    def begin(self, epochs: int, paused: bool = False, resume: bool = False) -> None:
+        """A new run: an empty curve; `resume` keeps the curve and the epoch counter of the stopped run."""
+        if resume:
+            self.set(epochs=epochs, last=None, result=None, failed="", running=True, paused=paused)
+        else:
+            self.set(history=[], epoch=-1, epochs=epochs, last=None, result=None, failed="", running=True,
+                     paused=paused)
 
     def record(self, ev: Any) -> bool:
         """One TrainProgress; True when it is a new epoch (a repeated one is the trainer's heartbeat)."""
@@ -39,6 +47,47 @@ class TrainState(Evented):
     def finish(self, result: Any) -> None:
         self.set(result=result, running=False, paused=False)
 
+    def fail(self, message: str) -> None:
+        """The run ended without a result (diverged before a good epoch, a worker error)."""
+        self.set(failed=message, running=False, paused=False)
+
     def clear(self) -> None:
-        """No run and no curve (a new scene, or Reset)."""
-        self.set(history=[], epoch=-1, epochs=0, last=None, result=None, running=False, paused=False)
+        """No run and no curve (a new scene, a new sample, or Reset)."""
+        self.set(history=[], epoch=-1, epochs=0, last=None, result=None, failed="", running=False, paused=False)
+
+    @property
+    def resumable(self) -> bool:
+        """The last run was stopped before its last epoch: Resume can go on from there."""
+        r = self.result
+        return (not self.running and r is not None and r.status == "cancelled" and 0 <= self.epoch < self.epochs)
+
+
+# ---- the training cache (nnlab.engine.train.cache) as the app uses it ---------------------------------------------
+def _as_trained(scene: Scene) -> Scene:
+    """The scene as one that says to train: the cache key of what the user trains from the Train button too."""
+    return scene if scene.train.enabled else scene.replace("train", enabled=True)
+
+
+def cached_network(scene: Scene) -> tuple[NetSnapshot, str] | None:
+    """The trained network of `scene` without training, and where it came from ("bundled": shipped with nnlab,
+    "cache": trained here before), or None."""
+    from nnlab.engine.train import cache
+
+    if scene.target.name == "none":
+        return None
+    s = _as_trained(scene)
+    for folder, source in ((cache.bundled_dir(), "bundled"), (cache.user_cache_dir(), "cache")):
+        snap = cache.lookup(s, [folder])
+        if snap is not None:
+            return snap, source
+    return None
+
+
+def remember(scene: Scene, snap: NetSnapshot) -> bool:
+    """Cache a finished run trained from the scene's initial network (True when written; a failure only costs
+    time next load)."""
+    from nnlab.engine.train import cache
+
+    if scene.target.name == "none":
+        return False
+    return cache.store(_as_trained(scene), snap) is not None

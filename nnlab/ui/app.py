@@ -64,7 +64,7 @@ def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot:
     prewarm()  # a worker process imports torch in the background: the first Train press starts at once
     win = MainWindow(theme=theme)
     apply_theme(app, theme, win.view.point_size)
-    win.show()
+    win.open_on_screen()  # as the last session left it, or maximized on a first start
     win.view.presenter = presenter
     if not win.load_scene_file(path):
         win.close()

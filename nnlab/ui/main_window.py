@@ -12,9 +12,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nnlab.app.document import Document
 from nnlab.engine.model.scene import Scene
-from nnlab.ui.colormaps import COLORMAPS, region_colors
+from nnlab.ui.colormaps import COLORMAPS
 from nnlab.ui.compare_view import CompareView
 from nnlab.ui.heatmap_view import HeatmapView
+from nnlab.ui.overlays import Overlays
+from nnlab.ui.lecture import LectureCaption, lecture_tick_points
+from nnlab.ui.network_diagram import NetworkDiagram
 from nnlab.ui.panels.info_panel import InfoPanel
 from nnlab.ui.panels.init_panel import InitPanel
 from nnlab.ui.panels.network_panel import NetworkPanel
@@ -22,19 +25,25 @@ from nnlab.ui.panels.neurons_panel import NeuronsPanel
 from nnlab.ui.panels.optimize_panel import OptimizePanel
 from nnlab.ui.panels.train_panel import TrainPanel
 from nnlab.ui.screenshots import save_qimage, window_image, write_png
+from nnlab.ui.stills import framing_distance, render_still
 from nnlab.ui.surface_view import SurfaceView
-from nnlab.ui.theme import apply_theme
+from nnlab.ui.theme import BASE_POINT_SIZE, LECTURE_CAPTION_SCALE, apply_theme, style_plots
 from nnlab.ui.window_actions import WindowActions
 
 MAX_SAMPLE_POINTS = 3000
 MAX_VISITED_POINTS = 1500
+DOCK_MIN_WIDTH = 300  # at the base text size; docks widen with the text (Ctrl +)
+DOCK_WIDTHS = (360, 400)  # left and right dock columns on a first start (the surface keeps over half the window)
 
 
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, scene: Scene | None = None, theme: str = "dark") -> None:
         super().__init__()
         self.setWindowTitle("nnlab")
-        self.resize(1500, 950)
+        screen = QtGui.QGuiApplication.primaryScreen()
+        if screen is not None:  # not maximized (see open_on_screen): most of the screen
+            avail = screen.availableGeometry()
+            self.resize(int(avail.width() * 0.85), int(avail.height() * 0.85))
         self.doc = Document(scene)
         self.view = self.doc.view
         self.view.theme = theme
@@ -56,14 +65,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.neurons_panel = NeuronsPanel(self.doc)
         self.optimize_panel = OptimizePanel(self.doc)
         self.info_panel = InfoPanel(self.doc)
+        self.overlays = Overlays(self.doc, self.view3d, self.view2d, self)  # exact regions, optimizer traces
+        self.network_diagram = NetworkDiagram(self.doc)
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         L, R = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
         for name, panel, area in (("Network", self.network_panel, L), ("Initialization", self.init_panel, L),
                                   ("Target && training", self.train_panel, R), ("Optimize", self.optimize_panel, R),
-                                  ("Neurons", self.neurons_panel, R), ("Info", self.info_panel, L)):
+                                  ("Neurons", self.neurons_panel, R), ("Info", self.info_panel, L),
+                                  ("Network diagram", self.network_diagram, R)):
             dock = QtWidgets.QDockWidget(name, self)
             dock.setObjectName(name.replace("&&", "and"))
-            dock.setMinimumWidth(330)
+            dock.setMinimumWidth(DOCK_MIN_WIDTH)
             scroll = QtWidgets.QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setWidget(panel)
@@ -72,9 +84,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.docks[name] = dock
         self.tabifyDockWidget(self.docks["Target && training"], self.docks["Optimize"])
         self.tabifyDockWidget(self.docks["Optimize"], self.docks["Neurons"])
+        self.tabifyDockWidget(self.docks["Neurons"], self.docks["Network diagram"])
         self.docks["Target && training"].raise_()
-        self.resizeDocks([self.docks["Network"], self.docks["Target && training"]], [340, 400],
+        self.resizeDocks([self.docks["Network"], self.docks["Target && training"]], list(DOCK_WIDTHS),
                          QtCore.Qt.Orientation.Horizontal)
+        self.caption = LectureCaption(self.stack)
+        self.caption_timer = QtCore.QTimer(self, interval=300)  # the Lecture view's results follow the panels
+        self.caption_timer.timeout.connect(self._update_caption)
+        self._last_result = ""
+        self._lecture_distance: float | None = None  # the camera distance before the Lecture view framed the box
 
         self.status = self.statusBar()
         self.error_label = QtWidgets.QLabel()
@@ -84,8 +102,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.error_timer.timeout.connect(self.error_label.clear)
 
         self.menus = WindowActions(self, self.doc, self.docks, self)
+        next(a.menu() for a in self.menuBar().actions() if a.text() == "&View").addAction(
+            "Network diagram", self.show_network_diagram)
         self._connect()
         self._backgrounds()  # (the app's style sheet is applied by nnlab.ui.app, and on a theme change)
+        self._text_size()
         self.apply_camera_spec()
         self.refresh_surface()
 
@@ -99,9 +120,13 @@ class MainWindow(QtWidgets.QMainWindow):
         d.error.connect(self.show_error)
         d.message.connect(self._message)
         self.view.changed.connect(self._apply_view)
+        for sig in (d.scene_changed, d.loaded):  # the title names the scene on screen, and says "modified"
+            sig.connect(lambda *_: self.setWindowTitle(d.window_title()))
+        self.setWindowTitle(d.window_title())
 
     def _message(self, msg: str) -> None:
         self.status.showMessage(msg, 8000)
+        self._last_result = msg
 
     def show_error(self, msg: str) -> None:
         """Errors go to the status bar; the scene stays as it was."""
@@ -110,6 +135,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.error_timer.start()
 
     def _network_changed(self) -> None:
+        self._last_result = ""  # a result describes the network it was computed on
         self.refresh_overlays()
         self.compare.set_title(0, self.doc.caption())
 
@@ -156,13 +182,17 @@ class MainWindow(QtWidgets.QMainWindow):
             (self.rotate_timer.start if value else self.rotate_timer.stop)()
         elif name in ("theme", "point_size"):
             apply_theme(QtWidgets.QApplication.instance(), v.theme, v.point_size)
-            if name == "point_size":
-                for w in (self.view3d, *self.compare.views):
-                    w.set_label_size(value + 1)
             self._backgrounds()
-        elif name in ("presenter", "presenter_hidden"):
+            self._text_size()
+        elif name in ("presenter", "presenter_hidden", "lecture"):
             for dock_name, dock in self.docks.items():
-                dock.setVisible(not (v.presenter and dock_name in v.presenter_hidden))
+                dock.setVisible(not (v.lecture or (v.presenter and dock_name in v.presenter_hidden)))
+            if name == "lecture":
+                self._text_size()
+                self.caption.setVisible(value)
+                (self.caption_timer.start if value else self.caption_timer.stop)()
+                self._update_caption()
+                QtCore.QTimer.singleShot(0, self._frame_lecture)  # once the docks are gone
         elif name == "mode":
             self.stack.setCurrentWidget({"3d": self.view3d, "2d": self.view2d, "compare": self.compare}[value])
             self.refresh_surface()
@@ -171,6 +201,64 @@ class MainWindow(QtWidgets.QMainWindow):
         bg = "white" if self.view.theme == "light" else "dark"
         for w in (self.view3d, self.view2d, *self.compare.views):
             w.set_background(bg)
+        style_plots(self, self.view.theme, self.view.point_size)
+
+    def _text_size(self) -> None:
+        """Every text follows the base size (Ctrl +/-): plot ticks, 3-D labels, dock widths; the Lecture view
+        enlarges the surface's labels to its own size (lecture_tick_points) and the compare titles."""
+        v = self.view
+        scale = v.point_size / BASE_POINT_SIZE
+        ticks = v.point_size + 1
+        if v.lecture:
+            ticks = max(ticks, lecture_tick_points(self.screen()) * scale)
+        for w in (self.view3d, *self.compare.views):
+            w.set_label_size(ticks)
+        style_plots(self, v.theme, v.point_size)
+        if v.lecture:
+            style_plots(self.view2d, v.theme, ticks)
+        for t in self.compare.titles:
+            t.setStyleSheet(f"font-size: {1.6 * v.point_size:.1f}pt" if v.lecture else "")
+        caption = max(LECTURE_CAPTION_SCALE * v.point_size, lecture_tick_points(self.screen()) * scale)
+        self.caption.setStyleSheet(f"font-size: {caption:.1f}pt")  # (a widget's own sheet beats the app's)
+        cap = max(DOCK_MIN_WIDTH, int(0.3 * self.width()))  # a huge text on a small window: the panels scroll
+        for dock in self.docks.values():
+            dock.setMinimumWidth(min(cap, int(DOCK_MIN_WIDTH * scale)))
+
+    def _frame_lecture(self) -> None:
+        """Lecture view: the camera backs off until the whole box fits the wide view (pyqtgraph's field of view is
+        horizontal: a wide view cut off the box's front corner); leaving it restores the distance."""
+        v = self.view3d
+        e, a, d = v.camera()
+        if self.view.lecture and self._lecture_distance is None:
+            self._lecture_distance = d
+            v.set_camera(e, a, framing_distance(v, max(1, v.width()), max(1, v.height())))
+        elif not self.view.lecture and self._lecture_distance is not None:
+            v.set_camera(e, a, self._lecture_distance)
+            self._lecture_distance = None
+
+    def _update_caption(self) -> None:
+        if not self.view.lecture:
+            return
+        busy = self.train_panel.slot.busy
+        result = self.train_panel.progress.text() if busy else self._last_result
+        self.caption.show_text(self.doc.caption(), result)
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(ev)
+        if self.caption.isVisible():
+            self.caption.place()
+        QtCore.QTimer.singleShot(0, self._fit_docks)  # once the layout has settled
+
+    def _fit_docks(self) -> None:
+        """Docks keep their width when the window shrinks: narrow them (to their minimum at most) so the surface
+        keeps half the window (1024x768 leaves it about 400 pixels)."""
+        w = self.width()
+        if self.view.lecture or self.stack.width() >= w / 2:
+            return
+        columns = [d for d in (self.docks["Network"], self.docks["Target && training"]) if d.isVisible()]
+        if columns:
+            each = max(DOCK_MIN_WIDTH, w // (2 * len(columns)) - 6)
+            self.resizeDocks(columns, [min(d.width(), each) for d in columns], QtCore.Qt.Orientation.Horizontal)
 
     # ---- what the views show ----------------------------------------------------------------------------
     def current_view(self):
@@ -201,9 +289,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view3d.set_points(pts, color=(1.0, 1.0, 1.0, 0.85) if self.view3d.background() == "dark"
                                else (0.1, 0.1, 0.1, 0.85), size=4)
         self.view2d.set_points(pts)
-        ids = d.region_ids() if v.show_regions and v.unit is None else None
-        self.view3d.set_region_colors(None if ids is None else region_colors(ids))
         self.refresh_surface()
+
+    def show_network_diagram(self) -> None:
+        """View > Network diagram: its dock shown and in front."""
+        self.docks["Network diagram"].show()
+        self.docks["Network diagram"].raise_()
 
     def show_unit(self, layer: int, unit: int) -> None:
         """A hidden unit in the big view (unit < 0: the network output)."""
@@ -223,11 +314,48 @@ class MainWindow(QtWidgets.QMainWindow):
     def view_image(self, width: int, height: int) -> np.ndarray:
         return self.current_view().render_image(width, height)
 
-    def save_view_png(self, path: str | Path, width: int, height: int) -> None:
-        write_png(self.view_image(width, height), path)
+    def save_view_png(self, path: str | Path, width: int, height: int, style: str = "screen",
+                      fit: bool = True) -> None:
+        """The view on screen as a still: see nnlab.ui.stills (styles for slides, the whole box in frame)."""
+        write_png(self.still_image(width, height, style, fit), path)
+
+    def still_image(self, width: int, height: int, style: str = "screen", fit: bool = True) -> np.ndarray:
+        view = self.current_view()
+        if isinstance(view, SurfaceView):
+            return render_still(view, width, height, style, fit)
+        if view is self.compare:
+            left = render_still(view.views[0], width // 2, height, style, fit)
+            return np.concatenate([left, render_still(view.views[1], width - width // 2, height, style, fit)], 1)
+        if style != "screen":
+            from nnlab.errors import UsageError
+
+            raise UsageError("transparent stills are made of the 3-D and compare views; switch to one (3 or C)")
+        return self.view_image(width, height)
 
     def save_window_png(self, path: str | Path) -> None:
-        save_qimage(window_image(self, self.menus.keys), path)
+        img = window_image(self, self.menus.keys)
+        if self.caption.isVisible():  # the Lecture view's caption sits above the GL view, as the keys overlay
+            painter = QtGui.QPainter(img)
+            painter.drawPixmap(self.caption.mapTo(self, QtCore.QPoint(0, 0)), self.caption.grab())
+            painter.end()
+        save_qimage(img, path)
+
+    # ---- on screen -----------------------------------------------------------------------------------------
+    def open_on_screen(self) -> None:
+        """Show the window as the last session left it, or maximized on a first start."""
+        if self.menus.restored:
+            self.show()
+        else:
+            self.maximize()
+
+    def maximize(self) -> None:
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is not None:  # (without a window manager, as under Xvfb, the state alone moves nothing)
+            self.setGeometry(screen.availableGeometry())
+        self.showMaximized()
+        w = self.width()
+        self.resizeDocks([self.docks["Network"], self.docks["Target && training"]],
+                         [min(DOCK_WIDTHS[0], w // 5), min(DOCK_WIDTHS[1], w // 5)], QtCore.Qt.Orientation.Horizontal)
 
     # ---- view modes -----------------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> bool:
@@ -265,7 +393,7 @@ class MainWindow(QtWidgets.QMainWindow):
         elif self.mode() == "compare":
             self.set_mode(self.doc.scene.camera.view)
         if self.doc.scene.train.enabled and self.doc.scene.target.name != "none":
-            self.train_panel.start()
+            self.train_panel.train_scene()  # cached weights when there are some (bundled presets), else training
         return True
 
     def apply_camera_spec(self) -> None:
@@ -314,12 +442,14 @@ class MainWindow(QtWidgets.QMainWindow):
         deadline = time.monotonic() + timeout_ms / 1000.0
         left = lambda: max(0, int(1000 * (deadline - time.monotonic())))  # noqa: E731
         ok = self.info_panel.shutdown(left())  # (also stops its pending metrics timer)
+        ok = self.overlays.shutdown(deadline) and ok
         for slot in slots[:3]:
             ok = slot.shutdown(deadline=deadline) and ok
         return ok
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         self.rotate_timer.stop()
+        self.caption_timer.stop()
         self.stop_all()
         self.menus.save_settings()
         super().closeEvent(ev)

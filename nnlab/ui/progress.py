@@ -33,6 +33,7 @@ class ProgressBar(QtWidgets.QWidget):
 
     def setFormat(self, text: str) -> None:  # noqa: N802 - "%v" and "%m" as in QProgressBar
         self._text = text
+        self.setToolTip(self.text() if len(text) > 40 else "")  # the whole line when the bar is too narrow for it
         self.update()
 
     def text(self) -> str:
@@ -53,5 +54,6 @@ class ProgressBar(QtWidgets.QWidget):
             p.setBrush(QtGui.QColor(63, 127, 191))
             p.drawRoundedRect(fill, 3, 3)
         p.setPen(pal.color(QtGui.QPalette.ColorRole.Text))
-        p.drawText(r, QtCore.Qt.AlignmentFlag.AlignCenter, self.text())
+        text = p.fontMetrics().elidedText(self.text(), QtCore.Qt.TextElideMode.ElideRight, max(r.width() - 8, 0))
+        p.drawText(r, QtCore.Qt.AlignmentFlag.AlignCenter, text)  # a narrow dock: cut at the end, never the start
         p.end()

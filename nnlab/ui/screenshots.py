@@ -54,9 +54,11 @@ def window_image(win: QtWidgets.QMainWindow, overlay: QtWidgets.QWidget | None =
     return img
 
 
-def screenshot_dialog(win: QtWidgets.QWidget, size: tuple[int, int], save: Callable[[str, int, int], None],
-                      on_saved: Callable[[str], None], on_error: Callable[[str], None]) -> None:
-    """Ask for a size (default `size`) and a file, then save the current view there."""
+def screenshot_dialog(win: QtWidgets.QWidget, size: tuple[int, int], save: Callable[..., None],
+                      on_saved: Callable[[str], None], on_error: Callable[[str], None],
+                      styles: dict[str, str] | None = None) -> None:
+    """Ask for a size (default `size`), a style and a file, then save the current view there. With `styles`
+    (style -> label) the dialog offers them and the whole-box framing, and calls save(path, w, h, style, fit)."""
     dlg = QtWidgets.QDialog(win)
     dlg.setWindowTitle("Screenshot of the view")
     form = QtWidgets.QFormLayout(dlg)
@@ -66,6 +68,13 @@ def screenshot_dialog(win: QtWidgets.QWidget, size: tuple[int, int], save: Calla
         s.setValue(v)
     form.addRow("Width", w)
     form.addRow("Height", h)
+    style = QtWidgets.QComboBox(objectName="stillStyle")
+    fit = QtWidgets.QCheckBox("Whole box in frame", objectName="stillFit", checked=True)
+    if styles:
+        for key, label in styles.items():
+            style.addItem(label, key)
+        form.addRow("Background", style)
+        form.addRow(fit)
     bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
                                     | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
     bb.accepted.connect(dlg.accept)
@@ -76,7 +85,10 @@ def screenshot_dialog(win: QtWidgets.QWidget, size: tuple[int, int], save: Calla
     path, _ = QtWidgets.QFileDialog.getSaveFileName(win, "Save screenshot", "nnlab.png", "PNG (*.png)")
     if path:
         try:
-            save(path, w.value(), h.value())
+            if styles:
+                save(path, w.value(), h.value(), style.currentData(), fit.isChecked())
+            else:
+                save(path, w.value(), h.value())
             on_saved(f"Saved {path} ({w.value()}×{h.value()})")
         except (OSError, NnlabError) as err:
             on_error(str(err))

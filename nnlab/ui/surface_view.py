@@ -58,6 +58,9 @@ class SurfaceView(gl.GLViewWidget):
             item.setVisible(False)
             self.addItem(item)
         self.axes = Axes3D(self, H)
+        # extra items drawn in the cube (nnlab.ui.overlays: exact regions, optimizer traces): refresh() after each
+        # surface change; sized_items() / width_items() are scaled like ours in supersampled renders
+        self.layers: list = []
         self.set_background("dark")
         self.reset_camera()
 
@@ -99,6 +102,8 @@ class SurfaceView(gl.GLViewWidget):
         for item in (self.surface, self.overlay_mesh, self.overlay_lines):
             item.setVisible(False)
         self._refresh_markers()
+        for layer in self.layers:
+            layer.refresh()
         self.update()
 
     def _refresh(self) -> None:
@@ -121,6 +126,8 @@ class SurfaceView(gl.GLViewWidget):
         self.surface.setVisible(True)
         self._refresh_overlay(gx, gy)
         self._refresh_markers()
+        for layer in self.layers:
+            layer.refresh()
         self._frame = self._label_frame()
         self.axes.update(*self.data_ranges(), frame=self._frame)
         self.update()
@@ -342,6 +349,9 @@ class SurfaceView(gl.GLViewWidget):
         shown = [item for item in self.axes.labels if item.visible()]
         sized = [(it, it.size) for it in (self.scatter, self.marker)]
         widths = [(it, it.width) for it in (self.path_lines, self.marker_stem, self.overlay_lines, self.axes.box)]
+        for layer in self.layers:
+            sized += [(it, it.size) for it in layer.sized_items()]
+            widths += [(it, it.width) for it in layer.width_items()]
         try:
             for item in shown:
                 item.setVisible(False)

@@ -1,8 +1,8 @@
-"""Small colour-mapped pictures of grids (target preview, neuron thumbnails)."""
+"""Small colour-mapped pictures of grids (target preview, neuron thumbnails: shaded relief from nnlab.app.relief)."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
 from nnlab.ui.colormaps import colorize
 
@@ -21,3 +21,17 @@ def heat_image(z: np.ndarray, cmap: str = "viridis") -> QtGui.QImage:
 
 def heat_pixmap(z: np.ndarray, size: int, cmap: str = "viridis") -> QtGui.QPixmap:
     return QtGui.QPixmap.fromImage(heat_image(z, cmap)).scaled(size, size)
+
+
+def relief_image(u: np.ndarray, shade: np.ndarray, cmap: str = "viridis") -> QtGui.QImage:
+    """u in [0, 1] coloured by `cmap` and darkened by `shade` (both [i, j] at (xs[i], ys[j])), x2 upwards."""
+    rgba = colorize(np.asarray(u, dtype=np.float64).T[::-1], cmap)
+    rgba[..., :3] *= np.asarray(shade, dtype=np.float64).T[::-1, :, None]
+    rgba = np.ascontiguousarray((np.clip(rgba, 0.0, 1.0) * 255).astype(np.uint8))
+    h, w = rgba.shape[:2]
+    return QtGui.QImage(rgba.tobytes(), w, h, 4 * w, QtGui.QImage.Format.Format_RGBA8888).copy()
+
+
+def relief_pixmap(u: np.ndarray, shade: np.ndarray, size: int, cmap: str = "viridis") -> QtGui.QPixmap:
+    return QtGui.QPixmap.fromImage(relief_image(u, shade, cmap)).scaled(
+        size, size, mode=QtCore.Qt.TransformationMode.SmoothTransformation)

@@ -1,5 +1,9 @@
 """Menus, toolbar and keys of the main window: File (scenes, recent files, network export, screenshots), View,
-Gallery (presets), Lecture (full screen, font size, presenter profile, keys overlay).
+Gallery (presets), Lecture (Lecture view, full screen, text size, presenter profile, keys overlay).
+
+Every shortcut is an action in a menu (`shortcut_actions`); the keys overlay lists exactly those, and one-key
+shortcuts never fire while a text field has the focus (nnlab.ui.lecture.TypingGuard). The window's geometry and
+dock layout are kept in QSettings, with View > Reset layout.
 
 The actions write the model (the Document and its ViewState) and listen to it for their check marks; what they need
 of the window beyond that is the few commands of `WindowCommands`, so this module does not know the window's class.
@@ -15,16 +19,19 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nnlab.app.document import Document
 from nnlab.ui.colormaps import COLORMAPS
-from nnlab.ui.lecture import KeysOverlay
+from nnlab.ui.lecture import KeysOverlay, install_typing_guard
 from nnlab.ui.presets import list_presets
 from nnlab.ui.screenshots import screenshot_dialog
-from nnlab.ui.theme import BASE_POINT_SIZE, THEMES
+from nnlab.ui.stills import STILL_STYLES
+from nnlab.ui.theme import BASE_POINT_SIZE, MAX_POINT_SIZE, MIN_POINT_SIZE, THEMES
 
 MAX_RECENT = 8
 
 
 def settings() -> QtCore.QSettings:
-    return QtCore.QSettings("nnlab", "nnlab")
+    """The user's settings in QSettings' default format (native in the app). QSettings(org, app) would always be
+    native and ignore a test's setDefaultFormat/setPath: tests wrote the user's own settings file."""
+    return QtCore.QSettings(QtCore.QSettings.defaultFormat(), QtCore.QSettings.Scope.UserScope, "nnlab", "nnlab")
 
 
 class WindowCommands(Protocol):
@@ -34,18 +41,20 @@ class WindowCommands(Protocol):
     def set_mode(self, mode: str) -> bool: ...
     def reset_camera(self) -> None: ...
     def sync_camera(self) -> None: ...
-    def save_view_png(self, path: str | Path, width: int, height: int) -> None: ...
+    def save_view_png(self, path: str | Path, width: int, height: int, style: str = "screen",
+                      fit: bool = True) -> None: ...
     def save_window_png(self, path: str | Path) -> None: ...
     def toggle_training(self) -> None: ...
     def step_training(self) -> None: ...
     def run_optimizer(self) -> None: ...
+    def maximize(self) -> None: ...
 
 
 class WindowActions(QtCore.QObject):
     def __init__(self, win: QtWidgets.QMainWindow, doc: Document, docks: dict[str, QtWidgets.QDockWidget],
                  commands: WindowCommands) -> None:
         super().__init__(win)
-        self.win, self.doc, self.view, self.cmd = win, doc, doc.view, commands
+        self.win, self.doc, self.view, self.cmd, self.docks = win, doc, doc.view, commands, docks
         s = settings()
         self.view.point_size = float(s.value("font_size", BASE_POINT_SIZE))
         hidden = s.value("presenter_hidden", sorted(self.view.presenter_hidden))
@@ -53,6 +62,7 @@ class WindowActions(QtCore.QObject):
         self.modes: dict[str, QtGui.QAction] = {}
         self.cmap_actions: dict[str, QtGui.QAction] = {}
         self.theme_actions: dict[str, QtGui.QAction] = {}
+        self.shortcut_actions: list[QtGui.QAction] = []  # every action with a key, in menu order
         mb = win.menuBar()
         self.file_menu = mb.addMenu("&File")
         self._act(self.file_menu, "&Open scene…", self.open_scene, "Ctrl+O")
@@ -80,6 +90,8 @@ class WindowActions(QtCore.QObject):
                                      checkable=True)
         self.show_samples = self._act(view, "Overlay: training samples", self._overlays, checkable=True)
         self.show_regions = self._act(view, "Overlay: linear regions", self._overlays, checkable=True)
+        self.region_lines = self._act(view, "Linear regions as boundary lines (else filled)", self._overlays,
+                                      checkable=True)
         self.show_axes = self._act(view, "Axes, grid and box", lambda on: self.view.set(axes=on), checkable=True)
         view.addSeparator()
         cm = view.addMenu("Colormap")
@@ -98,6 +110,8 @@ class WindowActions(QtCore.QObject):
         self.auto_rotate = self._act(view, "Auto-rotate", lambda on: self.view.set(auto_rotate=on), "R",
                                      checkable=True)
         self._act(view, "Reset camera", commands.reset_camera, "Home")
+        view.addSeparator()
+        self._act(view, "Reset layout (panels and window)", self.reset_layout)
 
         self.gallery = mb.addMenu("&Gallery")
         self.presets = list_presets()
@@ -115,10 +129,13 @@ class WindowActions(QtCore.QObject):
         self._act(lec, "Previous preset", lambda: self.next_preset(-1), "PgUp")
         self._act(lec, "Next preset", lambda: self.next_preset(1), "PgDown")
         lec.addSeparator()
+        self.lecture = self._act(lec, "Lecture view (no panels, large surface and labels)",
+                                 lambda on: self.view.set(lecture=on), "L", checkable=True)
         self._act(lec, "Full screen", self.toggle_fullscreen, "F11")
-        self._act(lec, "Bigger text", lambda: self.font_step(1.0), "Ctrl++")
-        self._act(lec, "Bigger text (=)", lambda: self.font_step(1.0), "Ctrl+=").setVisible(False)
+        self._act(lec, "Bigger text", lambda: self.font_step(1.0), "Ctrl++").setShortcuts(
+            [QtGui.QKeySequence("Ctrl++"), QtGui.QKeySequence("Ctrl+=")])  # = is + without Shift
         self._act(lec, "Smaller text", lambda: self.font_step(-1.0), "Ctrl+-")
+        self._act(lec, "Normal text size", self.font_reset, "Ctrl+0")
         self.presenter = self._act(lec, "Presenter profile (hide panels)", lambda on: self.view.set(presenter=on),
                                    "P", checkable=True)
         prof = lec.addMenu("Panels hidden by the presenter profile")
@@ -131,6 +148,8 @@ class WindowActions(QtCore.QObject):
         tb.setObjectName("viewToolbar")
         for a in self.modes.values():
             tb.addAction(a)
+        for a, short in zip(self.modes.values(), ("3-D", "2-D", "Compare")):
+            a.setIconText(short)  # the toolbar fits a 1024-pixel-wide screen
         tb.addSeparator()
         for a in (self.show_target, self.show_samples, self.show_regions, self.auto_rotate):
             tb.addAction(a)
@@ -142,15 +161,15 @@ class WindowActions(QtCore.QObject):
         self.cmap_box.currentTextChanged.connect(self.set_colormap)
         tb.addWidget(self.cmap_box)
 
-        self.keys = KeysOverlay(win.centralWidget())
+        self.keys = KeysOverlay(win.centralWidget(), self.shortcut_actions)
+        install_typing_guard(QtWidgets.QApplication.instance())
         self._rebuild_recent()
-        geo = settings().value("geometry")
-        if geo is not None and not os.environ.get("NNLAB_NO_RESTORE"):
-            win.restoreGeometry(geo)
+        self.default_state = win.saveState()  # the docks as built: View > Reset layout
+        self.restored = self.restore_layout()
         self.view.changed.connect(self._view_changed)
         doc.scene_changed.connect(self._sync_colormap)
         doc.loaded.connect(self.add_recent)
-        for name in ("mode", "auto_rotate", "presenter", "axes", "theme"):
+        for name in ("mode", "auto_rotate", "presenter", "axes", "theme", "lecture"):
             self._view_changed(name, getattr(self.view, name))
         self._sync_colormap()
 
@@ -160,6 +179,7 @@ class WindowActions(QtCore.QObject):
         a.setCheckable(checkable)
         if shortcut:
             a.setShortcut(QtGui.QKeySequence(shortcut))
+            self.shortcut_actions.append(a)
         a.triggered.connect(slot)
         menu.addAction(a)
         self.win.addAction(a)  # shortcuts work in full screen with the menu bar hidden
@@ -174,6 +194,8 @@ class WindowActions(QtCore.QObject):
             self.auto_rotate.setChecked(value)
         elif name == "presenter":
             self.presenter.setChecked(value)
+        elif name == "lecture":
+            self.lecture.setChecked(value)
         elif name == "axes":
             self.show_axes.setChecked(value)
         elif name == "theme":
@@ -249,7 +271,7 @@ class WindowActions(QtCore.QObject):
     def screenshot_dialog(self) -> None:
         e = self.doc.scene.export
         screenshot_dialog(self.win, (e.width, e.height), self.cmd.save_view_png, self.doc.message.emit,
-                          self.doc.error.emit)
+                          self.doc.error.emit, {k: v[0] for k, v in STILL_STYLES.items()})
 
     def window_screenshot_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self.win, "Save window screenshot", "nnlab-window.png",
@@ -264,6 +286,7 @@ class WindowActions(QtCore.QObject):
     def _overlays(self) -> None:
         self.view.set(show_target=self.show_target.isChecked(), show_samples=self.show_samples.isChecked(),
                       show_regions=self.show_regions.isChecked(),
+                      region_mode="boundaries" if self.region_lines.isChecked() else "filled",
                       overlay_mode="translucent" if self.translucent.isChecked() else "wireframe")
 
     def set_colormap(self, name: str) -> None:
@@ -288,7 +311,10 @@ class WindowActions(QtCore.QObject):
         w.showNormal() if w.isFullScreen() else w.showFullScreen()
 
     def font_step(self, delta: float) -> None:
-        self.view.point_size = float(np.clip(self.view.point_size + delta, 7.0, 32.0))
+        self.view.point_size = float(np.clip(self.view.point_size + delta, MIN_POINT_SIZE, MAX_POINT_SIZE))
+
+    def font_reset(self) -> None:
+        self.view.point_size = BASE_POINT_SIZE
 
     def _profile(self, name: str, hidden: bool) -> None:
         h = self.view.presenter_hidden
@@ -298,7 +324,32 @@ class WindowActions(QtCore.QObject):
     def toggle_keys(self) -> None:
         self.keys.toggle()
 
+    # ---- window geometry and dock layout -------------------------------------------------------------------
+    def restore_layout(self) -> bool:
+        """The last session's window geometry and dock layout (False on a first start, or NNLAB_NO_RESTORE)."""
+        if os.environ.get("NNLAB_NO_RESTORE"):
+            return False
+        s = settings()
+        geo, state = s.value("geometry"), s.value("window_state")
+        ok = geo is not None and self.win.restoreGeometry(geo)
+        if state is not None:
+            self.win.restoreState(state)
+        return bool(ok)
+
+    def reset_layout(self) -> None:
+        """Docks back where they were built, the window maximized, and the saved layout forgotten."""
+        self.view.set(presenter=False, lecture=False)
+        self.win.restoreState(self.default_state)
+        for dock in self.docks.values():
+            dock.setVisible(True)
+        s = settings()
+        s.remove("geometry")
+        s.remove("window_state")
+        self.cmd.maximize()
+
     def save_settings(self) -> None:
         s = settings()
         s.setValue("geometry", self.win.saveGeometry())
+        if not (self.view.lecture or self.view.presenter):  # the docks as the user arranged them
+            s.setValue("window_state", self.win.saveState())
         s.setValue("font_size", self.view.point_size)

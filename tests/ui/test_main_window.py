@@ -27,7 +27,7 @@ def small_training_scene(epochs: int = 40) -> Scene:
 
 
 def test_title_and_initial_surface(win):
-    assert win.windowTitle() == "nnlab"
+    assert win.windowTitle() == f"{win.doc.scene.title} (default.toml) — nnlab"  # the title names the scene
     assert win.doc.net.widths == (100, 100)
     assert win.view3d._z is not None and np.array_equal(win.view3d._z, win.doc.z)
 
@@ -183,15 +183,16 @@ def test_screenshots_are_not_blank(win, tmp_path):
     assert QtGui.QImage(str(tmp_path / "win.png")).width() >= 1000
 
 
-def test_overlays_and_region_colours(win):
+def test_overlays_and_region_colours(win, qtbot):
     win.doc.update("target", name="peaks")
     win.menus.show_target.trigger()
     win.menus.show_samples.trigger()
     win.menus.show_regions.trigger()
     assert win.view3d._overlay is not None and win.view3d._overlay.shape == win.doc.z.shape
     assert win.view3d._pts is not None and len(win.view3d._pts[0]) > 100
-    colours = win.view3d._region_colors
-    assert colours is not None and len(np.unique(colours.reshape(-1, 4), axis=0)) > 20
+    qtbot.waitUntil(lambda: win.overlays.rp is not None, timeout=60000)  # exact polygons (test_regions_overlay)
+    colours = win.overlays.regions3d.mesh.opts["meshdata"].vertexColors()
+    assert len(np.unique(colours.reshape(-1, 4), axis=0)) > 20
 
 
 def test_optimizer_run_fills_the_table_and_marks_the_optimum(win, qtbot):
@@ -203,8 +204,8 @@ def test_optimizer_run_fills_the_table_and_marks_the_optimum(win, qtbot):
     win.view.changed.connect(lambda name, value: marks.append(value) if name == "marker" else None)
     op.run_btn.click()
     qtbot.waitUntil(lambda: op.table.rowCount() == 1 and not op.slot.busy, timeout=20000)
-    assert op.table.item(0, 0).text() == "random"
-    value = float(op.table.item(0, 2).text())
+    assert op.table.item(0, 0).data(QtCore.Qt.ItemDataRole.UserRole) == "random"
+    value = float(op.table.item(0, 1).text().split()[0])
     assert value >= float(np.max(win.doc.z)) - 0.05 * (np.ptp(win.doc.z) + 1e-9)
     assert marks and marks[-1] is not None and win.view3d._marker is not None
 
@@ -212,7 +213,7 @@ def test_optimizer_run_fills_the_table_and_marks_the_optimum(win, qtbot):
 def test_neuron_thumbnail_shows_the_unit(win, qtbot):
     win.docks["Neurons"].raise_()
     win.neurons_panel.refresh()
-    assert sum(b.isVisible() for b in win.neurons_panel.buttons) == 48
+    assert sum(b.isVisible() for b in win.neurons_panel.buttons) == 100  # every unit of the layer
     win.neurons_panel.buttons[3].click()
     assert win.view.unit == (0, 3)
     assert not np.array_equal(win.view3d._z, win.doc.z)

@@ -45,9 +45,10 @@ def _display() -> int:
 
 
 def window_of(pid: int, title: str = "nnlab") -> tuple[int, tuple[int, int, int, int]] | None:
-    """(window id, (x, y, width, height)) of the mapped top-level window titled `title` of process `pid`."""
+    """(window id, (x, y, width, height)) of the mapped top-level window of process `pid` whose title is `title` or
+    ends in " `title`" (the main window is titled "<scene> — nnlab")."""
     tree = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True, timeout=10).stdout
-    for m in re.finditer(r"^\s+(0x[0-9a-f]+) \"" + re.escape(title) + r"\":", tree, re.M):
+    for m in re.finditer(r"^\s+(0x[0-9a-f]+) \"(?:[^\"\n]* )?" + re.escape(title) + r"\":", tree, re.M):
         wid = m.group(1)
         prop = subprocess.run(["xprop", "-id", wid, "_NET_WM_PID"], capture_output=True, text=True,
                               timeout=10).stdout

@@ -22,6 +22,7 @@ from nnlab.engine.model.sampling import sample_points
 from nnlab.errors import NnlabError, SceneError
 
 HEARTBEAT_S = 0.15  # a long epoch re-yields its latest event this often, so the consumer can cancel
+LIVE_NETWORK_MAX_PARAMS = 200_000  # progress events carry the weights of nets up to this size (the live diagram)
 MAX_NOISE_RATIO = 10.0  # [train] noise <= this x the target's range: beyond it the data are noise, not the target
 
 
@@ -36,6 +37,7 @@ class TrainProgress:
     val_r2: float | None
     seconds: float
     surface: np.ndarray | None  # (res, res) float32, Z[i, j] = f(xs[i], ys[j]) over scene.domain(), or None
+    network: NetSnapshot | None = None  # the weights now, with the surfaces (nets up to LIVE_NETWORK_MAX_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,13 @@ def _lr_at(scene: Scene, frac: float) -> float:
     return SCHEDULES.get(scene.train.schedule).obj(scene.train.lr, frac)
 
 
-def train(scene: Scene, start: NetSnapshot | None = None,
-          surface_resolution: int | None = None) -> Generator[TrainProgress | TrainError, object, TrainResult]:
+def train(scene: Scene, start: NetSnapshot | None = None, surface_resolution: int | None = None,
+          first_epoch: int = 0) -> Generator[TrainProgress | TrainError, object, TrainResult]:
     """Train `start` (default: the scene's initial network) on the scene's target; one event per epoch at least.
 
     surface_resolution: grid size of the surfaces in the events (None: scene.camera.resolution, 0: no surfaces).
+    first_epoch: resume a stopped run after this many epochs (the lr schedule, batch order and epoch numbers go on
+    from there; the optimizer's own state, e.g. Adam's moments, starts afresh).
     """
     import torch
 
@@ -197,19 +201,29 @@ def train(scene: Scene, start: NetSnapshot | None = None,
                 if grid is not None and (epoch == tr.epochs or (tr.surface_every and epoch % tr.surface_every == 0)):
                     z = model(grid)[:, 0].double().numpy() * sd + mu
                     surf = z.reshape(res, res).astype(np.float32)
+            live = epoch == tr.epochs or (tr.surface_every and epoch % tr.surface_every == 0)
             r2 = _r2(pv, yv) if np.all(np.isfinite(pv)) else float("nan")
             vloss = float(np.mean((pv - yv) ** 2)) * sd * sd if n_val else None
-            return TrainProgress(epoch, tr.epochs, train_loss, vloss, r2, time.perf_counter() - t0, surf)
+            net = None
+            if live and snap.n_params <= LIVE_NETWORK_MAX_PARAMS:
+                try:
+                    net = snapshot()
+                except NnlabError:  # non-finite weights (a diverging epoch): no live network in this event
+                    net = None
+            return TrainProgress(epoch, tr.epochs, train_loss, vloss, r2, time.perf_counter() - t0, surf, net)
 
         with torch.no_grad():
             loss0 = float(torch.mean((model(xt)[:, 0] - yt) ** 2)) * sd * sd
-        last = evaluate(0, loss0)
-        history = [(0, loss0, last.val_r2)]
+        first_epoch = min(max(0, int(first_epoch)), tr.epochs)
+        for _ in range(first_epoch if batch < len(tr_idx) else 0):  # the batch order of the epochs already run
+            torch.randperm(len(tr_idx), generator=gen)
+        last = evaluate(first_epoch, loss0)
+        history = [(first_epoch, loss0, last.val_r2)]
         good = [p.detach().clone() for p in params]
-        status, epochs_run = "done", 0
+        status, epochs_run = "done", first_epoch
         stop = yield last
         beat = time.perf_counter()
-        for epoch in range(1, tr.epochs + 1):
+        for epoch in range(first_epoch + 1, tr.epochs + 1):
             if stop:
                 status = "cancelled"
                 break

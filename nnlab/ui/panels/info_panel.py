@@ -51,7 +51,10 @@ class InfoPanel(QtWidgets.QWidget):
         d = self.doc
         z = d.z
         lo, hi = d.scene.domain()
-        lines = [f"<b>{d.scene.title}</b>", d.scene.description or "",
+        about = d.scene.description or ""
+        if about and d.edited():  # the description speaks of the scene as opened, not of what is on screen now
+            about = "<i>Edited since it was opened: the scene's description no longer applies.</i>"
+        lines = [f"<b>{d.scene.title}</b>", about,
                  f"Network {'-'.join(str(w) for w in (d.net.input_dim, *d.net.widths, 1))}, "
                  f"{d.net.activation}, <b>{d.net.n_params:,}</b> parameters",
                  "Trained" if d.trained else f"Initialized ({d.scene.init.scheme}, seed {d.scene.init.seed})"]

@@ -1,14 +1,17 @@
-"""Neurons panel: thumbnails of the hidden units of one layer over the domain; a click shows one in the big view."""
+"""Neurons panel: every hidden unit of one layer as a small shaded surface over the domain (nnlab.app.relief, via the
+Document); a click shows that unit in the big view. The layer list and the grid follow the network on screen (a
+changed width rebuilds them), and every unit is reachable (the grid scrolls)."""
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from nnlab.app.document import Document
 from nnlab.ui.forms import combo
-from nnlab.ui.thumbs import heat_pixmap
+from nnlab.ui.thumbs import relief_pixmap
 
-MAX_UNITS = 48
-THUMB_RES = 40
+THUMB_RES = 32  # grid of each thumbnail's forward pass (one pass for the whole layer)
+THUMB_PX = 52
+COLUMNS = 5
 
 
 class NeuronsPanel(QtWidgets.QWidget):
@@ -23,19 +26,24 @@ class NeuronsPanel(QtWidgets.QWidget):
         top.addWidget(self.layer, 1)
         top.addWidget(self.back)
         lay.addLayout(top)
+        self.summary = QtWidgets.QLabel()
+        self.summary.setWordWrap(True)
+        lay.addWidget(self.summary)
         self.grid_host = QtWidgets.QWidget()
         self.grid = QtWidgets.QGridLayout(self.grid_host)
         self.grid.setSpacing(3)
         self.grid.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.grid_host)
-        lay.addWidget(scroll, 1)
+        self.scroll = QtWidgets.QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.grid_host)
+        lay.addWidget(self.scroll, 1)
         self.buttons: list[QtWidgets.QToolButton] = []
+        self._widths: tuple[int, ...] | None = None
         self._dirty = True
         self.layer.currentIndexChanged.connect(self.refresh)
         self.back.clicked.connect(lambda: self.select(-1, -1))
         doc.network_changed.connect(self._mark)
+        doc.scene_changed.connect(self._colormap)
 
     def select(self, layer: int, unit: int) -> None:
         """Show hidden unit `unit` of `layer` in the big view (unit < 0: the network output)."""
@@ -46,34 +54,54 @@ class NeuronsPanel(QtWidgets.QWidget):
         if self.isVisible():
             self.refresh()
 
+    def _colormap(self) -> None:
+        if getattr(self, "_cmap", None) != self.doc.scene.camera.colormap:
+            self._mark()
+
     def showEvent(self, ev: QtGui.QShowEvent) -> None:  # thumbnails cost a forward pass: draw when seen
         super().showEvent(ev)
         if self._dirty:
             self.refresh()
 
-    def refresh(self) -> None:
-        widths = self.doc.net.widths
-        if self.layer.count() != len(widths):
-            self.layer.blockSignals(True)
-            self.layer.clear()
-            for k, w in enumerate(widths):
-                self.layer.addItem(f"{k + 1} ({w} units)", k)
-            self.layer.blockSignals(False)
-        layer = max(0, self.layer.currentIndex())
-        if self.doc.net.input_dim != 2 or not widths:
+    def _layers(self, widths: tuple[int, ...]) -> None:
+        """The layer list of this architecture (rebuilt when any width changes, not only the layer count)."""
+        if widths == self._widths:
             return
-        surfaces = self.doc.unit_surfaces(layer, THUMB_RES)[:MAX_UNITS]
-        while len(self.buttons) < len(surfaces):
+        keep = self.layer.currentIndex()
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        for k, w in enumerate(widths):
+            self.layer.addItem(f"{k + 1} ({w} units)", k)
+        self.layer.setCurrentIndex(min(max(keep, 0), len(widths) - 1) if widths else -1)
+        self.layer.blockSignals(False)
+        self._widths = widths
+
+    def refresh(self) -> None:
+        widths = tuple(self.doc.net.widths)
+        self._layers(widths)
+        layer = max(0, self.layer.currentIndex())
+        self._cmap = self.doc.scene.camera.colormap
+        if self.doc.net.input_dim != 2 or not widths:
+            for b in self.buttons:
+                b.setVisible(False)
+            self.summary.setText("Unit surfaces show 2-input networks." if widths else "No hidden layer.")
+            self._dirty = False
+            return
+        reliefs = self.doc.unit_reliefs(layer, THUMB_RES)
+        while len(self.buttons) < len(reliefs):
             b = QtWidgets.QToolButton()
-            b.setIconSize(QtCore.QSize(56, 56))
+            b.setIconSize(QtCore.QSize(THUMB_PX, THUMB_PX))
+            b.setAutoRaise(True)
             i = len(self.buttons)
             b.clicked.connect(lambda _c=False, i=i: self.select(self.layer.currentIndex(), i))
-            self.grid.addWidget(b, i // 4, i % 4)
+            self.grid.addWidget(b, i // COLUMNS, i % COLUMNS)
             self.buttons.append(b)
-        cmap = self.doc.scene.camera.colormap
         for i, b in enumerate(self.buttons):
-            b.setVisible(i < len(surfaces))
-            if i < len(surfaces):
-                b.setIcon(QtGui.QIcon(heat_pixmap(surfaces[i], 56, cmap)))
-                b.setToolTip(f"layer {layer + 1}, unit {i + 1}")
+            b.setVisible(i < len(reliefs))
+            if i < len(reliefs):
+                u, shade = reliefs[i]
+                b.setIcon(QtGui.QIcon(relief_pixmap(u, shade, THUMB_PX, self._cmap)))
+                b.setToolTip(f"layer {layer + 1}, unit {i + 1} of {len(reliefs)}: click to show it in the big view")
+        self.summary.setText(f"Layer {layer + 1}: all {len(reliefs)} units; click one to show "
+                             "its surface in the big view.")
         self._dirty = False

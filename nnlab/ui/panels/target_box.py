@@ -2,7 +2,7 @@
 CSV import."""
 from __future__ import annotations
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from nnlab.app.document import Document
 from nnlab.app.errors import describe
@@ -17,6 +17,8 @@ def _targets() -> list[tuple[str, str]]:
 
 
 class TargetBox(QtWidgets.QWidget):
+    expr_state_changed = QtCore.Signal(bool)  # the typed expression became acceptable (True) or refused (False)
+
     def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
@@ -88,8 +90,18 @@ class TargetBox(QtWidgets.QWidget):
         from nnlab.engine.model.expression import check_expression
 
         msg = check_expression(text) if text.strip() else "type an expression in x and y"
-        self.expr_msg.setText(msg or "")
+        self.expr_msg.setText("" if msg is None else f"{msg} (training is off until it is fixed)")
         self.expr.setStyleSheet("" if msg is None else "border: 2px solid #e0564a")
+        self.expr_state_changed.emit(msg is None)
+
+    def refused(self) -> bool:
+        """The target is a custom expression and the text typed is not one (Train must not use the old one)."""
+        from nnlab.engine.model.expression import check_expression
+
+        if self.target.currentData() != "expression":
+            return False
+        text = self.expr.text().strip()
+        return not text or check_expression(text) is not None
 
     def apply_expr(self) -> None:
         from nnlab.engine.model.expression import check_expression
