@@ -1,4 +1,4 @@
-"""`nnlab gui [SCENE] [--quit-after S] [--screenshot PNG] [--theme dark|light] [--presenter]`: open the app."""
+"""`nnlab gui [SCENE] [--quit-after S] [--screenshot PNG] [--theme dark|light] [--presenter] [--lecture]`: open the app."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="save a screenshot of the window once training is done (or at --quit-after), then quit")
     p.add_argument("--theme", choices=("dark", "light"), help="colour theme (default: the last one used)")
     p.add_argument("--presenter", action="store_true", help="start with the presenter profile (panels hidden)")
+    p.add_argument("--lecture", action="store_true", help="start in the Lecture view (key L: no panels, large labels)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,4 +29,4 @@ def run(args: argparse.Namespace) -> int:
     from nnlab.ui.app import run_gui
 
     scene = str(scene_path(args.scene)) if args.scene else None
-    return run_gui(scene, args.quit_after, args.screenshot, args.theme, args.presenter)
+    return run_gui(scene, args.quit_after, args.screenshot, args.theme, args.presenter, args.lecture)

@@ -44,7 +44,7 @@ def quit_on_signals(app: QtWidgets.QApplication) -> QtCore.QTimer:
 
 
 def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot: str | None = None,
-            theme: str | None = None, presenter: bool = False) -> int:
+            theme: str | None = None, presenter: bool = False, lecture: bool = False) -> int:
     """Open the window on a scene; with `screenshot`, save the window once idle (or at `quit_after`) and quit."""
     from nnlab.engine.model.scene import load_scene
     from nnlab.ui.presets import default_scene_path
@@ -66,6 +66,7 @@ def run_gui(scene_path: str | None, quit_after: float | None = None, screenshot:
     apply_theme(app, theme, win.view.point_size)
     win.open_on_screen()  # as the last session left it, or maximized on a first start
     win.view.presenter = presenter
+    win.view.lecture = lecture
     if not win.load_scene_file(path):
         win.close()
         from nnlab.errors import NnlabError
