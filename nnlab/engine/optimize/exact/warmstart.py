@@ -1,7 +1,8 @@
 """A quick incumbent for the exact methods: best of corners and random points, polished by projected gradient steps.
 
-Private to the exact path (the heuristics proper live in their own modules). Plain numpy: the gradient of a ReLU net
-is the linear map of the region a point lies in, obtained by one batched backward pass.
+Private to the exact path (the heuristics proper live in their own modules). Plain numpy steps with the one numpy
+input gradient (heuristics.ascent.value_and_grad), not the torch ascent: the exact methods count this set-up against
+their time limit, and torch's optimizers cost seconds on their first step.
 """
 from __future__ import annotations
 
@@ -10,15 +11,7 @@ import time
 import numpy as np
 
 from nnlab.engine.model.network import NetSnapshot
-
-
-def _grad(net: NetSnapshot, x: np.ndarray) -> np.ndarray:
-    """d f / d x at points x (N, n0)."""
-    pre = net.preactivations(x)
-    d = np.broadcast_to(net.weights[-1], (x.shape[0], net.weights[-1].shape[1])).copy()
-    for k in range(len(pre) - 1, -1, -1):
-        d = (d * (pre[k] > 0)) @ net.weights[k]
-    return d
+from nnlab.engine.optimize.heuristics.ascent import value_and_grad
 
 
 def _corners(lo: np.ndarray, hi: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
@@ -64,7 +57,7 @@ def polish(net: NetSnapshot, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, sen
     for t in range(steps):
         if deadline is not None and time.perf_counter() > deadline:
             break
-        g = sgn * _grad(net, x)
+        g = sgn * value_and_grad(net, x)[1]
         scale = np.max(np.abs(g) / np.maximum(width, 1e-300) * (width > 0), axis=1, keepdims=True)
         step = 0.1 * 0.93 ** t
         x = np.clip(x + step * g / np.maximum(scale, 1e-300), lo, hi)
