@@ -27,6 +27,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from nnlab.engine.model.network import NetSnapshot, from_torch, initial_snapshot, to_torch  # noqa: E402
 from nnlab.engine.model.scene import InitSpec, NetworkSpec  # noqa: E402
+
+from fitting import fit  # noqa: E402  (bench/fitting.py, beside this script)
 from nnlab.engine.optimize import run_method, run_to_result  # noqa: E402
 
 
@@ -47,14 +49,7 @@ def styblinski_net(n0: int = 10, steps: int = 1500, seed: int = 0) -> NetSnapsho
     X = rng.uniform(-5, 5, size=(20000, n0))
     Y = torch.tensor(styblinski_tang(X) / (40.0 * n0), dtype=torch.float32)
     X = torch.tensor(X, dtype=torch.float32)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(steps):
-        idx = torch.randint(0, X.shape[0], (512,))
-        loss = ((model(X[idx])[:, 0] - Y[idx]) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return from_torch(model)
+    return from_torch(fit(model, X, Y, steps))
 
 
 def problems(quick: bool) -> list[tuple[str, NetSnapshot, np.ndarray, np.ndarray]]:

@@ -24,6 +24,8 @@ from nnlab.engine.optimize.formulation.bounds import interval_bounds  # noqa: E4
 from nnlab.engine.optimize.exact.regions import enumerate_regions  # noqa: E402
 from nnlab.engine.model.scene import InitSpec, NetworkSpec  # noqa: E402
 
+from fitting import fit  # noqa: E402  (bench/fitting.py, beside this script)
+
 UNIT = (np.zeros(2), np.ones(2))
 
 
@@ -37,14 +39,7 @@ def himmelblau_net(steps: int = 1200, seed: int = 0) -> NetSnapshot:
     X = torch.tensor(rng.uniform(-5, 5, size=(20000, 2)), dtype=torch.float32)
     x, y = X[:, 0], X[:, 1]
     Y = (-torch.log((x ** 2 + y - 11) ** 2 + (x + y ** 2 - 7) ** 2 + 1e-3)).clamp(-8.0, 5.0)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(steps):
-        idx = torch.randint(0, X.shape[0], (512,))
-        loss = ((model(X[idx])[:, 0] - Y[idx]) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return from_torch(model)
+    return from_torch(fit(model, X, Y, steps))
 
 
 def bench_nets(quick: bool) -> list[tuple[str, NetSnapshot, np.ndarray, np.ndarray]]:

@@ -233,7 +233,7 @@ def _trains(scene, opts) -> bool:
     if opts.kind == "training":
         sc, every = training_scene(scene, opts)
         return cache.lookup_frames(sc, every, sc.camera.resolution) is None
-    return scene.train.enabled and scene.target.name != "none" and cache.lookup(scene) is None
+    return scene.trains() and cache.lookup(scene) is None
 
 
 def _export(args: argparse.Namespace, scene, opts) -> int:

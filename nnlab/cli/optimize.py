@@ -125,11 +125,8 @@ def load_network(model: str, lower: str | None, upper: str | None, activation: s
             raise UsageError(f"{path.name}: a scene's network has one output (--output 0, --objective C)")
         if vnnlib is not None:
             raise UsageError("--vnnlib applies to model files, not scenes")
-        net = cache.lookup(scene) if scene.train.enabled else None  # shipped or earlier trained weights
-        if net is None:
-            if scene.train.enabled and scene.target.name != "none":
-                print(f"training the network of {path.name} ({scene.train.epochs} epochs) ...", file=sys.stderr)
-            net = cache.trained_network(scene)
+        net = cache.trained_network(scene, before_training=lambda: print(  # shipped or earlier weights, else train
+            f"training the network of {path.name} ({scene.train.epochs} epochs) ...", file=sys.stderr))
         if coeffs is not None:
             from nnlab.engine.model.network import snapshot_from_layers
 

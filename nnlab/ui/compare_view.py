@@ -91,7 +91,7 @@ class CompareView(QtWidgets.QWidget):
     def _train_other(self, other: Document, on_error) -> None:
         self.slot.cancel()
         s = other.scene
-        if not (s.train.enabled and s.target.name != "none"):
+        if not s.trains():
             return
         from nnlab.engine.train.training import TrainProgress
 

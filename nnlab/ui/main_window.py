@@ -392,7 +392,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.set_mode("compare")
         elif self.mode() == "compare":
             self.set_mode(self.doc.scene.camera.view)
-        if self.doc.scene.train.enabled and self.doc.scene.target.name != "none":
+        if self.doc.scene.trains():
             self.train_panel.train_scene()  # cached weights when there are some (bundled presets), else training
         return True
 

@@ -188,7 +188,7 @@ def scene_surface(scene: Scene, net: NetSnapshot | None = None) -> Panel:
 def scene_network(scene: Scene) -> NetSnapshot:
     """The scene's network: trained weights come from the training cache (shipped for the bundled presets), so
     an export trains only a scene never trained before; an untrained scene needs no torch."""
-    if scene.train.enabled and scene.target.name != "none":
+    if scene.trains():
         from nnlab.engine.train.cache import trained_network
 
         return trained_network(scene)

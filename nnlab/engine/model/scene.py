@@ -224,6 +224,10 @@ class Scene:
         _known_fields(section, cls, changes)
         return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
 
+    def trains(self) -> bool:
+        """Is the scene's network trained ([train] enabled and a target set), or shown as initialized?"""
+        return self.train.enabled and self.target.name != "none"
+
     def domain(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """The network's input box: explicit bounds, else the target's natural domain, else [0,1]^n."""
         n = self.network.input_dim

@@ -20,7 +20,7 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -39,7 +39,7 @@ def weights_key(scene: Scene) -> str | None:
     """SHA-256 of the network, init, target and train sections (less enabled/surface_every), the input box and,
     for a CSV target, the CSV file's bytes; None when the scene is not trained (nothing to cache) or its CSV
     cannot be read (training reports that error)."""
-    if not scene.train.enabled or scene.target.name == "none":
+    if not scene.trains():
         return None
     train = {k: v for k, v in dataclasses.asdict(scene.train).items() if k not in _NOT_WEIGHTS}
     target = dataclasses.asdict(scene.target)
@@ -144,12 +144,15 @@ def store(scene: Scene, snap: NetSnapshot, folder: Path | None = None) -> Path |
         return None
 
 
-def trained_network(scene: Scene) -> NetSnapshot:
-    """What training.scene_network gives, from the cache when it has it; a fresh training result is stored."""
+def trained_network(scene: Scene, before_training: Callable[[], None] | None = None) -> NetSnapshot:
+    """What training.scene_network gives, from the cache when it has it; a fresh training result is stored.
+    `before_training` is called when the network must be trained here (e.g. to say so: it takes a while)."""
     from nnlab.engine.train.training import scene_network
 
     snap = lookup(scene)
     if snap is None:
+        if before_training is not None and scene.trains():
+            before_training()
         snap = scene_network(scene)
         store(scene, snap)
     return snap

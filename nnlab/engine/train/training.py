@@ -296,7 +296,7 @@ def train_to_result(scene: Scene, start: NetSnapshot | None = None, surface_reso
 
 def scene_network(scene: Scene) -> NetSnapshot:
     """The network a scene file describes: its initial network, trained when [train] enabled and a target is set."""
-    if not scene.train.enabled or scene.target.name == "none":
+    if not scene.trains():
         return initial_snapshot(scene.network, scene.init)
     errors: list[TrainError] = []
     result = train_to_result(scene, on_event=lambda e: errors.append(e) if isinstance(e, TrainError) else None)
