@@ -98,3 +98,18 @@ def open_main_window(qtbot, tmp_path, monkeypatch):
 def new_main_window(qtbot, tmp_path, monkeypatch):
     """Call it to open a MainWindow (see open_main_window); the caller closes it."""
     return lambda: open_main_window(qtbot, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def small_scene():
+    """A factory of a small peaks scene (12-12 hidden units, 300 samples) that trains in seconds: the training
+    panel's tests need real runs, not the presets' minutes."""
+    from nnlab.engine.model.scene import Scene
+
+    def make(epochs: int = 8) -> Scene:
+        s = Scene(title="small").replace("network", hidden=(12, 12), lower=(-3.0, -3.0), upper=(3.0, 3.0))
+        s = s.replace("target", name="peaks")
+        s = s.replace("train", samples=300, epochs=epochs, batch_size=64, lr=0.01, surface_every=2)
+        return s.replace("camera", resolution=32)
+
+    return make

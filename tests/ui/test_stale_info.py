@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
-from nnlab.engine.model.scene import Scene
 from nnlab.ui.presets import SCENES
 
 
@@ -18,16 +17,9 @@ def win(new_main_window):
     w.close()
 
 
-def small(epochs: int = 8) -> Scene:
-    s = Scene(title="small").replace("network", hidden=(12, 12), lower=(-3.0, -3.0), upper=(3.0, 3.0))
-    s = s.replace("target", name="peaks")
-    s = s.replace("train", samples=300, epochs=epochs, batch_size=64, lr=0.01, surface_every=2)
-    return s.replace("camera", resolution=32)
-
-
-def test_space_new_sample_clears_the_curves_and_the_status_line(win, qtbot):
+def test_space_new_sample_clears_the_curves_and_the_status_line(win, qtbot, small_scene):
     tp = win.train_panel
-    win.doc.set_scene(small())
+    win.doc.set_scene(small_scene())
     assert not tp.plots.isVisible() and tp.placeholder.isVisible()  # no axes while there is no curve
     with qtbot.waitSignal(tp.trained, timeout=60000):
         tp.train_btn.click()
@@ -45,12 +37,12 @@ def test_space_new_sample_clears_the_curves_and_the_status_line(win, qtbot):
     assert tp.train_btn.text() == "Train"
 
 
-def test_a_failed_training_does_not_stay_starting(win, qtbot, tmp_path):
+def test_a_failed_training_does_not_stay_starting(win, qtbot, tmp_path, small_scene):
     tp = win.train_panel
     csv = tmp_path / "pts.csv"
     rows = "\n".join(f"{x:.3f},{y:.3f},{x * y:.3f}" for x, y in np.random.default_rng(0).uniform(-1, 1, (60, 2)))
     csv.write_text("x1,x2,y\n" + rows + "\n")
-    win.doc.set_scene(small())
+    win.doc.set_scene(small_scene())
     assert tp.load_csv(str(csv))
     csv.unlink()  # the worker cannot read the data: the run fails before its first epoch
     tp.train_btn.click()
@@ -60,9 +52,9 @@ def test_a_failed_training_does_not_stay_starting(win, qtbot, tmp_path):
     assert tp.train_btn.isEnabled() and not tp.stop_btn.isEnabled()
 
 
-def test_train_is_off_while_the_typed_expression_is_refused(win, qtbot):
+def test_train_is_off_while_the_typed_expression_is_refused(win, qtbot, small_scene):
     tp = win.train_panel
-    win.doc.set_scene(small())
+    win.doc.set_scene(small_scene())
     tp.target.setCurrentIndex(tp.target.findData("expression"))
     before = win.doc.scene.target.expression
     tp.expr.setFocus()

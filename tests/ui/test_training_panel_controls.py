@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nnlab.app.training import cached_network
-from nnlab.engine.model.scene import Scene, save_scene
+from nnlab.engine.model.scene import save_scene
 from nnlab.ui.presets import SCENES
 
 
@@ -17,13 +17,6 @@ def win(new_main_window):
     yield w
     w.close()
     assert not w.train_panel.slot.busy
-
-
-def small(epochs: int = 10) -> Scene:
-    s = Scene(title="small").replace("network", hidden=(12, 12), lower=(-3.0, -3.0), upper=(3.0, 3.0))
-    s = s.replace("target", name="peaks")
-    s = s.replace("train", samples=300, epochs=epochs, batch_size=64, lr=0.01, surface_every=2)
-    return s.replace("camera", resolution=32)
 
 
 def test_a_bundled_trained_preset_loads_without_training(win, qtbot):
@@ -39,9 +32,9 @@ def test_a_bundled_trained_preset_loads_without_training(win, qtbot):
     assert not tp.slot.busy
 
 
-def test_a_scene_trained_here_loads_instantly_the_second_time(win, qtbot, tmp_path):
+def test_a_scene_trained_here_loads_instantly_the_second_time(win, qtbot, tmp_path, small_scene):
     path = tmp_path / "mine.toml"
-    save_scene(small(epochs=6).replace("train", enabled=True), path)
+    save_scene(small_scene(epochs=6).replace("train", enabled=True), path)
     tp = win.train_panel
     with qtbot.waitSignal(tp.trained, timeout=60000) as done:
         assert win.load_scene_file(path)  # first load: trains (and caches the result)
@@ -52,9 +45,9 @@ def test_a_scene_trained_here_loads_instantly_the_second_time(win, qtbot, tmp_pa
     assert all(np.array_equal(a, b) for a, b in zip(win.doc.net.weights, trained.weights))
 
 
-def test_resume_after_stop_goes_on_and_restart_starts_afresh(win, qtbot):
+def test_resume_after_stop_goes_on_and_restart_starts_afresh(win, qtbot, small_scene):
     tp = win.train_panel
-    win.doc.set_scene(small(epochs=100000))
+    win.doc.set_scene(small_scene(epochs=100000))
     initial = win.doc.initial
     tp.train_btn.click()
     qtbot.waitUntil(lambda: len(tp.history) >= 4, timeout=30000)
@@ -79,9 +72,9 @@ def test_resume_after_stop_goes_on_and_restart_starts_afresh(win, qtbot):
     tp.cancel()
 
 
-def test_step_during_training_pauses_and_says_so(win, qtbot):
+def test_step_during_training_pauses_and_says_so(win, qtbot, small_scene):
     tp = win.train_panel
-    win.doc.set_scene(small(epochs=100000))
+    win.doc.set_scene(small_scene(epochs=100000))
     tp.train_btn.click()
     qtbot.waitUntil(lambda: len(tp.history) >= 2, timeout=30000)
     messages: list[str] = []
@@ -94,9 +87,9 @@ def test_step_during_training_pauses_and_says_so(win, qtbot):
     tp.cancel()
 
 
-def test_loss_and_r2_axes_use_plain_numbers(win, qtbot):
+def test_loss_and_r2_axes_use_plain_numbers(win, qtbot, small_scene):
     tp = win.train_panel
-    win.doc.set_scene(small(epochs=30))
+    win.doc.set_scene(small_scene(epochs=30))
     assert not tp.plots.isVisible()  # no leftover axes before any curve
     with qtbot.waitSignal(tp.trained, timeout=60000):
         tp.train_btn.click()
