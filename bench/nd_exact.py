@@ -5,14 +5,18 @@ run on the same nets, boxes and time limit; max and min.
 Nets: 10-100-100-1 Xavier (zero bias), PyTorch default and trained on Styblinski-Tang; 20-50-50-1; 10-50-50-50-1;
 100-100-1 (a cell of Tong, Cai & Serra's grid); a 784-50-50-1 net over a small box (a stand-in for the MNIST case:
 no data set is downloaded). Boxes [0, 1]^n (Styblinski-Tang: [-5, 5]^n; 784: radius 0.002 around a random point).
-Root bounds: nnlab's CROWN (crown.py) and alpha-CROWN (alpha_beta.py); auto_LiRPA's CROWN / alpha-CROWN and
+Root bounds: nnlab's CROWN (crown.py), alpha-lite (crown.py's output slopes, as bab bounds a box) and alpha-CROWN
+(alpha_beta.py), and the LP bound over the triangle relaxation with LP-tightened intermediate bounds (bounds.py +
+bigm.py: the limit of any slope choice, Salman et al. 2019's convex barrier); auto_LiRPA's CROWN / alpha-CROWN and
 gurobipy (method "gurobi": the big-M MILP with interval bounds, one thread) are used only when they are installed
 (optional; not project dependencies). Gurobi's "optimal" is its own MIPGap test, not certify.is_optimal.
 
 Printed per problem and method: status, value, bound, relative gap, seconds, nodes (boxes / nodes / -), then the
 certified counts per method and the ratio of each method's final gap to relu_bab's ("c" = certified). The load
 average is printed next to every row (2 shared cores: times are noisy). Work is budgeted by the time limit only.
-Run: .venv/bin/python bench/nd_exact.py [--quick] [--time-limit S] [--methods relu_bab,bab,milp] [--only SUBSTR]
+A method may carry parameters, METHOD:key=value;key=value (e.g. bab:alpha_iters=0, the bab of before alpha-lite):
+variants run side by side in one run. Run: .venv/bin/python bench/nd_exact.py [--quick] [--time-limit S]
+[--methods relu_bab,bab,milp] [--senses max,min] [--only SUBSTR] [--no-lp-root]
 """
 from __future__ import annotations
 
@@ -52,22 +56,37 @@ def styblinski_net(n0: int = 10, steps: int = 1500, seed: int = 0) -> NetSnapsho
     return from_torch(fit(model, X, Y, steps))
 
 
-def problems(quick: bool) -> list[tuple[str, NetSnapshot, np.ndarray, np.ndarray]]:
+def problems(quick: bool, only: str = "") -> list[tuple[str, NetSnapshot, np.ndarray, np.ndarray]]:
+    """The bench problems whose name contains `only` (the others, the trained net too, are not built)."""
     unit = lambda n: (np.zeros(n), np.ones(n))  # noqa: E731
-    out = [("10-100-100-1 xavier-0bias", net(10, (100, 100), "xavier_uniform"), *unit(10)),
-           ("10-100-100-1 torch-default", net(10, (100, 100), "torch_default"), *unit(10)),
-           ("20-50-50-1 torch-default", net(20, (50, 50), "torch_default"), *unit(20)),
-           ("100-100-1 torch-default", net(100, (100,), "torch_default"), *unit(100))]
     c = np.random.default_rng(3).uniform(0.2, 0.8, 784)
-    out.append(("784-50-50-1 small box r=0.002", net(784, (50, 50), "torch_default"), c - 0.002, c + 0.002))
+    make = [("10-100-100-1 xavier-0bias", lambda: (net(10, (100, 100), "xavier_uniform"), *unit(10))),
+            ("10-100-100-1 torch-default", lambda: (net(10, (100, 100), "torch_default"), *unit(10))),
+            ("20-50-50-1 torch-default", lambda: (net(20, (50, 50), "torch_default"), *unit(20))),
+            ("100-100-1 torch-default", lambda: (net(100, (100,), "torch_default"), *unit(100))),
+            ("784-50-50-1 small box r=0.002", lambda: (net(784, (50, 50), "torch_default"), c - 0.002, c + 0.002))]
     if not quick:
-        out.append(("10-50-50-50-1 torch-default", net(10, (50, 50, 50), "torch_default"), *unit(10)))
-        out.append(("10-100-100-1 styblinski-tang", styblinski_net(), -5 * np.ones(10), 5 * np.ones(10)))
-    return out
+        make.append(("10-50-50-50-1 torch-default", lambda: (net(10, (50, 50, 50), "torch_default"), *unit(10))))
+        make.append(("10-100-100-1 styblinski-tang", lambda: (styblinski_net(), -5 * np.ones(10), 5 * np.ones(10))))
+    return [(name, *build()) for name, build in make if only in name]
 
 
-def root_bounds(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray) -> str:
-    """Root upper bounds of the max: nnlab CROWN, nnlab alpha-CROWN (and auto_LiRPA's when installed)."""
+def lp_root(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, time_limit: float = 30.0) -> float:
+    """The LP bound of the max: the big-M LP relaxation (= the triangle relaxation) over LP-tightened intermediate
+    bounds; 1e-7 relative added for the solver's tolerance (a comparison, not a certificate)."""
+    from nnlab.engine.optimize.formulation.bigm import network_model
+    from nnlab.engine.optimize.formulation.bounds import lp_bounds
+
+    model = network_model(nt, lo, hi, lp_bounds(nt, lo, hi, time_limit))
+    w, b = nt.layers()[-1]
+    cols, G, g0 = model.affine(w[0], float(b[0]))
+    v = model.optimize_linear(cols, G[0], "max")
+    return float("nan") if v is None else v + float(g0[0]) + 1e-7 * (1 + abs(v))
+
+
+def root_bounds(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, lp: bool = True) -> str:
+    """Root upper bounds of the max: nnlab CROWN, alpha-lite, alpha-CROWN, the LP bound (and auto_LiRPA's when
+    installed)."""
     import torch
 
     from nnlab.engine.optimize.formulation.alpha_beta import AlphaBetaCrown
@@ -78,12 +97,17 @@ def root_bounds(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray) -> str:
     t0 = time.perf_counter()
     crown = float(Crown(nt).bounds(lo[None], hi[None]).ub[0])
     t1 = time.perf_counter()
+    lite = float(Crown(nt, alpha_iters=50).bounds(lo[None], hi[None]).ub[0])
+    t2 = time.perf_counter()
     with torch_threads(1):  # as relu_bab runs it (2 spinning threads on a loaded machine ran far slower)
         ab = AlphaBetaCrown(nt, lo, hi)
         Ls, Us = ab.root(50)
         alpha = float(ab.output(Ls, Us, [torch.zeros_like(L) for L in Ls], None, None, 50).ub[0])
-    t2 = time.perf_counter()
-    s = f"root max bound: CROWN {crown:.5g} ({t1 - t0:.2f} s), alpha-CROWN {alpha:.5g} ({t2 - t1:.2f} s)"
+    t3 = time.perf_counter()
+    s = (f"root max bound: CROWN {crown:.5g} ({t1 - t0:.2f} s), alpha-lite {lite:.5g} ({t2 - t1:.2f} s), "
+         f"alpha-CROWN {alpha:.5g} ({t3 - t2:.2f} s)")
+    if lp and nt.input_dim * sum(nt.widths) <= 50_000:
+        s += f", LP {lp_root(nt, lo, hi):.5g} ({time.perf_counter() - t3:.2f} s)"
     try:
         import auto_LiRPA  # noqa: F401
     except ImportError:
@@ -139,6 +163,22 @@ def gurobi(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: floa
     return _Res(status, value, float(m.ObjBound), time.perf_counter() - t0)
 
 
+def parse_method(spec: str) -> tuple[str, dict]:
+    """"bab:alpha_iters=0;batch=128" -> ("bab", {"alpha_iters": 0, "batch": 128}) (numbers parsed, else strings)."""
+    name, _, rest = spec.partition(":")
+    params: dict = {}
+    for kv in filter(None, rest.split(";")):
+        k, _, v = kv.partition("=")
+        try:
+            params[k] = int(v)
+        except ValueError:
+            try:
+                params[k] = float(v)
+            except ValueError:
+                params[k] = v
+    return name, params
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--time-limit", type=float, default=None, help="per method and problem (s); 60, --quick 10")
@@ -146,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="relu_bab,bab,milp", help="comma-separated nnlab methods (exact too)")
     ap.add_argument("--senses", default="max,min")
     ap.add_argument("--only", default="", help="run only problems whose name contains this")
+    ap.add_argument("--no-lp-root", action="store_true", help="skip the LP root bound")
     a = ap.parse_args(argv)
     tl = a.time_limit if a.time_limit is not None else (10.0 if a.quick else 60.0)
     methods = [m for m in a.methods.split(",") if m]
@@ -154,10 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.zeros(1)  # the import is not part of any measurement
     print(f"nd_exact: time limit {tl:g} s per method and problem; {os.cpu_count()} cores")
     rows = []
-    for name, nt, lo, hi in problems(a.quick):
-        if a.only and a.only not in name:
-            continue
-        print(f"\n{name}  [{root_bounds(nt, lo, hi)}]  load {os.getloadavg()[0]:.1f}", flush=True)
+    for name, nt, lo, hi in problems(a.quick, a.only):
+        print(f"\n{name}  [{root_bounds(nt, lo, hi, not a.no_lp_root)}]  load {os.getloadavg()[0]:.1f}",
+              flush=True)
         for sense in a.senses.split(","):
             for m in methods:
                 if m == "gurobi":
@@ -170,29 +210,31 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  gurobi: {type(e).__name__}: {e}")
                         continue
                 else:
-                    r = run_to_result(run_method(m, nt, lo, hi, sense, tl, 0))
+                    name_, params = parse_method(m)
+                    r = run_to_result(run_method(name_, nt, lo, hi, sense, tl, 0, params))
                 nodes = r.extra.get("nodes", r.extra.get("boxes", "-"))
                 via = f" via {r.extra['via']}" if "via" in r.extra else ""
                 cert = r.status == "optimal"
                 rows.append((name, sense, m, cert, r.gap, r.seconds))
-                print(f"  {sense:3s} {m + via:18s} {r.status:10s} value {r.value:.7g}  bound {r.bound:.7g}  "
+                print(f"  {sense:3s} {m + via:24s} {r.status:10s} value {r.value:.7g}  bound {r.bound:.7g}  "
                       f"gap {r.gap:.3g}  {r.seconds:6.1f} s  nodes {nodes}  load {os.getloadavg()[0]:.1f}",
                       flush=True)
     print("\ncertified (gap <= 1e-6) per method:")
     for m in methods:
         got = [r for r in rows if r[2] == m]
-        print(f"  {m:10s} {sum(r[3] for r in got)} / {len(got)}")
-    if "relu_bab" in methods and len(methods) > 1:
-        print("final gap of each method / relu_bab's (> 1: relu_bab tighter; 'c': certified):")
-        ref = {(r[0], r[1]): r for r in rows if r[2] == "relu_bab"}
+        print(f"  {m:24s} {sum(r[3] for r in got)} / {len(got)}")
+    if len(methods) > 1:
+        first = methods[0]
+        print(f"final gap of each method / {first}'s (> 1: {first} tighter; 'c': certified):")
+        ref = {(r[0], r[1]): r for r in rows if r[2] == first}
         for r in rows:
-            if r[2] == "relu_bab":
+            if r[2] == first:
                 continue
             b = ref.get((r[0], r[1]))
             if b is None:
                 continue
             ratio = "c/c" if r[3] and b[3] else ("-" if b[4] in (None, 0) else f"{r[4] / b[4]:.3g}")
-            print(f"  {r[0]:32s} {r[1]:3s} {r[2]:8s} {ratio}")
+            print(f"  {r[0]:32s} {r[1]:3s} {r[2]:24s} {ratio}")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 

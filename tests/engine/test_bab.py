@@ -210,3 +210,70 @@ def test_invalid_parameters():
         run_to_result(run_method("bab", net, *box, params={"batch": 0}))
     with pytest.raises(NnlabError, match="mip_gap"):
         run_to_result(run_method("bab", net, *box, params={"mip_gap": 2.0}))
+
+
+@pytest.mark.parametrize("n0,hidden,scheme,seed", [(5, (16, 16), "torch_default", 1), (8, (12, 12, 12), "xavier_uniform", 2),
+                                                   (10, (20, 20), "torch_default", 3)])
+def test_warm_started_alpha_lite_bounds_are_sound(n0, hidden, scheme, seed):
+    """alpha-lite from given slopes (a parent's, random ones, out-of-range and nan entries): every box's bound
+    holds at dense samples and the corners, is never looser than CROWN's, and the slopes it returns are in [0, 1]
+    and give back that bound (to float32 rounding: slopes are stored so) when evaluated again."""
+    net = make(n0, hidden, scheme, seed)
+    rng = np.random.default_rng(seed)
+    B = 12
+    lo = rng.uniform(0, 0.6, (B, n0))
+    hi = lo + rng.uniform(0.05, 0.4, (B, n0))
+    plain = Crown(net).bounds(lo, hi)
+    init = [rng.uniform(-0.5, 1.5, (B, n)).astype(np.float32) for n in hidden]
+    for a in init:
+        a[rng.random(a.shape) < 0.3] = np.nan
+    for iters, start in [(5, None), (5, init), (1, init)]:
+        bb = Crown(net, alpha_iters=iters).bounds(lo, hi, None, start)
+        assert np.all(bb.ub <= plain.ub + 1e-12)
+        for i in range(B):
+            pts = np.vstack([rng.uniform(lo[i], hi[i], (20000, n0)), bb.corner[i],
+                             np.where(rng.random((256, n0)) < 0.5, lo[i], hi[i])])
+            assert bb.ub[i] >= net.forward(pts).max()
+        assert all(np.all((s >= 0) & (s <= 1)) for s in bb.slopes)
+        again = Crown(net, alpha_iters=1).bounds(lo, hi, None, bb.slopes)
+        assert np.all(again.ub <= bb.ub + 1e-6 * (1 + np.abs(bb.ub)))  # slopes stored in float32
+
+
+@pytest.mark.parametrize("n0,hidden,scheme,seed", [(5, (16, 16), "torch_default", 1), (6, (10, 10, 10), "xavier_uniform", 2),
+                                                   (8, (12, 12), "torch_default", 3)])
+def test_certified_never_worse_than_long_multistart(n0, hidden, scheme, seed):
+    """bab with its warm-started alpha-lite (the default) and without: both certify the same optimum, which is a
+    forward pass at its point and never worse than a 2000-start multistart or dense sampling; the bound too."""
+    net = make(n0, hidden, scheme, seed)
+    lo, hi = np.zeros(n0), np.ones(n0)
+    pts = np.random.default_rng(seed).uniform(lo, hi, (100000, n0))
+    for sense in ("max", "min"):
+        sgn = 1 if sense == "max" else -1
+        ms = run_to_result(run_method("gradient", net, lo, hi, sense, 60, 5, {"starts": 2000, "steps": 300}))
+        best_seen = max(sgn * ms.value, float((sgn * net.forward(pts)).max()))
+        res = [run_to_result(run_method("bab", net, lo, hi, sense, 60, 0, {"alpha_iters": a, **TIGHT}))
+               for a in (3, 0)]
+        for r in res:
+            assert r.status == "optimal"
+            check(net, r, lo, hi)
+            assert sgn * r.value >= best_seen - 1e-12 and sgn * r.bound >= best_seen
+        assert res[0].value == pytest.approx(res[1].value, rel=1e-6, abs=1e-6)
+
+
+def test_cancel_by_send_returns_best_so_far_with_its_bound():
+    """gen.send(True) stops the search at its next step: status cancelled, the incumbent so far, a sound bound."""
+    net = make(10, (30, 30), "xavier_uniform", 5)
+    lo, hi = np.zeros(10), np.ones(10)
+    gen = run_method("bab", net, lo, hi, "max", 120.0, 0, {"mip_gap": 0.0})
+    n, ev = 0, next(gen)
+    while n < 2:
+        n += isinstance(ev, BoundProgress)
+        ev = next(gen)
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            gen.send(True)
+    r = stop.value.value
+    assert r.status == "cancelled" and r.seconds < 60
+    check(net, r, lo, hi)
+    pts = np.random.default_rng(0).uniform(lo, hi, (50000, 10))
+    assert r.bound >= net.forward(pts).max() and r.bound >= r.value

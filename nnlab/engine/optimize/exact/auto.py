@@ -1,7 +1,8 @@
 """`exact`: the exact optimum by the fastest exact path, chosen per problem (`nd` = "auto"):
 - 2 inputs: linear-region enumeration (`regions`);
-- 3 to INPUT_SPLIT_MAX inputs: input branch and bound with CROWN bounds (`bab`; its boxes grow with the number of
-  inputs, but up to ~10 inputs its anytime bound beat the MILP's and ReLU splitting's, bench/nd_exact.py);
+- 3 to INPUT_SPLIT_MAX inputs: input branch and bound with CROWN / alpha-lite bounds (`bab`; its boxes grow with
+  the number of inputs, but up to ~10 inputs its anytime bound beat the MILP's and ReLU splitting's,
+  bench/nd_exact.py);
 - more inputs: branch and bound on the unstable ReLUs with alpha-beta-CROWN bounds (`relu_bab`, bench/nd_exact.py).
 `nd` = "bab" | "relu_bab" | "milp" forces the n-D path.
 
@@ -39,7 +40,7 @@ INPUT_SPLIT_MAX = 12  # auto: input splitting up to this many inputs, ReLU split
 
 @METHODS.register("exact", label="Exact (regions in 2-D, else branch and bound)", params=ExactParams,
                   flags=("exact", "any_dim", "piecewise_linear"),
-                  description="linear-region enumeration for 2-input networks, input branch and bound (CROWN) up to "
+                  description="linear-region enumeration for 2-input networks, input branch and bound (CROWN, alpha-lite) up to "
                               f"{INPUT_SPLIT_MAX} inputs, ReLU branch and bound (alpha-beta-CROWN) past it (the MILP "
                               "for leaky ReLU nets: the CROWN bounds are ReLU-only); nd forces bab, relu_bab or milp")
 def exact(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: ExactParams,

@@ -100,12 +100,12 @@ class _Search(BestFirst):
         self.lp_close = p.lp_close if inet.input_dim * sum(self.widths) <= LP_CELLS else 0
 
     # ---- incumbents ----
-    def gradient_polish(self) -> None:
+    def gradient_polish(self, deadline: float | None = None) -> None:
         """Projected gradient steps from the corners of the latest batch's most promising nodes."""
         from nnlab.engine.optimize.exact.warmstart import polish
 
         if self.seeds is not None and len(self.seeds):
-            x, _ = polish(self.inet, self.seeds, self.lo, self.hi, "max", 30)
+            x, _ = polish(self.inet, self.seeds, self.lo, self.hi, "max", 30, deadline)
             self.offer(x[None])
             self.seeds = None
 
@@ -119,16 +119,32 @@ class _Search(BestFirst):
         return np.concatenate([x.detach().numpy() for x in ts], axis=1)
 
     # ---- bounding ----
-    def root(self, deadline: float | None = None) -> None:
+    def root(self, deadline: float | None = None) -> Generator[None, None, None]:
+        """Bound the root: CROWN first (one pass; the root node is queued with that bound at once, so a search
+        stopped from here on has a sound bound), then alpha-CROWN on the intermediate rows and the output, whose
+        steps stop at `deadline`; the root node is then re-queued with the better bound. Yields after every slope
+        step (the caller reports progress and may stop by closing this generator)."""
         t = self.ab.t
-        Ls, Us = self.ab.root(self.p.root_iters, deadline=deadline)
+        Ls, Us = self.ab.root(0)
         sp = [t.zeros_like(L) for L in Ls]
-        nb = self.ab.output(Ls, Us, sp, None, None, self.p.root_iters, self.p.lr_alpha, self.p.lr_beta,
-                            deadline=deadline)
-        self.root_bound = float(nb.ub[0])
+        nb = self.ab.output(Ls, Us, sp, None, None, 0)
+        self.root_bound = self.crown_bound = float(nb.ub[0])
         self.root_unstable = int(sum(int(((L < 0) & (U > 0)).sum()) for L, U in zip(Ls, Us)))
-        self._add(self._flat(Ls), self._flat(Us), np.zeros((1, self.offs[-1])), self.lo[None], self.hi[None], nb,
-                  np.array([np.inf]))
+        zero = np.zeros((1, self.offs[-1]))
+        self._add(self._flat(Ls), self._flat(Us), zero, self.lo[None], self.hi[None], nb, np.array([np.inf]),
+                  deadline)
+        yield
+        if self.p.root_iters == 0 or len(self.heap) != 1 or (deadline is not None and time.perf_counter() > deadline):
+            return  # closed already (within the gap, or an LP leaf) or no time left: keep CROWN's root
+        Ls, Us = yield from self.ab.iter_root(self.p.root_iters, self.p.lr_alpha, deadline)
+        self.root_unstable = int(sum(int(((L < 0) & (U > 0)).sum()) for L, U in zip(Ls, Us)))
+        nb = yield from self.ab.iter_output(Ls, Us, sp, None, None, self.p.root_iters, self.p.lr_alpha,
+                                            self.p.lr_beta, deadline=deadline)
+        crown = self._pop()
+        self.n_nodes -= 1  # the same root, bounded again
+        self._add(self._flat(Ls), self._flat(Us), zero, self.lo[None], self.hi[None], nb, np.array([-crown[0]]),
+                  deadline)
+        self.root_bound = min(self.crown_bound, float(nb.ub[0]))
 
     def _scores(self, L: np.ndarray, U: np.ndarray, lam: np.ndarray) -> np.ndarray:
         """BaBSR-style intercept score per neuron (-inf where not splittable)."""
@@ -149,8 +165,9 @@ class _Search(BestFirst):
         return np.where(width > 0, s, -np.inf)
 
     def _add(self, L: np.ndarray, U: np.ndarray, split: np.ndarray, lo: np.ndarray, hi: np.ndarray, nb,
-             pub: np.ndarray) -> None:
-        """Queue the bounded nodes that stay open; close the others (bound, LP leaves)."""
+             pub: np.ndarray, deadline: float | None = None) -> None:
+        """Queue the bounded nodes that stay open; close the others (bound, LP leaves; past `deadline` a leaf is
+        queued open instead of solved: a batch can hold hundreds of leaves of 2^u LPs each)."""
         ub = np.minimum(nb.ub.numpy(), pub)  # a child's relaxation can be looser than its parent's
         self.n_nodes += L.shape[0]
         corners = nb.corner.numpy()
@@ -169,11 +186,12 @@ class _Search(BestFirst):
             if u <= self.value + self.tol():
                 self.closed = max(self.closed, u)
                 continue
-            if n_unst[i] <= self.lp_close:
-                exact = self._lp_leaf(L[i], U[i], lo[i], hi[i])
-                self.n_leaf += 1
-                self.closed = max(self.closed, min(u, exact))
-                continue
+            if n_unst[i] <= self.lp_close and (deadline is None or time.perf_counter() < deadline):
+                exact = self._lp_leaf(L[i], U[i], lo[i], hi[i], deadline)
+                if exact is not None:
+                    self.n_leaf += 1
+                    self.closed = max(self.closed, min(u, exact))
+                    continue
             # copies: a row view would keep its whole batch's array alive as long as the node lives
             keep = self.stored < self.p.max_bytes
             nd = (-u, next(self.ids), L[i].copy(), U[i].copy(), split[i].astype(np.int8),
@@ -192,15 +210,19 @@ class _Search(BestFirst):
         self.stored -= self._nbytes(nd)
         return nd
 
-    def _lp_leaf(self, L: np.ndarray, U: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    def _lp_leaf(self, L: np.ndarray, U: np.ndarray, lo: np.ndarray, hi: np.ndarray, deadline: float | None = None
+                 ) -> float | None:
         """Exact max over the node's domain: the best region LP over the sign patterns of its unstable neurons
-        (their union is the domain; plus 1e-9 relative for the LP solver's tolerance)."""
+        (their union is the domain; plus 1e-9 relative for the LP solver's tolerance); None when `deadline` passes
+        before the last pattern (the node stays open)."""
         base = L >= 0
         idx = np.flatnonzero((L < 0) & (U > 0))
         best = -np.inf
         self.lp.lower, self.lp.upper = lo, hi  # RegionLP reads its box from these attributes
         try:
             for bits in itertools.product((False, True), repeat=idx.size):
+                if deadline is not None and time.perf_counter() > deadline:
+                    return None
                 pat = base.copy()
                 pat[idx] = bits
                 r = self.lp.solve([pat[a:b] for a, b in zip(self.offs[:-1], self.offs[1:])], "max")
@@ -322,7 +344,7 @@ class _Search(BestFirst):
         nb = self.ab.output(self._split_layers(L), self._split_layers(U), self._split_layers(sp),
                             self._split_layers(al), self._split_layers(be), self.p.iters, self.p.lr_alpha,
                             self.p.lr_beta, box, deadline)
-        self._add(L, U, sp, lo, hi, nb, pub)
+        self._add(L, U, sp, lo, hi, nb, pub, deadline)
         per = (time.perf_counter() - t0) / (2 * len(nodes))
         self.per_node = per if self.per_node == 0 else 0.7 * self.per_node + 0.3 * per
 
@@ -356,22 +378,37 @@ def relu_bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
     def record(now: float) -> None:
         s.history.append((round(now - t0, 4), s.bound(), s.value))
 
+    end = t0 + time_limit
     if p.warm_start:
         from nnlab.engine.optimize.exact.warmstart import warm_start
 
         # projected gradient from 64 of the best samples: the cheap heuristic that beat branch and bound's
         # incumbents on 10-D nets (issue 11)
-        s.offer(warm_start(net, lo, hi, sense, seed, starts=64, steps=100, deadline=t0 + min(1.0, 0.1 * time_limit))[0][None])
-        if time.perf_counter() - t0 < 0.3 * time_limit:
-            s.polish()
+        s.offer(warm_start(net, lo, hi, sense, seed, starts=64, steps=100,
+                           deadline=t0 + min(1.0, 0.1 * time_limit))[0][None])
+        s.polish(deadline=t0 + 0.3 * time_limit)
         yield from incumbent()
-    with torch_threads(p.threads):
-        s.root(deadline=t0 + 0.5 * time_limit)
+    # the root: CROWN at once, then alpha-CROWN steps (at most half the time limit) with progress every 0.25 s;
+    # a stop or cancel there keeps the root's best bound so far
+    phase, last = s.root(deadline=t0 + 0.5 * time_limit), time.perf_counter()
+    while not stop:
+        try:
+            with torch_threads(p.threads):
+                next(phase)
+        except StopIteration:
+            break
+        now = time.perf_counter()
+        if now - last > 0.25:
+            last = now
+            stop = bool((yield BoundProgress(sgn * outward(s.bound(), "max", margin), sgn * s.value, now - t0,
+                                             "relu_bab: root alpha-CROWN"))) or stop
+    phase.close()
     yield from incumbent()
     record(time.perf_counter())
-    stop = bool((yield BoundProgress(sgn * outward(s.bound(), "max", margin), sgn * s.value,
-                                     time.perf_counter() - t0, f"relu_bab: root, {s.root_unstable} unstable ReLUs"))
-                ) or stop
+    if not stop:
+        stop = bool((yield BoundProgress(sgn * outward(s.bound(), "max", margin), sgn * s.value,
+                                         time.perf_counter() - t0,
+                                         f"relu_bab: root, {s.root_unstable} unstable ReLUs"))) or stop
     status, last, last_polish, last_grad = "optimal", time.perf_counter(), 0.0, time.perf_counter()
     while not s.done():
         now = time.perf_counter()
@@ -390,15 +427,15 @@ def relu_bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
                 continue
         if now - last_grad > 1.0:
             last_grad = now
-            s.gradient_polish()
+            s.gradient_polish(end)
         if s.improved and now - last_polish > 0.5:
             last_polish = now
-            s.polish()
+            s.polish(end)
         yield from incumbent()
         with torch_threads(p.threads):
-            s.step(deadline=t0 + time_limit)
+            s.step(deadline=end)
     if s.x is not None and status == "optimal":
-        s.polish()
+        s.polish(end)
     if status != "cancelled":
         yield from incumbent()
     record(time.perf_counter())

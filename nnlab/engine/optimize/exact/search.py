@@ -4,6 +4,7 @@ maximum of the negated network)."""
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 
@@ -41,14 +42,16 @@ class BestFirst:
             if vi > self.value:
                 self.x, self.value, self.improved = pts[i].copy(), vi, True
 
-    def polish(self) -> None:
+    def polish(self, deadline: float | None = None) -> None:
         """Walk from the incumbent through region LPs (`self.lp`, a RegionLP of inet; each step a strictly better
-        region vertex), as relax-and-walk does."""
+        region vertex), as relax-and-walk does; no new step after `deadline` (perf_counter seconds)."""
         from nnlab.engine.optimize.heuristics.walk import walk_steps
 
-        if self.x is not None:
+        if self.x is not None and (deadline is None or time.perf_counter() < deadline):
             for x, _ in walk_steps(self.inet, self.lp, self.x, "max", max_steps=20):
                 self.offer(np.asarray(x)[None])
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
         self.improved = False
 
     def tol(self) -> float:

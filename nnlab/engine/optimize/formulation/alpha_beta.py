@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generator
 
 import numpy as np
 
+from nnlab.engine.jobs import drain
 from nnlab.engine.model.network import NetSnapshot
 from nnlab.errors import NnlabError
 
@@ -174,9 +175,15 @@ class AlphaBetaCrown:
         return -ub[:, n:], ub[:, :n]
 
     def root(self, iters: int = 50, lr: float = 0.1, deadline: float | None = None) -> tuple[list, list]:
+        """Hidden-layer bounds over the whole box (iter_root run to its end)."""
+        return drain(self.iter_root(iters, lr, deadline))
+
+    def iter_root(self, iters: int = 50, lr: float = 0.1, deadline: float | None = None
+                  ) -> Generator[None, None, tuple[list, list]]:
         """Hidden-layer bounds over the whole box: interval arithmetic and CROWN, then alpha-CROWN with one slope per
         bounded row (each layer's upper and lower bounds optimised separately), layer by layer; the slope steps stop
-        at `deadline` (perf_counter seconds; the bounds stay sound). Lists of (1, n_k)."""
+        at `deadline` (perf_counter seconds; the bounds stay sound). Yields after every slope step, so that a caller
+        can report progress or stop (closing it early leaves nothing behind). Lists of (1, n_k)."""
         t = self.t
         Ls, Us, relax = [], [], []
         with t.no_grad():
@@ -196,7 +203,7 @@ class AlphaBetaCrown:
                     Lc, Uc = self._layer_bounds(k, relax)
                     L, U = t.maximum(L, Lc), t.minimum(U, Uc)
                     if iters > 0 and bool(((L < 0) & (U > 0)).any()):
-                        La, Ua = self._alpha_rows(k, relax, iters, lr, deadline)
+                        La, Ua = yield from self._alpha_rows(k, relax, iters, lr, deadline)
                         L, U = t.maximum(L, La), t.minimum(U, Ua)
                 U = t.maximum(U, L)
                 Ls.append(L)
@@ -205,7 +212,7 @@ class AlphaBetaCrown:
         return Ls, Us
 
     def _alpha_rows(self, k: int, relax: list, iters: int, lr: float, deadline: float | None = None
-                    ) -> tuple[Any, Any]:
+                    ) -> Generator[None, None, tuple[Any, Any]]:
         """alpha-CROWN for the rows of layer k (B = 1): per-row slopes, Adam, the best slopes per row re-checked."""
         t = self.t
         m = 2 * self.widths[k]
@@ -233,6 +240,7 @@ class AlphaBetaCrown:
             with t.no_grad():
                 for a in alphas:
                     a.clamp_(0.0, 1.0)
+            yield
         with t.no_grad():
             return self._layer_bounds(k, relax, [b.to(t.float64).clamp(0, 1) for b in best])
 
@@ -276,20 +284,29 @@ class AlphaBetaCrown:
     def output(self, Ls: list, Us: list, splits: list, alpha: list | None, beta: list | None, iters: int = 20,
                lr_alpha: float = 0.1, lr_beta: float = 0.05, box: tuple | None = None,
                deadline: float | None = None) -> NodeBounds:
+        """Upper bound of the output on each sub-problem (iter_output run to its end)."""
+        return drain(self.iter_output(Ls, Us, splits, alpha, beta, iters, lr_alpha, lr_beta, box, deadline))
+
+    def iter_output(self, Ls: list, Us: list, splits: list, alpha: list | None, beta: list | None, iters: int = 20,
+                    lr_alpha: float = 0.1, lr_beta: float = 0.05, box: tuple | None = None,
+                    deadline: float | None = None) -> Generator[None, None, NodeBounds]:
         """Upper bound of the output on each sub-problem: `iters` Adam steps on the slopes (alpha, warm start from
         the given ones or CROWN's) and on the splits' multipliers (beta >= 0, warm start given or 0), then the best
-        of each sub-problem re-computed in float64 with its rounding margin. Chunked by max_floats."""
+        of each sub-problem re-computed in float64 with its rounding margin; yields after every step (see
+        iter_root). Chunked by max_floats."""
         t = self.t
         B = Ls[0].shape[0]
         n = max(self.widths + [self.lo.shape[1]])
         chunk = max(1, self.max_floats // (8 * n * max(1, self.K)))
         if B > chunk:
-            parts = [self.output([L[s:s + chunk] for L in Ls], [U[s:s + chunk] for U in Us],
-                                 [p[s:s + chunk] for p in splits],
-                                 None if alpha is None else [a[s:s + chunk] for a in alpha],
-                                 None if beta is None else [b[s:s + chunk] for b in beta], iters, lr_alpha, lr_beta,
-                                 None if box is None else (box[0][s:s + chunk], box[1][s:s + chunk]), deadline)
-                     for s in range(0, B, chunk)]
+            parts = []
+            for s in range(0, B, chunk):
+                part = yield from self.iter_output(
+                    [L[s:s + chunk] for L in Ls], [U[s:s + chunk] for U in Us], [p[s:s + chunk] for p in splits],
+                    None if alpha is None else [a[s:s + chunk] for a in alpha],
+                    None if beta is None else [b[s:s + chunk] for b in beta], iters, lr_alpha, lr_beta,
+                    None if box is None else (box[0][s:s + chunk], box[1][s:s + chunk]), deadline)
+                parts.append(part)
             cat = lambda xs: t.cat(xs)  # noqa: E731
             return NodeBounds(cat([p.ub for p in parts]), cat([p.A for p in parts]), cat([p.c for p in parts]),
                               cat([p.corner for p in parts]),
@@ -308,7 +325,8 @@ class AlphaBetaCrown:
         has_split = any(bool((s != 0).any()) for s in sp)
         has_unst = any(bool(r[4].any()) for r in relax)
         if iters > 0 and (has_unst or has_split):
-            alpha, beta = self._optimize(relax, sp, alpha, beta, iters, lr_alpha, lr_beta, has_split, box, deadline)
+            alpha, beta = yield from self._optimize(relax, sp, alpha, beta, iters, lr_alpha, lr_beta, has_split, box,
+                                                    deadline)
         with t.no_grad():
             lam = self.W[self.K].expand(B, -1, -1)
             const = self.b[self.K].expand(B, -1)
@@ -320,7 +338,8 @@ class AlphaBetaCrown:
         return NodeBounds(ub, A, c, corner, lams, alpha, beta)
 
     def _optimize(self, relax: list, sp: list, alpha: list, beta: list, iters: int, lr_a: float, lr_b: float,
-                  has_split: bool, box: tuple | None = None, deadline: float | None = None) -> tuple[list, list]:
+                  has_split: bool, box: tuple | None = None, deadline: float | None = None
+                  ) -> Generator[None, None, tuple[list, list]]:
         """Projected Adam on (alpha, beta) of every sub-problem at once; returns each sub-problem's best pair."""
         t = self.t
         B = alpha[0].shape[0]
@@ -353,6 +372,7 @@ class AlphaBetaCrown:
                     a.clamp_(0.0, 1.0)
                 for b in b_v:
                     b.clamp_(min=0.0)
+            yield
         with t.no_grad():
             return ([a.to(t.float64).clamp(0, 1) for a in best_a],
                     [b.to(t.float64).clamp(min=0) * (s != 0) for b, s in zip(best_b, sp)])

@@ -5,7 +5,9 @@ pass of linear relaxations per batch (torch float64 batched matmuls) gives them 
 coefficients (for branching) and its maximising corner (an incumbent candidate).
 
 Relaxation of an unstable neuron (L < 0 < U): upper h <= U (g - L) / (U - L); lower h >= a g with a in [0, 1]
-(CROWN's adaptive a = [U > -L]; "alpha-CROWN-lite" optimises a per box for the output bound by projected Adam).
+(CROWN's adaptive a = [U > -L]; "alpha-CROWN-lite" optimises a per box for the output bound by projected Adam,
+warm-started from the parent box's slopes when given: a few steps per box then add up along a branch, as in
+alpha-beta-CROWN's branch and bound, Wang et al. 2021).
 Intermediate layers are bounded by CROWN too (rows [W_k; -W_k]) and intersected with interval arithmetic and with
 the parent box's bounds (a sub-box's bounds stay valid for its children). All bounds are sound for any a in [0, 1].
 """
@@ -32,6 +34,7 @@ class BoxBounds:
     corner: np.ndarray
     layers: list[tuple[np.ndarray, np.ndarray]]
     score: np.ndarray | None = None  # (B, n0) branching score per input dimension (see Crown._score)
+    slopes: list[np.ndarray] | None = None  # alpha-lite: each box's best lower slopes per hidden layer (B, n_k)
 
     def unstable(self) -> np.ndarray:
         """Number of unstable neurons (L < 0 < U) per box."""
@@ -114,18 +117,19 @@ class Crown:
     def _concretize(A: Any, const: Any, mid: Any, rad: Any) -> Any:
         return (A * mid[:, None, :]).sum(-1) + (A.abs() * rad[:, None, :]).sum(-1) + const
 
-    def bounds(self, lo: np.ndarray, hi: np.ndarray, prev: list[tuple[np.ndarray, np.ndarray]] | None = None
-               ) -> BoxBounds:
-        """Bounds over the boxes [lo[i], hi[i]] (B, n0); `prev` (parent bounds, valid on these boxes) tightens them."""
+    def bounds(self, lo: np.ndarray, hi: np.ndarray, prev: list[tuple[np.ndarray, np.ndarray]] | None = None,
+               slopes: list[np.ndarray] | None = None) -> BoxBounds:
+        """Bounds over the boxes [lo[i], hi[i]] (B, n0); `prev` (parent bounds, valid on these boxes) tightens them;
+        `slopes` ((B, n_k) per layer, e.g. the parent's) start alpha-lite instead of the adaptive slopes."""
         t = self.torch
         threads = t.get_num_threads()
         t.set_num_threads(1)  # these ops are small: with 2+ threads on a busy machine they ran ~100x slower
         try:
-            return self._bounds(lo, hi, prev)
+            return self._bounds(lo, hi, prev, slopes)
         finally:
             t.set_num_threads(threads)
 
-    def _bounds(self, lo: np.ndarray, hi: np.ndarray, prev: list | None) -> BoxBounds:
+    def _bounds(self, lo: np.ndarray, hi: np.ndarray, prev: list | None, slopes: list | None = None) -> BoxBounds:
         t = self.torch
         lo_t, hi_t = t.from_numpy(np.ascontiguousarray(lo)), t.from_numpy(np.ascontiguousarray(hi))
         mid, rad = (lo_t + hi_t) / 2, (hi_t - lo_t) / 2
@@ -160,11 +164,13 @@ class Crown:
             ub = self._concretize(A, c, mid, rad)[:, 0]
             A, c = A[:, 0, :], c[:, 0]
             score = self._score(A, layers, relax, rad)
+        best = None
         if self.alpha_iters > 0 and K > 0 and any(bool(r[3].any()) for r in relax):
-            A, c, ub = self._alpha(relax, A, c, ub, mid, rad, K, B)
+            A, c, ub, best = self._alpha(relax, A, c, ub, mid, rad, K, B, slopes)
         corner = t.where(A > 0, hi_t, lo_t)
         return BoxBounds(ub.numpy().copy(), A.numpy().copy(), c.numpy().copy(), corner.numpy().copy(),
-                         [(L.numpy().copy(), U.numpy().copy()) for L, U in layers], score.numpy().copy())
+                         [(L.numpy().copy(), U.numpy().copy()) for L, U in layers], score.numpy().copy(),
+                         None if best is None else [b.numpy().astype(np.float32) for b in best])
 
     def _score(self, A: Any, layers: list, relax: list, rad: Any) -> Any:
         """Per input dimension: |A_i| width_i plus the share of the first layer's relaxation error that halving
@@ -184,29 +190,43 @@ class Crown:
         wgt = t.where(unst, lam.abs() * gap / d, t.zeros_like(U))  # (B, n_1)
         return s + (wgt @ self.W[0].abs()) * width
 
-    def _alpha(self, relax: list, A: Any, c: Any, ub: Any, mid: Any, rad: Any, K: int, B: int) -> tuple[Any, Any, Any]:
-        """alpha-CROWN-lite: optimise the lower slopes of the output bound per box; keep each box's best bound."""
+    def _alpha(self, relax: list, A: Any, c: Any, ub: Any, mid: Any, rad: Any, K: int, B: int,
+               init: list | None = None) -> tuple[Any, Any, Any, list]:
+        """alpha-CROWN-lite: optimise the lower slopes of the output bound per box (projected Adam, from `init` or
+        the adaptive slopes); keep each box's best bound (CROWN's included) and the slopes that gave it. Any slopes
+        in [0, 1] give a valid bound, so every bound kept is one evaluated at clamped slopes."""
+        from nnlab.engine.optimize.formulation.alpha_beta import _Adam
+
         t = self.torch
-        slopes = [r[2].clone().requires_grad_(True) for r in relax]
-        opt = t.optim.Adam(slopes, lr=self.alpha_lr)
+        start = [r[2] for r in relax]
+        for k, a in enumerate(init or []):  # the given slopes on unstable neurons (nan: none given, adaptive)
+            a = t.from_numpy(np.asarray(a, np.float64))
+            start[k] = t.where(relax[k][3] & ~t.isnan(a), a.nan_to_num(0.0).clamp(0.0, 1.0), start[k])
+        slopes = [a.clone().requires_grad_(True) for a in start]
+        opt = _Adam([(slopes, self.alpha_lr)])
         best_A, best_c, best_ub = A.clone(), c.clone(), ub.clone()
-        for _ in range(self.alpha_iters):
-            lam = self.W[K].expand(B, -1, -1)
-            const = self.b[K].expand(B, -1)
-            Ai, ci = self._backward(lam, const, K - 1, relax, slopes)
-            ui = self._concretize(Ai, ci, mid, rad)[:, 0]
+        best_s = [r[2].clone() for r in relax]
+        lam = self.W[K].expand(B, -1, -1)
+        const = self.b[K].expand(B, -1)
+        for it in range(self.alpha_iters):  # alpha_iters bounds evaluated (the first at the start slopes)
+            with t.enable_grad():
+                Ai, ci = self._backward(lam, const, K - 1, relax, slopes)
+                ui = self._concretize(Ai, ci, mid, rad)[:, 0]
             with t.no_grad():
                 better = ui < best_ub
                 best_ub = t.where(better, ui, best_ub)
                 best_A = t.where(better[:, None], Ai[:, 0, :], best_A)
                 best_c = t.where(better, ci[:, 0], best_c)
-            opt.zero_grad()
+                for bs, sl in zip(best_s, slopes):
+                    bs.copy_(t.where(better[:, None], sl.detach(), bs))
+            if it == self.alpha_iters - 1:
+                break  # no step whose bound would not be evaluated
             ui.sum().backward()
             opt.step()
             with t.no_grad():
-                for s in slopes:
-                    s.clamp_(0.0, 1.0)
-        return best_A.detach(), best_c.detach(), best_ub.detach()
+                for sl in slopes:
+                    sl.clamp_(0.0, 1.0)
+        return best_A.detach(), best_c.detach(), best_ub.detach(), best_s
 
 
 def box_bound(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str = "max") -> float:
