@@ -286,13 +286,15 @@ def test_close_stops_the_work_and_frees_its_resources(method, monkeypatch):
     params, total = HEAVY[method]
     net = random_net(8, n0=4, hidden=(20, 20))
     evaluated = [0]
-    forward = NetSnapshot.forward
 
-    def counting(self, x):
-        evaluated[0] += int(np.atleast_2d(x).shape[0])
-        return forward(self, x)
+    def counting(fn):
+        def counted(self, x):
+            evaluated[0] += int(np.atleast_2d(x).shape[0])
+            return fn(self, x)
+        return counted
 
-    monkeypatch.setattr(NetSnapshot, "forward", counting)
+    for name in ("forward", "preactivations"):  # values; patterns and value_and_pattern
+        monkeypatch.setattr(NetSnapshot, name, counting(getattr(NetSnapshot, name)))
     lps = []
     init = RegionLP.__init__
 

@@ -27,7 +27,10 @@ from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.registry import Entry, Registry
 from nnlab.errors import NnlabError
 
-STATUSES = ("optimal", "time_limit", "feasible", "infeasible", "cancelled", "error")
+STATUSES = ("optimal", "time_limit", "work_limit", "feasible", "infeasible", "cancelled", "error")
+# a heuristic's work caps (parameters of every heuristic; None: no cap): forward passes and LP solves. A run stopped
+# by one has status "work_limit"; its result's extra["work"] = {"forward", "lp", "gradient_steps"} (heuristics.Clock)
+WORK_CAPS = ("max_forward", "max_lp")
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +97,7 @@ class OptResult:
             "bound": _finite(self.bound), "gap": _finite(self.gap), "seconds": _finite(self.seconds),
             "verified_value": _finite(self.verified_value),
             "search": {k: _strict(self.extra[k]) for k in SEARCH_KEYS if k in self.extra} or None,
+            "work": _strict(self.extra["work"]) if "work" in self.extra else None,  # heuristics; exact: see search
         }
 
 
@@ -196,6 +200,16 @@ def finish(net: NetSnapshot, method: str, sense: str, x: np.ndarray | None, stat
                      gap=relative_gap(value, bound), seconds=time.perf_counter() - t0, verified_value=value, **kw)
 
 
+def check_cap(name: str, cap: Any) -> int | None:
+    """A work cap (WORK_CAPS): None (no cap) or an integer >= 1 (a float with an integer value is accepted, 1e5)."""
+    if cap is None:
+        return None
+    ok = isinstance(cap, (int, float, np.integer, np.floating)) and not isinstance(cap, (bool, np.bool_))
+    if not ok or not float(cap) >= 1 or not np.isfinite(float(cap)) or float(cap) != int(cap):
+        raise NnlabError(f"parameter {name!r} must be an integer >= 1 (or absent for no cap), got {cap!r}")
+    return int(cap)
+
+
 def make_params(method: str, params: dict[str, Any] | None) -> Any:
     """The method's parameter dataclass from a dict; unknown or ill-typed keys are a one-line NnlabError."""
     entry = METHODS.get(method)
@@ -209,6 +223,9 @@ def make_params(method: str, params: dict[str, Any] | None) -> Any:
         if k not in names:
             raise NnlabError(f"method {method!r} has no parameter {k!r}; allowed: {', '.join(names)}")
         default = names[k].default
+        if k in WORK_CAPS:
+            params[k] = check_cap(k, v)
+            continue
         if isinstance(default, bool) and not isinstance(v, bool):
             raise NnlabError(f"parameter {k!r} of {method!r} must be true/false, got {v!r}")
         if isinstance(default, (int, float)) and not isinstance(default, bool):

@@ -150,13 +150,15 @@ class BigM:
                              float(h.getInfo().objective_function_value))
 
     def relax_iter(self, sense: str, fixed: dict[tuple[int, int], int] | None = None,
-                   chunk: float = 0.15) -> Generator[None, None, RelaxSolution | None]:
+                   chunk: float = 0.15, iterations: int | None = None) -> Generator[None, None, RelaxSolution | None]:
         """LP relaxation with z_kj fixed to 0/1 for the (k, j) in `fixed` (stable neurons ignored); None if infeasible.
 
         HiGHS runs in slices of `chunk` seconds (it resumes from its basis), yielding None between slices, so a
         caller can stay responsive on big nets (the first solve of a 10-500-500-1 relaxation takes seconds).
         A slice in which the simplex made no iteration doubles the slice length, so the loop always ends.
         Successive calls change only column bounds, so HiGHS hot-starts from the previous basis.
+        With `iterations`, slices are that many simplex iterations instead: where the slices end (and so the
+        solution's last bits) then does not depend on timing (heuristics under a work cap).
         """
         import highspy
 
@@ -165,15 +167,20 @@ class BigM:
         h = self._h
         try:
             while True:
-                h.setOptionValue("time_limit", h.getRunTime() + chunk)
+                if iterations is None:
+                    h.setOptionValue("time_limit", h.getRunTime() + chunk)
+                else:
+                    h.setOptionValue("simplex_iteration_limit", int(iterations))
                 h.run()
-                if h.getModelStatus() != highspy.HighsModelStatus.kTimeLimit:
+                if h.getModelStatus() not in (highspy.HighsModelStatus.kTimeLimit,
+                                              highspy.HighsModelStatus.kIterationLimit):
                     break
                 if h.getInfo().simplex_iteration_count == 0:
                     chunk *= 2.0  # the slice did not even cover HiGHS's setup: lengthen it, or it never ends
                 yield None
         finally:
             h.setOptionValue("time_limit", highspy.kHighsInf)
+            h.setOptionValue("simplex_iteration_limit", highspy.kHighsIInf)
         return self._read()
 
     def relax(self, sense: str, fixed: dict[tuple[int, int], int] | None = None) -> RelaxSolution | None:

@@ -11,7 +11,8 @@ from typing import Generator, Iterator
 import numpy as np
 
 from nnlab.engine.model.network import NetSnapshot
-from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, PointsVisited, better, finish
+from nnlab.engine.optimize.base import (METHODS, BoundProgress, Event, Incumbent, OptResult, PointsVisited, better,
+                                       check_cap, finish)
 from nnlab.engine.model.sampling import MAX_LHS_VALUES, grid_batches, sample_points
 from nnlab.errors import LimitError, NnlabError
 
@@ -22,15 +23,24 @@ SCHEMES = ("lhs", "uniform")
 class Best:
     """The incumbent of a run; values offered are network outputs (forward pass at x)."""
 
-    def __init__(self, net: NetSnapshot, sense: str, t0: float) -> None:
-        self.net, self.sense, self.t0 = net, sense, t0
+    def __init__(self, net: NetSnapshot, sense: str, t0: float, clock: "Clock | None" = None) -> None:
+        self.net, self.sense, self.t0, self.clock = net, sense, t0, clock
         self.x: np.ndarray | None = None
         self.value: float | None = None
 
     def offer(self, x: np.ndarray, value: float | None = None) -> Incumbent | None:
-        """Keep x if it beats the incumbent; then return the Incumbent event to yield."""
+        """Keep x if it beats the incumbent; then return the Incumbent event to yield. Without a value, x is
+        evaluated here: one forward pass on the clock's meter, refused (None, nothing evaluated) when the
+        forward budget is spent."""
         x = np.asarray(x, dtype=np.float64).reshape(-1)
-        v = float(self.net.forward(x)) if value is None else float(value)
+        if value is None:
+            if self.clock is not None:
+                if not self.clock.room(forward=1):
+                    return None
+                self.clock.count(forward=1)
+            v = float(self.net.forward(x))
+        else:
+            v = float(value)
         if not better(v, self.value, self.sense):
             return None
         self.x, self.value = x.copy(), v
@@ -49,18 +59,92 @@ class Best:
 
 
 class Clock:
-    """Deadline and heartbeat: `due()` says when a progress event should be yielded to allow cancellation."""
+    """Deadline, heartbeat and work meter, shared by every heuristic.
 
-    def __init__(self, time_limit: float) -> None:
+    Time: `over()` is the deadline; `due()` says when a progress event should be yielded to allow cancellation.
+    Heartbeats only yield events: no method may let them change what it computes (which points, in which order),
+    so a run capped by work repeats bit for bit on any machine under any load.
+
+    Work (issue 13: budgets in work, not seconds), counted exactly as it is done:
+    - forward: network evaluations, one per point per evaluation (value_and_pattern gives a point's value and
+      activation pattern in one); a gradient step over N points counts 2N (a forward and a backward pass per
+      point). Evaluations made only to draw (gradient's drawn paths) and the final verification of the result are
+      not search work and are not counted.
+    - lp: HiGHS solves: region LPs, big-M LP relaxations (one each, however many slices), enhanced sampling's MILPs.
+    - gradient_steps: batched gradient steps (each moves every start), for information; not capped.
+    `max_forward` / `max_lp` (None: no cap) are checked before the work: `room()` says whether it fits and, when it
+    does not, marks the run as stopped by work (`capped`, status "work_limit"), so the counts never exceed a cap.
+    """
+
+    def __init__(self, time_limit: float, max_forward: int | None = None, max_lp: int | None = None) -> None:
+        self.max_forward = check_cap("max_forward", max_forward)
+        self.max_lp = check_cap("max_lp", max_lp)
         self.t0 = time.perf_counter()
         self.deadline = self.t0 + time_limit
         self._last = self.t0
+        self.forward = self.lp = self.gradient_steps = 0
+        self.capped = False
+
+    @classmethod
+    def of(cls, params: object, time_limit: float) -> "Clock":
+        """The clock of a run: its time limit and the work caps of its parameters (max_forward, max_lp)."""
+        return cls(time_limit, getattr(params, "max_forward", None), getattr(params, "max_lp", None))
+
+    @property
+    def deterministic(self) -> bool:
+        """Is the run capped by work? Then nothing may depend on timing (HiGHS runs in iteration slices, enhanced
+        sampling's MILPs without their per-solve time limit), so the caps, not the seconds, decide the result."""
+        return self.max_forward is not None or self.max_lp is not None
 
     def over(self) -> bool:
         return time.perf_counter() >= self.deadline
 
+    def stopped(self) -> bool:
+        """Has the deadline passed or a work cap refused work?"""
+        return self.capped or self.over()
+
+    def status(self, timed_out: bool = False) -> str:
+        """"work_limit" when a cap stopped the run, else "time_limit" when the deadline did (timed_out or over
+        now), else "feasible" (a heuristic proves nothing)."""
+        if self.capped:
+            return "work_limit"
+        return "time_limit" if timed_out or self.over() else "feasible"
+
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.perf_counter())
+
+    def left_forward(self) -> int | None:
+        """Forward passes left under the cap (None: no cap)."""
+        return None if self.max_forward is None else self.max_forward - self.forward
+
+    def fits(self, forward: int = 0, lp: int = 0) -> bool:
+        """Would this much more work stay within the caps?"""
+        return ((self.max_forward is None or self.forward + forward <= self.max_forward)
+                and (self.max_lp is None or self.lp + lp <= self.max_lp))
+
+    def room(self, forward: int = 0, lp: int = 0) -> bool:
+        """fits(), and when it does not, the run is stopped by work (status "work_limit")."""
+        if self.fits(forward, lp):
+            return True
+        self.capped = True
+        return False
+
+    def take(self, n: int) -> int:
+        """How many of n points may be evaluated (all of them without a cap); fewer than n marks the run capped."""
+        left = self.left_forward()
+        if left is None or n <= left:
+            return n
+        self.capped = True
+        return max(0, left)
+
+    def count(self, forward: int = 0, lp: int = 0, gradient_steps: int = 0) -> None:
+        self.forward += int(forward)
+        self.lp += int(lp)
+        self.gradient_steps += int(gradient_steps)
+
+    def work(self) -> dict[str, int]:
+        """The OptResult's extra["work"]."""
+        return {"forward": self.forward, "lp": self.lp, "gradient_steps": self.gradient_steps}
 
     def due(self) -> bool:
         now = time.perf_counter()
@@ -72,6 +156,18 @@ class Clock:
     def beat(self, best: Best, stage: str) -> BoundProgress:
         self._last = time.perf_counter()
         return BoundProgress(None, best.value, self._last - self.t0, stage)
+
+
+def value_and_pattern(net: NetSnapshot, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Outputs (N,) and activation patterns at points x (N, n0) in one pass (one forward pass per point); the
+    values are bit-identical to net.forward (the same operations in the same order)."""
+    from nnlab.engine.model import activations
+
+    h = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    gs = net.preactivations(h)
+    if gs:
+        h = activations.get(net.activation).value(gs[-1])
+    return (h @ net.weights[-1].T + net.biases[-1])[:, 0], [g > 0 for g in gs]
 
 
 def iter_points(scheme: str, n: int, lower: np.ndarray, upper: np.ndarray, seed: int,
@@ -90,12 +186,18 @@ def check_positive(name: str, value: float) -> None:
 
 def _evaluate(net: NetSnapshot, chunks: Iterator[np.ndarray], best: Best, clock: Clock,
               draw_every: int = 1) -> Generator[Event, None, str]:
-    """Evaluate batches of points; yields PointsVisited (every draw_every-th point) and Incumbent; returns the status."""
+    """Evaluate batches of points; yields PointsVisited (every draw_every-th point) and Incumbent; returns the status.
+    Under a forward cap the last batch is cut to the budget left, so exactly min(cap, points) are evaluated."""
     seen = 0
     for i, chunk in enumerate(chunks):
         if i and clock.over():
             return "time_limit"
+        m = clock.take(len(chunk))
+        if m == 0:
+            break
+        chunk = chunk[:m]
         vals = net.forward(chunk)
+        clock.count(forward=m)
         shown = (np.arange(seen, seen + len(chunk)) % draw_every) == 0
         seen += len(chunk)
         if shown.any():
@@ -103,7 +205,9 @@ def _evaluate(net: NetSnapshot, chunks: Iterator[np.ndarray], best: Best, clock:
         inc = best.offer_batch(chunk, vals)
         if inc:
             yield inc
-    return "feasible"
+        if clock.capped:
+            break
+    return clock.status()
 
 
 def batch_for(net: NetSnapshot) -> int:
@@ -114,6 +218,8 @@ def batch_for(net: NetSnapshot) -> int:
 @dataclass(frozen=True)
 class RandomParams:
     samples: int = 10000
+    max_forward: int | None = None  # work caps (None: no cap), see Clock
+    max_lp: int | None = None
 
 
 def _check_samples(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, params: "RandomParams | LhsParams") -> None:
@@ -128,23 +234,25 @@ def _check_samples(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, param
                   description="Uniform random points in the box; the best network value found.")
 def random_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: RandomParams,
                   time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
-    return (yield from _sample_search("random", "uniform", net, lower, upper, sense, params.samples, time_limit, seed))
+    return (yield from _sample_search("random", "uniform", net, lower, upper, sense, params, time_limit, seed))
 
 
 def _sample_search(name: str, scheme: str, net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
-                   samples: int, time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
+                   params: "RandomParams | LhsParams", time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
     """The best network value over `samples` points drawn by `scheme` (uniform or lhs)."""
-    check_positive("samples", samples)
-    clock = Clock(time_limit)
-    best = Best(net, sense, clock.t0)
-    chunks = iter_points(scheme, samples, lower, upper, seed, batch_for(net))
+    check_positive("samples", params.samples)
+    clock = Clock.of(params, time_limit)
+    best = Best(net, sense, clock.t0, clock)
+    chunks = iter_points(scheme, params.samples, lower, upper, seed, batch_for(net))
     status = yield from _evaluate(net, chunks, best, clock)
-    return finish(net, name, sense, best.x, status, clock.t0, extra={"samples": samples})
+    return finish(net, name, sense, best.x, status, clock.t0, extra={"samples": params.samples, "work": clock.work()})
 
 
 @dataclass(frozen=True)
 class LhsParams:
     samples: int = 10000
+    max_forward: int | None = None  # a cap below samples evaluates the design's first max_forward points
+    max_lp: int | None = None
 
 
 @METHODS.register("lhs", label="Latin hypercube sampling", params=LhsParams, check=_check_samples,
@@ -152,13 +260,15 @@ class LhsParams:
                   description="Latin hypercube points in the box (scipy.stats.qmc); the best network value found.")
 def lhs_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: LhsParams,
                time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
-    return (yield from _sample_search("lhs", "lhs", net, lower, upper, sense, params.samples, time_limit, seed))
+    return (yield from _sample_search("lhs", "lhs", net, lower, upper, sense, params, time_limit, seed))
 
 
 @dataclass(frozen=True)
 class GridParams:
     resolution: int = 501
     max_points: int = 4_000_000
+    max_forward: int | None = None  # a cap below resolution^n evaluates the grid's first max_forward points
+    max_lp: int | None = None
 
 
 def grid_points(n0: int, params: GridParams) -> int:
@@ -184,11 +294,9 @@ def _check_grid(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, params: 
 def grid_search(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, params: GridParams,
                 time_limit: float, seed: int) -> Generator[Event, None, OptResult]:
     grid_points(lower.size, params)  # the limit, also when called without check_method
-    clock = Clock(time_limit)
-    best = Best(net, sense, clock.t0)
+    clock = Clock.of(params, time_limit)
+    best = Best(net, sense, clock.t0, clock)
     total = params.resolution ** lower.size
-    batch = batch_for(net)
-
-    chunks = grid_batches(lower, upper, params.resolution, batch)
+    chunks = grid_batches(lower, upper, params.resolution, batch_for(net))
     status = yield from _evaluate(net, chunks, best, clock, draw_every=max(1, -(-total // 10_000)))
-    return finish(net, "grid", sense, best.x, status, clock.t0, extra={"points": total})
+    return finish(net, "grid", sense, best.x, status, clock.t0, extra={"points": total, "work": clock.work()})
