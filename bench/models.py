@@ -10,7 +10,10 @@ seeded PyTorch-default weights. Properties follow ACAS Xu's property 1 box (norm
 of the sampled output range above the best of 20,000 samples ("is Y_0 ever that high?"), and property 2's form
 ("is Y_0 ever the largest output?": a conjunction of four comparisons). OMLT reads neither Sub/Div nor several
 outputs, so it is given nnlab's folded single-objective net as a Gemm chain (its own input format).
-Gurobi (gurobi-ml) is used when installed; it is not on this machine.
+Gurobi through gurobi-ml (its add_predictor_constr of the net as a torch Sequential, ReLU as Gurobi's max general
+constraint, one thread) is used when gurobipy and gurobi-machinelearning are installed; they are not project
+dependencies (pip's gurobipy carries a size-limited licence: 2000 variables and constraints, enough for these nets).
+A Gurobi "violated" is checked by a forward pass of nnlab's net at Gurobi's point.
 
 Counted work: every method gets the same time limit per output constraint (a property of four constraints may
 take four); a verdict "holds" is a certified bound, "violated" a point
@@ -165,6 +168,29 @@ def omlt_solve(snap, lower, upper, sense: str, time_limit: float) -> tuple[str, 
     return str(res.solver.termination_condition), finite(bound), finite(best), time.perf_counter() - t0
 
 
+def gurobi_solve(snap, lower, upper, sense: str, time_limit: float) -> tuple[str, float | None, float | None, np.ndarray | None]:
+    """gurobi-ml's formulation of the snapshot (a float64 torch Sequential), one thread:
+    (status, proven bound, best value found, its point)."""
+    import gurobipy as gp
+    from gurobi_ml import add_predictor_constr
+
+    from nnlab.engine.model.network import to_torch
+
+    m = gp.Model()
+    m.Params.OutputFlag = 0
+    m.Params.Threads = 1
+    m.Params.TimeLimit = max(time_limit, 1.0)
+    x = m.addMVar(len(lower), lb=np.asarray(lower, float), ub=np.asarray(upper, float))
+    y = m.addMVar(1, lb=-gp.GRB.INFINITY)
+    add_predictor_constr(m, to_torch(snap, dtype=__import__("torch").float64), x, y)
+    m.setObjective(y.sum(), gp.GRB.MAXIMIZE if sense == "max" else gp.GRB.MINIMIZE)
+    m.optimize()
+    finite = lambda v: float(v) if np.isfinite(float(v)) else None  # noqa: E731
+    bound = finite(m.ObjBound) if m.Status in (gp.GRB.OPTIMAL, gp.GRB.TIME_LIMIT) else None
+    point = np.array(x.X, dtype=float) if m.SolCount else None
+    return str(m.Status), bound, (finite(m.ObjVal) if m.SolCount else None), point
+
+
 # --- the run -----------------------------------------------------------------------------------------------------
 
 def reading(tmp: Path) -> None:
@@ -214,6 +240,17 @@ def decide_row(label: str, net, prop_path: Path, time_limit: float, methods: lis
                     break
                 if len(prop.constraints) == 1 and best is not None and not con.unreachable(best):
                     verdict = "violated"  # the solver's own incumbent (not checked by a forward pass here)
+        elif method == "gurobi":
+            verdict = "unknown"
+            for con in prop.constraints:
+                _, bound, _, point = gurobi_solve(net.snapshot(objective=con.c), prop.lower, prop.upper, con.sense,
+                                                  time_limit)
+                if con.unreachable(bound):
+                    verdict = "holds"
+                    break
+                if (point is not None and all(c.met(net.forward(point[None])[0]) for c in prop.constraints)):
+                    verdict = "violated"  # checked by nnlab's forward pass of every output constraint
+                    break
         else:
             verdict = nnlab.check_property(net, prop_path, method=method, time_limit=time_limit)["verdict"]
         row[method] = (verdict, time.perf_counter() - t0)
@@ -236,8 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     have_omlt = omlt_available()
     print(f"models: time limit {a.time_limit:g} s per method and property; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores; OMLT + HiGHS: {'yes' if have_omlt else 'not installed'}; gurobi-ml: "
-          f"{'yes' if _has('gurobi_ml') else 'not installed'}")
-    methods = ["bab", "milp", *(["omlt"] if have_omlt else [])]
+          f"{'yes' if _has('gurobi_ml') and _has('gurobipy') else 'not installed'}")
+    methods = ["bab", "milp", *(["omlt"] if have_omlt else []),
+               *(["gurobi"] if _has("gurobi_ml") and _has("gurobipy") else [])]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         reading(tmp)
@@ -271,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         n_dec = sum(v != "unknown" for v, _ in rows)
         secs = sum(s for _, s in rows)
         ratio = "" if m == "bab" else f"  ({secs / base:.1f}x bab's time)"
-        print(f"  {m:5s} {n_dec}/{len(rows)}  {secs:7.2f} s{ratio}")
+        print(f"  {m:6s} {n_dec}/{len(rows)}  {secs:7.2f} s{ratio}")
     return 0
 
 

@@ -23,15 +23,27 @@ if TYPE_CHECKING:
 
 
 
-def load_network(path: str | os.PathLike, activation: str | None = None, *, logits: bool = False) -> "ModelNetwork":
-    """Read a model file (.onnx, .pt state_dict or TorchScript, .pt2, .npz) with all its outputs.
+def load_network(path: str | os.PathLike, activation: str | None = None, *,
+                 logits: bool = False) -> "ModelNetwork | NetSnapshot":
+    """Read a model file (.onnx, .pt state_dict or TorchScript, .pt2, .npz) with all its outputs, or a scene file
+    (.toml), whose network is the one `nnlab optimize SCENE` optimises: its model file's chosen output or
+    objective ([network] model, output, objective), else its trained or initial network (a NetSnapshot).
 
     `activation` names the activation of a file that records none (a bare state_dict); `logits` drops a trailing
     Softmax/LogSoftmax. An assumed activation is a ModelFileWarning. Errors: nnlab.errors.NnlabError, one line."""
     import warnings
+    from pathlib import Path
 
     from nnlab.engine.model.io import ModelFileWarning, read_network
+    from nnlab.errors import UsageError
 
+    if Path(path).suffix.lower() == ".toml":
+        from nnlab.engine.model.scene import load_scene
+        from nnlab.engine.train.cache import trained_network
+
+        if activation is not None or logits:
+            raise UsageError(f"{Path(path).name}: a scene names its own activation and logits ([network])")
+        return trained_network(load_scene(path))
     net = read_network(path, activation, logits=logits)
     if net.note:
         warnings.warn(net.note, ModelFileWarning, stacklevel=2)
@@ -102,10 +114,11 @@ def optimize(net: Any, lower: Any = None, upper: Any = None, sense: str = "max",
 
 def check_property(net: Any, vnnlib: str | os.PathLike, method: str = "exact", time_limit: float = 60.0,
                    seed: int = 0) -> dict[str, Any]:
-    """Decide a VNN-LIB property over its box: "holds" when an output constraint of the counterexample is proven
-    unreachable (a certified bound), "violated" when a point's forward pass meets every constraint, else
-    "unknown". Returns verdict, why, counterexample (x or None), constraints (as written) and results (one
-    optimize object per constraint tried)."""
+    """Decide a VNN-LIB property (its cases: `or` of boxes and output conditions): "holds" when every case has an
+    output constraint proven unreachable over its box (a certified bound), "violated" when a point's forward pass
+    meets every constraint of a case whose box holds it, else "unknown". Returns verdict, why, counterexample (x or
+    None), constraints (as written; one "(A and B)" per case when there are several), cases and results (one
+    optimize object per constraint tried; `time_limit` is per constraint)."""
     from nnlab.engine.model.io import ModelNetwork
     from nnlab.engine.model.vnnlib import read_vnnlib
     from nnlab.engine.optimize import run_to_result
@@ -116,36 +129,66 @@ def check_property(net: Any, vnnlib: str | os.PathLike, method: str = "exact", t
     if not isinstance(net, ModelNetwork):
         raise UsageError("check_property needs a network from nnlab.load_network (it reads every output)")
     prop = read_vnnlib(vnnlib, net.input_dim)
-    return decide(net, prop, lambda snap, sense: run_to_result(
-        optimize_steps(snap, prop.lower, prop.upper, sense, method=method, time_limit=time_limit, seed=seed)))
+    return decide(net, prop, lambda snap, sense, lo, hi: run_to_result(
+        optimize_steps(snap, lo, hi, sense, method=method, time_limit=time_limit, seed=seed)))
 
 
 def decide(net: "ModelNetwork", prop: "Property", solve: Any) -> dict[str, Any]:
-    """The verdict loop of check_property, with `solve(snapshot, sense) -> OptResult` (the CLI passes its own)."""
+    """The verdict loop of check_property, with `solve(snapshot, sense, lower, upper) -> OptResult` (the CLI
+    passes its own). Sound: "holds" needs a certified bound for every case, "violated" a forward pass."""
     from nnlab.errors import UsageError
 
-    if not prop.constraints:
+    if not prop.constrains_outputs:
         raise UsageError("the property constrains no output; optimise an output over its box instead")
     if prop.n_outputs != net.n_outputs:
         raise UsageError(f"the property declares {prop.n_outputs} outputs but the network has {net.n_outputs}")
-    results, verdict, why, cex = [], "unknown", "", None
-    for con in prop.constraints:
-        res = solve(net.snapshot(objective=con.c), con.sense)
-        results.append(res.to_json())
-        if con.unreachable(res.bound):
-            verdict = "holds"
-            why = (f"the {con.sense} of {_term(con.c)} over the box is {'at most' if con.sense == 'max' else 'at least'} "
-                   f"{res.bound:.10g}, so {con.text} is never met (certified by {res.method})")
+    cases = prop.cases
+    results: list[dict[str, Any]] = []
+    status = ["open"] * len(cases)
+    reasons: list[str] = []
+    verdict, why, cex = "unknown", "", None
+
+    def counterexample(x: np.ndarray) -> str | None:
+        y = net.forward(x)[0]
+        hit = next((j for j, case in enumerate(cases) if case.met(x, y)), None)
+        if hit is None:
+            return None
+        where = f" of case {hit + 1}" if len(cases) > 1 else ""
+        return f"the point x = {[float(v) for v in x]} meets every output constraint{where} (outputs {[float(v) for v in y]})"
+
+    for i, case in enumerate(cases):
+        if not case.constraints:  # a box with no output condition: every point of it is a counterexample
+            x = case.lower.copy()
+            verdict, why, cex, status[i] = "violated", counterexample(x), [float(v) for v in x], "met"
             break
-        if res.x is not None:
-            y = net.forward(res.x)[0]
-            if all(c.met(y) for c in prop.constraints):
-                verdict, cex = "violated", [float(v) for v in res.x]
-                why = f"the point x = {cex} meets every output constraint (outputs {[float(v) for v in y]})"
+        for con in case.constraints:
+            res = solve(net.snapshot(objective=con.c), con.sense, case.lower, case.upper)
+            results.append(res.to_json())
+            if con.unreachable(res.bound):
+                status[i] = "unreachable"
+                reasons.append(f"the {con.sense} of {_term(con.c)} over the box is "
+                               f"{'at most' if con.sense == 'max' else 'at least'} {res.bound:.10g}, so {con.text} is "
+                               f"never met (certified by {res.method})")
                 break
-    if verdict == "unknown":
-        why = "no output constraint was proven unreachable and no point met them all"
-    return {"verdict": verdict, "why": why, "counterexample": cex, "constraints": [c.text for c in prop.constraints],
+            if res.x is not None and (found := counterexample(np.asarray(res.x, dtype=np.float64))) is not None:
+                verdict, why, cex, status[i] = "violated", found, [float(v) for v in res.x], "met"
+                break
+        if verdict == "violated":
+            break
+    if verdict != "violated":
+        if all(s == "unreachable" for s in status):
+            verdict = "holds"
+            why = reasons[0] if len(cases) == 1 else (f"each of the {len(cases)} cases is unreachable: "
+                                                      + "; ".join(f"case {k + 1}: {r}" for k, r in enumerate(reasons)))
+        else:
+            still = [str(k + 1) for k, s in enumerate(status) if s == "open"]
+            why = ("no output constraint was proven unreachable and no point met them all" if len(cases) == 1 else
+                   f"case{'s' if len(still) > 1 else ''} {', '.join(still)} of {len(cases)}: no output constraint was "
+                   "proven unreachable and no point met them all")
+    texts = [c.text for c in cases[0].constraints] if len(cases) == 1 else [f"({c.text})" for c in cases]
+    return {"verdict": verdict, "why": why, "counterexample": cex, "constraints": texts,
+            "cases": [{"constraints": [c.text for c in case.constraints], "lower": case.lower.tolist(),
+                       "upper": case.upper.tolist(), "status": s} for case, s in zip(cases, status)],
             "results": results}
 
 

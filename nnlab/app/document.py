@@ -1,6 +1,7 @@
 """The open scene and the network on screen: the one model every panel and view listens to, and its operations.
 
-All maths is delegated to the engine (initial_snapshot, surface.evaluate_network, targets, train.make_dataset);
+All maths is delegated to the engine (Scene.base_network: the initial network or the scene's model file's,
+surface.evaluate_network, targets, train.make_dataset);
 a rejected change emits `error` and leaves the scene as it was. `net` is always the network on screen (initial,
 being trained, trained or loaded): whatever shows or exports it (views, Info, Optimize, the Export dialog, network
 files) takes it from here, never retrains the scene. Job factories are picklable (nnlab.app.jobs) and run by the UI
@@ -20,7 +21,7 @@ from nnlab.app.events import Signal
 from nnlab.app.training import TrainState
 from nnlab.app.view import ViewState
 from nnlab.engine.analysis.surface import evaluate_fn, evaluate_network, grid_axes
-from nnlab.engine.model.network import NetSnapshot, initial_snapshot
+from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.model.scene import Scene, load_scene, save_scene
 
 
@@ -39,7 +40,7 @@ class Document:
         self.scene = scene or Scene()
         self.clean: Scene = self.scene  # the scene as opened or last saved (modified: differs from it)
         self.path: str = ""
-        self.initial: NetSnapshot = initial_snapshot(self.scene.network, self.scene.init)
+        self.initial: NetSnapshot = self.scene.base_network()
         self.net: NetSnapshot = self.initial
         self.trained = False
         self.xs, self.ys = grid_axes(*self._box(), self.scene.camera.resolution)
@@ -82,7 +83,7 @@ class Document:
 
     def set_scene(self, scene: Scene) -> None:
         """Replace the whole scene (raises on a network the scene cannot build; the caller reports it)."""
-        initial = initial_snapshot(scene.network, scene.init)
+        initial = scene.base_network()
         scene.domain()  # raises for a target without a form in this dimension
         self.view.unit = None  # (as in update: before the new network's surface is drawn)
         self.scene, self.initial, self.net, self.trained = scene, initial, initial, False
@@ -112,7 +113,7 @@ class Document:
             if section in ("network", "target"):
                 scene.domain()
             rebuild = section in ("network", "init")
-            initial = initial_snapshot(scene.network, scene.init) if rebuild else self.initial
+            initial = scene.base_network() if rebuild else self.initial
         except Exception as e:  # noqa: BLE001 - see describe
             self.error.emit(describe(e))
             return False
@@ -180,9 +181,25 @@ class Document:
 
         s = self.scene
         arch = "-".join(str(w) for w in (s.network.input_dim, *s.network.hidden, 1))
+        if s.network.model:
+            return f"{arch} {s.network.activation} · {Path(s.network.model).name}, {self.output_label()} · from a model file"
         init = f"{INITS.get(s.init.scheme).label}, seed {s.init.seed}"
         state = f"trained on {s.target.name}" if self.trained else "at initialization"
         return f"{arch} {s.network.activation} · {init} · {state}"
+
+    def model_outputs(self) -> int:
+        """How many outputs the scene's model file has (0: the scene names no model file)."""
+        return self.scene.model_network().n_outputs if self.scene.network.model else 0
+
+    def output_label(self) -> str:
+        """Which output of the model file is drawn: "y1", "objective [1, -1, 0]" or "y0" (a one-output file)."""
+        net = self.scene.network
+        return self.objective_label(net.objective) if net.objective is not None else f"y{net.output or 0}"
+
+    @staticmethod
+    def objective_label(c: tuple[float, ...]) -> str:
+        """'objective [1, -1, 0]': a linear objective c^T y of a model file's outputs, as the app names it."""
+        return "objective [" + ", ".join(f"{v:g}" for v in c) + "]"
 
     # ---- jobs (picklable factories, run by the UI on a worker) --------------------------------------------
     def train_job(self, first_epoch: int = 0) -> partial:

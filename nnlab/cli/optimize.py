@@ -4,9 +4,11 @@
 otherwise; `milp` is the big-M MILP. milp, regions, sampling and walk need a piecewise-linear network (relu,
 leaky_relu), exact and bab a ReLU one; gradient, random, lhs and grid work for every activation. With --json,
 stdout is one strict JSON object (a list of them for --method all) with the keys method, sense, value, x, status,
-bound, gap, seconds, verified_value; a number that is not finite is null.
-A network with several outputs needs --output K or --objective c0,c1,... . With --vnnlib and neither, the property
-is decided: the JSON object is {property, verdict, why, counterexample, constraints, results}.
+bound, gap, seconds, verified_value, search, work; a number that is not finite is null.
+A network with several outputs needs --output K or --objective c0,c1,... . A scene that names a model file
+([network] model) optimises the output or objective it chooses (--output/--objective choose another) over its box.
+With --vnnlib and neither, the property is decided: the JSON object is {property, verdict, why, counterexample,
+constraints, cases, results}.
 Errors: one line on stderr, exit code 2.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 
 import numpy as np
 
-JSON_KEYS = ("method", "sense", "value", "x", "status", "bound", "gap", "seconds", "verified_value", "search")
+JSON_KEYS = ("method", "sense", "value", "x", "status", "bound", "gap", "seconds", "verified_value", "search", "work")
 MODEL_SUFFIXES = (".onnx", ".pt", ".pt2", ".npz", ".toml")
 
 
@@ -101,6 +103,7 @@ def load_network(model: str, lower: str | None, upper: str | None, activation: s
     """(snapshot or None, lower, upper, the file's ModelNetwork or None, the VNN-LIB Property or None).
 
     A model file that records no activation is read as `activation`, else as ReLU with a one-line note on stderr.
+    A scene naming a model file is that file's network with the scene's output or objective and box.
     The snapshot is None when a property's output constraints are to be decided (no --output/--objective)."""
     from nnlab.bundled import scene_path
     from nnlab.engine.model.io import read_network
@@ -121,6 +124,12 @@ def load_network(model: str, lower: str | None, upper: str | None, activation: s
         scene = load_scene(path)
         if activation is not None and activation != scene.network.activation:
             raise UsageError(f"--activation {activation}: the scene {path.name} uses {scene.network.activation}")
+    if suffix == ".toml" and scene.network.model:
+        if logits:
+            raise UsageError(f"--logits: the scene {path.name} says itself whether to drop a softmax ([network] logits)")
+        full = scene.model_network()
+        lo, hi = (np.array(v, dtype=np.float64) for v in scene.domain())
+    elif suffix == ".toml":
         if output not in (None, 0) or (coeffs is not None and len(coeffs) != 1):
             raise UsageError(f"{path.name}: a scene's network has one output (--output 0, --objective C)")
         if vnnlib is not None:
@@ -138,18 +147,27 @@ def load_network(model: str, lower: str | None, upper: str | None, activation: s
         full = read_network(path, activation, logits=logits)
         if full.note:
             print(f"nnlab optimize: note: {full.note} (--activation NAME names it)", file=sys.stderr)
-        decide = vnnlib is not None and output is None and coeffs is None
-        net = None if decide else full.snapshot(output, coeffs)
         lo, hi = np.zeros(full.input_dim), np.ones(full.input_dim)
+    if full is not None:
+        decide = vnnlib is not None and output is None and coeffs is None
+        if decide:
+            net = None
+        elif suffix == ".toml" and output is None and coeffs is None:
+            net = scene.base_network()  # the scene's own output or objective
+        else:
+            net = full.snapshot(output, coeffs)
         if vnnlib is not None:
             from nnlab.engine.model.vnnlib import read_vnnlib
 
             if lower is not None or upper is not None:
                 raise UsageError("--vnnlib gives the input box; drop --lower/--upper")
             prop = read_vnnlib(vnnlib, full.input_dim)
-            lo, hi = prop.lower, prop.upper
-            if decide and not prop.constraints:
+            if decide and not prop.constrains_outputs:
                 raise UsageError(f"{prop_name(vnnlib)}: the property constrains no output; add --output K or --objective")
+            if not decide and len(prop.cases) > 1 and len({(tuple(c.lower), tuple(c.upper)) for c in prop.cases}) > 1:
+                raise UsageError(f"{prop_name(vnnlib)}: the property has several input boxes (an 'or' of boxes); "
+                                 "--output/--objective optimise over one box: drop them to decide the property")
+            lo, hi = prop.lower, prop.upper
     if lower is not None:
         lo = _floats(lower, "lower")
     if upper is not None:
@@ -260,9 +278,8 @@ def _decide(args: argparse.Namespace, full, prop, params: dict) -> int:
         raise UsageError("--vnnlib decides a property with one --method, not all")
     done = []
 
-    def solve(snap, sense):
-        res = run_to_result(run_method(args.method, snap, prop.lower, prop.upper, sense, args.time_limit,
-                                       args.seed, params))
+    def solve(snap, sense, lower, upper):
+        res = run_to_result(run_method(args.method, snap, lower, upper, sense, args.time_limit, args.seed, params))
         done.append(res)
         if not args.json:
             print(f"{args.method}: done ({res.status}, {res.seconds:.2f} s)", file=sys.stderr)
@@ -273,7 +290,8 @@ def _decide(args: argparse.Namespace, full, prop, params: dict) -> int:
     if args.json:
         print(json.dumps({"property": name, **out}, allow_nan=False))
     else:
-        print(f"property {name}: counterexample constraints {' and '.join(out['constraints'])}")
+        join = " or " if len(out["cases"]) > 1 else " and "
+        print(f"property {name}: counterexample constraints {join.join(out['constraints'])}")
         _table(done)
         print(f"{out['verdict']}: {out['why']}")
     return 0

@@ -217,3 +217,54 @@ def test_time_limit_holds_on_a_huge_net():
         r = run_to_result(run_method(method, net, lo, hi, "max", 2.0, 0))
         assert time.perf_counter() - t < 30.0  # generous guard: was 9 s (bab) and 20 s (milp), now ~2.3 s and ~5 s
         assert r.status == "time_limit" and r.bound is not None and r.bound >= r.value
+
+
+def test_leaky_relu_with_its_own_slope_from_a_torch_onnx_file(tmp_path):
+    """LeakyReLU(0.2) exported by torch to ONNX reads as leaky_relu:0.2; the MILP and the 2-D regions encode that
+    slope (their optimum is the grid's to within the grid's Lipschitz slack, and never below a sampled point), and
+    every file nnlab writes keeps the slope."""
+    import warnings
+
+    torch = pytest.importorskip("torch")
+    onnx = pytest.importorskip("onnx")
+    from nnlab.engine.model.io import read_model, save_model
+
+    torch.manual_seed(7)
+    module = torch.nn.Sequential(torch.nn.Linear(2, 12), torch.nn.LeakyReLU(0.2), torch.nn.Linear(12, 12),
+                                 torch.nn.LeakyReLU(0.2), torch.nn.Linear(12, 1)).eval()
+    path = tmp_path / "leaky.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.zeros(1, 2),), str(path), dynamo=False)
+    net = read_model(path).net
+    assert net.activation == "leaky_relu:0.2"
+    n = 301
+    g = np.linspace(-1.0, 1.0, n)
+    grid = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+    values = net.forward(grid)
+    with torch.no_grad():
+        want = module.double()(torch.tensor(grid)).numpy()[:, 0]
+    np.testing.assert_allclose(values, want, rtol=1e-12, atol=1e-12)  # the slope is 0.2, not 0.01
+    lip = float(np.prod([np.linalg.norm(w, 2) for w in net.weights]))  # slopes <= 1: a Lipschitz bound
+    slack = lip * (2.0 / (n - 1)) * np.sqrt(2.0) / 2.0  # no point is farther than this from a grid point
+    for sense in ("max", "min"):
+        best = values.max() if sense == "max" else values.min()
+        sign = 1.0 if sense == "max" else -1.0
+        answers = []
+        for method, params in (("milp", TIGHT), ("regions", {})):
+            r = run_to_result(run_method(method, net, *BOX, sense, 60, 0, params))
+            assert r.status == "optimal", (method, sense)
+            assert r.value == pytest.approx(float(net.forward(r.x)), abs=1e-12)
+            assert sign * (r.value - best) >= -1e-9  # never worse than any sampled point
+            assert sign * (r.value - best) <= slack
+            answers.append(r.value)
+        assert answers[0] == pytest.approx(answers[1], abs=1e-7)
+    for suffix in (".onnx", ".npz", ".pt"):
+        out = tmp_path / f"rt{suffix}"
+        save_model(net, out)
+        back = read_model(out).net
+        assert back.activation == "leaky_relu:0.2"
+        np.testing.assert_allclose(back.forward(grid), values, rtol=1e-6, atol=1e-6)  # float32 files
+    alpha = [a.f for node in onnx.load(str(tmp_path / "rt.onnx")).graph.node if node.op_type == "LeakyRelu"
+             for a in node.attribute if a.name == "alpha"]
+    assert len(alpha) == 2 and all(a == np.float32(0.2) for a in alpha)

@@ -171,10 +171,16 @@ def test_graph_ops_nnlab_cannot_read_are_named(tmp_path: Path, kind: str, needle
     assert "\n" not in str(err.value)
 
 
-def test_graph_with_another_leaky_slope_or_mixed_activations_is_refused(tmp_path: Path) -> None:
-    leaky = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(0.2), torch.nn.Linear(3, 1))
-    with pytest.raises(ModelFileError, match="negative slope 0.2: nnlab's leaky_relu has slope 0.01"):
-        read_model(_save(leaky, "trace", tmp_path / "leaky"))
+def test_graph_with_its_own_leaky_slope_reads_and_mixed_activations_are_refused(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    leaky = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(0.2), torch.nn.Linear(3, 1)).eval()
+    for kind in ("trace", "export"):
+        got = read_model(_save(leaky, kind, tmp_path / f"leaky_{kind}")).net
+        assert got.activation == "leaky_relu:0.2"
+        assert_same_function(got, torch_values(leaky))
+    steep = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(1.5), torch.nn.Linear(3, 1))
+    with pytest.raises(ModelFileError, match=r"negative slope 1.5: nnlab reads leaky ReLU slopes in \[0, 1\)"):
+        read_model(_save(steep, "trace", tmp_path / "steep"))
     mixed = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3), torch.nn.Tanh(),
                                 torch.nn.Linear(3, 1))
     with pytest.raises(ModelFileError, match="mixes activations relu and tanh"):
@@ -267,7 +273,11 @@ def test_onnx_leaky_relu_with_its_own_alpha_and_other_ops(tmp_path: Path) -> Non
     expected = np.where(g > 0, g, 0.01 * g) @ W2[0].astype(np.float64) + np.float32(0.25)
     assert_same_function(read_model(path).net, expected)
     path = _onnx(tmp_path / "l2.onnx", _chain([helper.make_node("LeakyRelu", ["g"], ["h"], alpha=0.3)]), INITS)
-    with pytest.raises(ModelFileError, match=r"l2.onnx: node 1 \(LeakyRelu\): LeakyRelu with negative slope 0.3"):
+    got = read_model(path).net  # another slope is its own entry; the float32 attribute reads as the 0.3 written
+    assert got.activation == "leaky_relu:0.3"
+    assert_same_function(got, np.where(g > 0, g, 0.3 * g) @ W2[0].astype(np.float64) + np.float32(0.25))
+    path = _onnx(tmp_path / "l3.onnx", _chain([helper.make_node("LeakyRelu", ["g"], ["h"], alpha=1.5)]), INITS)
+    with pytest.raises(ModelFileError, match=r"l3.onnx: node 1 \(LeakyRelu\): LeakyRelu with negative slope 1.5"):
         read_model(path)
     path = _onnx(tmp_path / "elu.onnx", _chain([helper.make_node("Elu", ["g"], ["h"])]), INITS)
     with pytest.raises(ModelFileError, match=r"elu.onnx: unsupported ONNX op 'Elu' \(node 1\)"):
@@ -352,5 +362,14 @@ def test_pt_with_bad_metadata_is_refused(tmp_path: Path) -> None:
     buf = io.BytesIO()
     torch.save({"nnlab": {"format": 1, "activation": "leaky_relu", "negative_slope": 0.2}, "state_dict": state}, buf)
     (tmp_path / "slope.pt").write_bytes(buf.getvalue())
-    with pytest.raises(ModelFileError, match="slope.pt: leaky_relu with negative slope 0.2"):
-        read_model(tmp_path / "slope.pt")
+    assert read_model(tmp_path / "slope.pt").net.activation == "leaky_relu:0.2"  # the slope it records
+    buf = io.BytesIO()
+    torch.save({"nnlab": {"format": 1, "activation": "leaky_relu", "negative_slope": 1.5}, "state_dict": state}, buf)
+    (tmp_path / "steep.pt").write_bytes(buf.getvalue())
+    with pytest.raises(ModelFileError, match="steep.pt: leaky_relu with negative slope 1.5"):
+        read_model(tmp_path / "steep.pt")
+    buf = io.BytesIO()
+    torch.save({"nnlab": {"format": 1, "activation": "leaky_relu:0.2", "negative_slope": 0.3}, "state_dict": state}, buf)
+    (tmp_path / "contra.pt").write_bytes(buf.getvalue())
+    with pytest.raises(ModelFileError, match="contra.pt: the file records activation leaky_relu:0.2 with negative slope 0.3"):
+        read_model(tmp_path / "contra.pt")

@@ -61,8 +61,8 @@ def test_from_torch_refuses_what_a_snapshot_cannot_hold():
                                 torch.nn.Linear(3, 1))
     with pytest.raises(NetworkError, match="mixes activations relu and tanh"):
         from_torch(mixed)
-    with pytest.raises(NetworkError, match="negative slope 0.2"):
-        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(0.2), torch.nn.Linear(3, 1)))
+    with pytest.raises(NetworkError, match="negative slope 1.5"):  # a slope in [0, 1) is read (leaky_relu:a)
+        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LeakyReLU(1.5), torch.nn.Linear(3, 1)))
     with pytest.raises(NetworkError, match="unsupported layer ELU"):
         from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ELU(), torch.nn.Linear(3, 1)))
 

@@ -265,3 +265,181 @@ def test_a_huge_scene_file_is_refused_by_its_size(tmp_path):
         fh.truncate(3_000_000_000)
     with pytest.raises(SceneError, match=r"too large for a scene file; the limit is 1,000,000 bytes"):
         load_scene(p)
+
+
+# --- scenes that name a model file ([network] model, output, objective, logits) ----------------------------
+
+def _three_outputs(tmp_path: Path) -> tuple[Path, object]:
+    """A 2-5-3 tanh network with 3 outputs, as an nnlab .npz in tmp_path/models; returns its path and arrays."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    arrays = {"W0": rng.standard_normal((5, 2)), "b0": rng.standard_normal(5), "W1": rng.standard_normal((3, 5)),
+              "b1": rng.standard_normal(3)}
+    (tmp_path / "models").mkdir(exist_ok=True)
+    path = tmp_path / "models" / "three.npz"
+    np.savez(path, activation=np.array("tanh"), **arrays)
+    return path, arrays
+
+
+def _forward(arrays: dict, x):
+    import numpy as np
+
+    return np.tanh(x @ arrays["W0"].T + arrays["b0"]) @ arrays["W1"].T + arrays["b1"]
+
+
+def test_a_scene_names_a_model_file_and_takes_its_network(tmp_path):
+    import numpy as np
+
+    path, arrays = _three_outputs(tmp_path)
+    p = write(tmp_path, '[network]\nmodel = "models/three.npz"\nobjective = [1, -1, 0.5]\n'
+                        '[train]\nenabled = true\n[target]\nname = "peaks"\n')
+    s = load_scene(p)
+    assert (s.network.input_dim, s.network.hidden, s.network.activation) == (2, (5,), "tanh")  # the file's
+    assert s.network.objective == (1.0, -1.0, 0.5) and s.network.output is None
+    assert not s.trains()  # a model file is shown as it is, never trained
+    assert s.domain() == ((0.0, 0.0), (1.0, 1.0))  # the network's natural box, not the target's domain
+    x = np.random.default_rng(0).uniform(0, 1, (50, 2))
+    np.testing.assert_allclose(s.base_network().forward(x), _forward(arrays, x) @ [1, -1, 0.5], rtol=1e-12, atol=1e-12)
+    s1 = s.replace("network", output=2, objective=None)
+    np.testing.assert_allclose(s1.base_network().forward(x), _forward(arrays, x)[:, 2], rtol=1e-12, atol=1e-12)
+    assert s1.model_network().n_outputs == 3 and s1.model_network() is s.model_network()  # read once
+
+
+def test_a_model_scene_saves_the_model_path_for_its_new_folder(tmp_path):
+    _three_outputs(tmp_path)
+    s = load_scene(write(tmp_path, '[network]\nmodel = "models/three.npz"\noutput = 1\nlower = [-1, -2]\n'
+                                   'upper = [1, 2]\n'))
+    (tmp_path / "elsewhere").mkdir()
+    saved = save_scene(s, tmp_path / "elsewhere" / "copy.toml")
+    text = (tmp_path / "elsewhere" / "copy.toml").read_text()
+    assert 'model = "../models/three.npz"' not in text  # not below the new folder: an absolute path
+    assert f'model = "{(tmp_path / "models" / "three.npz").as_posix()}"' in text
+    assert "hidden" not in text and "activation" not in text and "input_dim" not in text  # the file's
+    back = load_scene(tmp_path / "elsewhere" / "copy.toml")
+    assert back == saved and back.network.output == 1 and back.domain() == ((-1.0, -2.0), (1.0, 2.0))
+    saved_here = save_scene(s, tmp_path / "here.toml")
+    assert 'model = "models/three.npz"' in (tmp_path / "here.toml").read_text() and saved_here.network.model == "models/three.npz"
+    plain = dumps_scene(Scene())
+    assert "model" not in plain and "logits" not in plain and "output" not in plain  # scenes without one: as before
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('output = 1\n', r"\[network\] output = 1 is not allowed without a model file"),
+    ('logits = true\n', r"\[network\] logits = true is not allowed without a model file"),
+    ('model = "models/three.npz"\noutput = 1\nobjective = [1, 0, 0]\n', r"\[network\] output and objective: choose one"),
+    ('model = "models/three.npz"\noutput = 3\n', r"\[network\] output = 3 is not allowed; three.npz has 3 outputs \(0 to 2\)"),
+    ('model = "models/three.npz"\noutput = -1\n', r"\[network\] output = -1 is not allowed; expected a value >= 0"),
+    ('model = "models/three.npz"\nobjective = [1, 2]\n', r"\[network\] objective = \[1.0, 2.0\] is not allowed; expected 3 numbers"),
+    ('model = "models/three.npz"\n', r"\[network\] model three.npz has 3 outputs; choose one with output = K"),
+    ('model = "models/three.npz"\noutput = 0\ninput_dim = 4\n', r"\[network\] input_dim = 4 is not allowed; the model file three.npz has 2 inputs"),
+    ('model = "models/three.npz"\noutput = 0\nlower = [0, 0, 0]\nupper = [1, 1, 1]\n', r"\[network\] lower = \[0.0, 0.0, 0.0\] is not allowed; expected 2 numbers"),
+    ('model = "models/none.onnx"\n', r"\[network\] model: none.onnx: no such model file"),
+    ('model = "models/junk.onnx"\n', r"\[network\] model: junk.onnx: "),
+    ('model = "models/three.h5"\n', r"\[network\] model: three.h5: unsupported model file suffix '.h5'"),
+])
+def test_model_fields_are_checked_naming_the_field(tmp_path, body, needle):
+    _three_outputs(tmp_path)
+    (tmp_path / "models" / "junk.onnx").write_bytes(b"\x00\x01 not a protobuf")
+    (tmp_path / "models" / "three.h5").write_bytes(b"")
+    assert re_search(needle, refusal(tmp_path, "[network]\n" + body))
+
+
+def re_search(pattern: str, text: str) -> bool:
+    import re
+
+    assert re.search(pattern, text), text
+    return True
+
+
+def test_every_consumer_gets_the_model_files_network(tmp_path, capsys):
+    """The training cache, the export plan, the API and `nnlab optimize SCENE` all take the file's chosen output."""
+    import json
+
+    import numpy as np
+
+    import nnlab
+    from nnlab.cli.main import main
+    from nnlab.engine.export.plan import scene_network
+    from nnlab.engine.train.cache import trained_network
+
+    path, arrays = _three_outputs(tmp_path)
+    p = write(tmp_path, '[network]\nmodel = "models/three.npz"\noutput = 2\nlower = [-1, -1]\nupper = [1, 1]\n')
+    x = np.random.default_rng(1).uniform(-1, 1, (40, 2))
+    want = _forward(arrays, x)[:, 2]
+    for net in (trained_network(load_scene(p)), scene_network(load_scene(p)), nnlab.load_network(p)):
+        np.testing.assert_allclose(net.forward(x), want, rtol=1e-12, atol=1e-12)
+    assert main(["optimize", "--model", str(p), "--method", "grid", "--json", "--param", "resolution=20"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["value"] == pytest.approx(float(_forward(arrays, np.array(obj["x"]))[2]), abs=1e-12)
+    assert all(-1 <= v <= 1 for v in obj["x"])
+    assert main(["optimize", "--model", str(p), "--method", "grid", "--json", "--output", "0",
+                 "--param", "resolution=20"]) == 0  # --output chooses another output of the scene's file
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["value"] == pytest.approx(float(_forward(arrays, np.array(obj["x"]))[0]), abs=1e-12)
+    (tmp_path / "bad.toml").write_text('[network]\nmodel = "models/none.onnx"\n')
+    assert main(["optimize", "--model", str(tmp_path / "bad.toml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("bad.toml: [network] model: none.onnx: no such model file") and "\n" not in err
+
+
+def test_a_leaky_slope_is_an_activation_a_scene_can_name(tmp_path):
+    import numpy as np
+
+    s = Scene(network=NetworkSpec(hidden=(6,), activation="leaky_relu:0.2"))
+    net = s.base_network()
+    g = net.preactivations(np.array([[0.3, -0.4]]))[0]
+    h = np.where(g > 0, g, 0.2 * g)
+    assert net.forward(np.array([0.3, -0.4])) == pytest.approx(float((net.weights[1] @ h[0])[0] + net.biases[1][0]), abs=1e-15)
+    assert load_scene(save_scene(s, tmp_path / "l.toml").source).network.activation == "leaky_relu:0.2"
+    for bad in ("leaky_relu:0.20", "leaky_relu:1.5", "leaky_relu:x"):
+        with pytest.raises(SceneError, match=r"\[network\] activation = .* is not allowed; expected one of relu"):
+            NetworkSpec(activation=bad)
+
+
+def test_an_export_of_a_model_scene_draws_the_files_output(tmp_path):
+    import numpy as np
+
+    from nnlab.engine.analysis.surface import grid_points
+    from nnlab.engine.export.plan import build_plan, options_for
+    from nnlab.engine.export.writers import ExportError
+
+    def drain(gen):
+        try:
+            while True:
+                next(gen)
+        except StopIteration as done:
+            return done.value
+
+    _, arrays = _three_outputs(tmp_path)
+    s = load_scene(write(tmp_path, '[network]\nmodel = "models/three.npz"\nobjective = [0, 2, -1]\n'
+                                   '[camera]\nresolution = 12\n'))
+    plan = drain(build_plan(s, options_for(s, kind="orbit", frames=2, width=32, height=24)))
+    lo, hi = s.domain()
+    want = (_forward(arrays, grid_points(lo, hi, 12)) @ [0, 2, -1]).reshape(12, 12)
+    np.testing.assert_allclose(plan.frames[0].panels[0].z, want, rtol=1e-6, atol=1e-6)
+    for kind in ("gallery", "training"):
+        with pytest.raises(ExportError, match=f"the {kind} kind draws networks the scene initialises"):
+            drain(build_plan(s, options_for(s, kind=kind, frames=2, width=32, height=24)))
+
+
+def test_logits_drops_a_trailing_softmax_of_the_scenes_model(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(2)
+    W, b = rng.standard_normal((2, 3)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "b"], ["z"]),
+             helper.make_node("Softmax", ["z"], ["y"], axis=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+                              [numpy_helper.from_array(W, "W"), numpy_helper.from_array(b, "b")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "soft.onnx"))
+    msg = refusal(tmp_path, '[network]\nmodel = "soft.onnx"\noutput = 1\n')
+    assert "[network] model: soft.onnx: " in msg and "Softmax" in msg
+    s = load_scene(write(tmp_path, '[network]\nmodel = "soft.onnx"\noutput = 1\nlogits = true\n'))
+    x = rng.uniform(0, 1, (20, 2))
+    np.testing.assert_allclose(s.base_network().forward(x), x @ W[:, 1].astype(np.float64) + np.float64(b[1]),
+                               rtol=1e-12, atol=1e-12)  # the logit before the softmax
+    assert s.network.hidden == ()  # no hidden layer: a model file may be affine

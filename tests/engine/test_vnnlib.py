@@ -47,7 +47,8 @@ def test_comparisons_of_outputs_and_conjunctions(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("body,needle", [
-    ("(assert (or (>= X_0 0) (<= X_0 1)))", r"assertion '\(or .*' is not read .*'or' is not"),
+    ("(assert (not (>= X_0 0)))", r"assertion '\(not .*' is not read .*'not' is not"),
+    ("(assert (or (and (>= X_0 0) (<= X_0 1)) (>= X_0 2)))", r"X_0 has no lower and upper bound in case 2 of the 'or'"),
     ("(assert (>= X_0 0))", r"X_0 has no lower and upper bound; nnlab reads a box"),
     ("(assert (>= X_0 2)) (assert (<= X_0 1))", r"the box is empty"),
     ("(assert (>= X_0 0)) (assert (<= X_0 1)) (assert (>= X_9 1))", r"X_9 is not declared"),
@@ -130,3 +131,123 @@ def test_cli_decides_a_property_and_prints_the_verdict(tmp_path: Path, capsys) -
     assert main(["optimize", "--model", str(path), "--vnnlib", str(prop), "--output", "1", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)  # an output over the property's box, no verdict
     assert "verdict" not in obj and obj["value"] == pytest.approx(float(net.forward(np.array(obj["x"]))[0, 1]), abs=1e-12)
+
+
+# --- disjunctions: (or (and ...) (and ...)) of output conditions and of input boxes --------------------------
+
+HEAD = ["(declare-const X_0 Real)", "(declare-const X_1 Real)", "(declare-const Y_0 Real)", "(declare-const Y_1 Real)",
+        "(declare-const Y_2 Real)"]
+UNIT_BOX = "(assert (and (>= X_0 -1) (<= X_0 1) (>= X_1 -1) (<= X_1 1)))"
+
+
+def _write(tmp_path: Path, *lines: str, name: str = "or.vnnlib") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_an_or_of_output_conditions_is_read_as_cases_over_one_box(tmp_path: Path) -> None:
+    prop = read_vnnlib(_write(tmp_path, *HEAD, UNIT_BOX,
+                              "(assert (or (and (>= Y_1 Y_0)) (and (>= Y_2 Y_0) (<= Y_2 3))))"), 2)
+    assert len(prop.cases) == 2 and prop.boxes == 1 and prop.constraints == () and prop.constrains_outputs
+    assert [[(c.c, c.op, c.t) for c in case.constraints] for case in prop.cases] == [
+        [((-1.0, 1.0, 0.0), ">=", 0.0)], [((-1.0, 0.0, 1.0), ">=", 0.0), ((0.0, 0.0, 1.0), "<=", 3.0)]]
+    for case in prop.cases:
+        assert case.lower.tolist() == [-1.0, -1.0] and case.upper.tolist() == [1.0, 1.0]
+    assert prop.cases[1].met(np.array([0.0, 0.0]), np.array([0.0, -1.0, 2.0]))
+    assert not prop.cases[1].met(np.array([0.0, 0.0]), np.array([0.0, -1.0, 4.0]))
+    assert not prop.cases[1].met(np.array([2.0, 0.0]), np.array([0.0, -1.0, 2.0]))  # outside the box
+
+
+def test_an_or_of_boxes_and_a_product_of_ors(tmp_path: Path) -> None:
+    prop = read_vnnlib(_write(tmp_path, *HEAD, "(assert (or (and (>= X_0 -1) (<= X_0 0) (>= X_1 0) (<= X_1 1))"
+                                               " (and (>= X_0 0.5) (<= X_0 1) (>= X_1 -1) (<= X_1 0))"
+                                               " (and (>= X_0 3) (<= X_0 2) (>= X_1 0) (<= X_1 1))))",  # empty: dropped
+                              "(assert (or (>= Y_0 1) (<= Y_1 -1)))"))
+    assert len(prop.cases) == 4 and prop.boxes == 2  # 2 boxes x 2 output conditions
+    assert prop.lower.tolist() == [-1.0, -1.0] and prop.upper.tolist() == [1.0, 1.0]  # the hull of the boxes
+    boxes = [(c.lower.tolist(), c.upper.tolist()) for c in prop.cases]
+    assert boxes == [([-1.0, 0.0], [0.0, 1.0])] * 2 + [([0.5, -1.0], [1.0, 0.0])] * 2
+    assert [c.text for c in prop.cases] == ["(>= Y_0 1)", "(<= Y_1 -1)"] * 2
+
+
+def test_too_many_cases_and_unbounded_disjuncts_are_refused(tmp_path: Path) -> None:
+    big = " ".join("(or (>= Y_0 1) (>= Y_1 1))" for _ in range(11))  # 2^11 cases
+    with pytest.raises(VnnlibError, match="^big.vnnlib: the property expands to more than 1000 cases"):
+        read_vnnlib(_write(tmp_path, *HEAD, UNIT_BOX, f"(assert (and {big}))", name="big.vnnlib"))
+    with pytest.raises(VnnlibError, match="^empty.vnnlib: the box is empty"):
+        read_vnnlib(_write(tmp_path, *HEAD, "(assert (or (and (>= X_0 2) (<= X_0 1) (>= X_1 0) (<= X_1 1))))",
+                           name="empty.vnnlib"))
+
+
+def _three_output_net(tmp_path: Path):
+    """A 2-10-3 ReLU ModelNetwork read from an .npz."""
+    from nnlab.engine.model.io import read_network
+
+    rng = np.random.default_rng(8)
+    path = tmp_path / "three.npz"
+    np.savez(path, activation=np.array("relu"), W0=rng.standard_normal((10, 2)), b0=rng.standard_normal(10),
+             W1=rng.standard_normal((3, 10)), b1=rng.standard_normal(3))
+    return path, read_network(path)
+
+
+def _max(net, k: int, lo, hi) -> float:
+    import nnlab
+
+    r = nnlab.optimize(net, lower=lo, upper=hi, output=k, method="exact")
+    assert r["status"] == "optimal"
+    return r["bound"]
+
+
+def test_the_verdict_of_an_or_holds_only_when_every_case_is_unreachable(tmp_path: Path) -> None:
+    import nnlab
+
+    path, net = _three_output_net(tmp_path)
+    m0, m1 = _max(net, 0, [-1, -1], [1, 1]), _max(net, 1, [-1, -1], [1, 1])
+    both_out = _write(tmp_path, *HEAD, UNIT_BOX, f"(assert (or (and (>= Y_0 {m0 + 1e-3!r})) (and (>= Y_1 {m1 + 1e-3!r}))))")
+    held = nnlab.check_property(net, both_out)
+    assert held["verdict"] == "holds" and held["counterexample"] is None
+    assert [c["status"] for c in held["cases"]] == ["unreachable", "unreachable"]
+    assert held["why"].startswith("each of the 2 cases is unreachable: case 1: ") and "case 2: " in held["why"]
+    one_in = _write(tmp_path, *HEAD, UNIT_BOX, f"(assert (or (and (>= Y_0 {m0 + 1e-3!r})) (and (>= Y_1 {m1 - 1e-3!r}))))",
+                    name="one_in.vnnlib")
+    broken = nnlab.check_property(net, one_in)
+    assert broken["verdict"] == "violated" and [c["status"] for c in broken["cases"]] == ["unreachable", "met"]
+    x = np.array(broken["counterexample"])
+    assert np.all(np.abs(x) <= 1) and net.forward(x)[0, 1] >= m1 - 1e-3 and "of case 2" in broken["why"]
+    assert broken["constraints"] == [f"((>= Y_0 {m0 + 1e-3!r}))", f"((>= Y_1 {m1 - 1e-3!r}))"]
+    heur = nnlab.check_property(net, both_out, method="random")
+    assert heur["verdict"] == "unknown" and heur["why"].startswith("cases 1, 2 of 2:")  # a heuristic proves nothing
+
+
+def test_an_or_of_boxes_is_decided_box_by_box(tmp_path: Path, capsys) -> None:
+    """Each case is optimised over its own box: a threshold between the two boxes' maxima is violated in the box
+    with the larger one only, and the counterexample lies in that box."""
+    import json
+
+    from nnlab.cli.main import main
+
+    path, net = _three_output_net(tmp_path)
+    boxes = [([-1.0, -1.0], [0.0, 0.0]), ([0.0, 0.0], [1.0, 1.0])]
+    m = [_max(net, 0, lo, hi) for lo, hi in boxes]
+    lo_box, hi_box = (boxes[0], boxes[1]) if m[0] < m[1] else (boxes[1], boxes[0])
+    t = (min(m) + max(m)) / 2
+    assert max(m) - min(m) > 1e-3  # the seed gives boxes with different maxima
+
+    def box_text(b):
+        (a0, a1), (b0, b1) = b
+        return f"(and (>= X_0 {a0!r}) (<= X_0 {b0!r}) (>= X_1 {a1!r}) (<= X_1 {b1!r}))"
+
+    prop = _write(tmp_path, *HEAD, f"(assert (or {box_text(boxes[0])} {box_text(boxes[1])}))", f"(assert (>= Y_0 {t!r}))")
+    assert main(["optimize", "--model", str(path), "--vnnlib", str(prop), "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["verdict"] == "violated"
+    x = np.array(obj["counterexample"])
+    assert np.all(x >= hi_box[0]) and np.all(x <= hi_box[1]) and net.forward(x)[0, 0] >= t
+    only_low = _write(tmp_path, *HEAD, f"(assert (or {box_text(lo_box)}))", f"(assert (>= Y_0 {t!r}))", name="low.vnnlib")
+    assert main(["optimize", "--model", str(path), "--vnnlib", str(only_low), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "holds"
+    assert main(["optimize", "--model", str(path), "--vnnlib", str(prop)]) == 0
+    assert " or " in capsys.readouterr().out.splitlines()[0]
+    assert main(["optimize", "--model", str(path), "--vnnlib", str(prop), "--output", "0"]) == 2
+    assert "several input boxes" in capsys.readouterr().err

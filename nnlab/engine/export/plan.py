@@ -192,7 +192,7 @@ def scene_network(scene: Scene) -> NetSnapshot:
         from nnlab.engine.train.cache import trained_network
 
         return trained_network(scene)
-    return initial_snapshot(scene.network, scene.init)
+    return scene.base_network()  # a model file's network, or the initial one
 
 
 def _camera(opts: ExportOptions, i: int) -> dict:
@@ -220,6 +220,9 @@ def build_plan(scene: Scene, opts: ExportOptions,
     network to show (the app passes the one on screen) for orbit, optimizer and compare's first panel; None: the
     scene's own (see scene_network). Training and gallery build their networks from the scene."""
     n = opts.frames
+    if scene.network.model and opts.kind in ("gallery", "training"):  # these make networks from [init]
+        raise ExportError(f"the {opts.kind} kind draws networks the scene initialises; this scene shows its model "
+                          "file: export orbit, optimizer or compare")
     yield ExportProgress("prepare", 0, 0, f"preparing {opts.kind}")
     if opts.kind == "orbit":
         p = scene_surface(scene, net)

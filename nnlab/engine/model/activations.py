@@ -3,11 +3,20 @@ torch module, the torch class it is read from), so the network, the landscape me
 that need a piecewise-linear network all read the same table. Display order is registration order.
 
 Sigmoid is written through tanh (0.5 (1 + tanh(z/2))): the same function, without exp overflow warnings at |z| > 709.
+
+Leaky ReLU with another slope. "leaky_relu" is max(z, 0.01 z) (torch's default). Any other slope a in (0, 1) is the
+derived entry "leaky_relu:a" (`leaky(a)`, or `get("leaky_relu:0.2")`), made on first use with the same numpy,
+torch (LeakyReLU(a)) and ONNX (LeakyRelu alpha = a) forms; it is piecewise linear, so the exact methods encode it
+with its own slope. Derived entries are not listed by `names()` (the choices shown in menus), but every lookup
+(`get`, `known`) accepts them, so a model file with LeakyRelu(alpha = 0.2) reads, optimises and writes back as is.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
+
+import math
+import re
 
 import numpy as np
 
@@ -37,7 +46,7 @@ class Activation:
     onnx_op: str = ""  # the ONNX operator that computes it ("" when ONNX spells it with several nodes, e.g. SiLU)
 
     def __post_init__(self) -> None:
-        if not self.name.isidentifier() or not self.label:
+        if not (self.name.isidentifier() or _DERIVED_NAME.fullmatch(self.name)) or not self.label:
             raise ValueError(f"activation {self.name!r}: a name must be an identifier and a label must be given")
         if self.piecewise_linear and not 0.0 <= self.slope < 1.0:
             raise ValueError(f"activation {self.name!r}: a piecewise-linear slope must be in [0, 1)")
@@ -46,6 +55,8 @@ class Activation:
 
 
 _ENTRIES: dict[str, Activation] = {}
+_DERIVED: dict[str, Activation] = {}  # "leaky_relu:a" entries, made on first use (see the module docstring)
+_DERIVED_NAME = re.compile(r"leaky_relu:([0-9.eE+-]+)")
 
 
 def register(act: Activation) -> Activation:
@@ -57,11 +68,64 @@ def register(act: Activation) -> Activation:
 
 
 def get(name: str) -> Activation:
-    """The entry for `name`, or a one-line NnlabError listing what is allowed."""
+    """The entry for `name` (a derived "leaky_relu:a" too), or a one-line NnlabError listing what is allowed."""
+    act = _ENTRIES.get(name) or _DERIVED.get(name)
+    if act is not None:
+        return act
+    m = _DERIVED_NAME.fullmatch(name) if isinstance(name, str) else None
+    if m is not None:
+        try:
+            a = float(m.group(1))
+        except ValueError:
+            a = math.nan
+        if 0.0 < a < 1.0 and leaky_name(a) == name:
+            return leaky(a)
+    raise NnlabError(f"activation {name!r} is not supported; allowed: {', '.join(_ENTRIES)} or leaky_relu:SLOPE "
+                     "(a slope in (0, 1) written as Python writes it, e.g. leaky_relu:0.2)") from None
+
+
+def known(name: str) -> bool:
+    """Is `name` an activation nnlab computes (a registered one, or a derived leaky_relu:a)?"""
     try:
+        get(name)
+    except NnlabError:
+        return False
+    return True
+
+
+def canonical_slope(a: float) -> float:
+    """A negative slope as nnlab records it: a float32 value (ONNX's alpha attribute) is read as the shortest
+    decimal that rounds to it (0.2f -> 0.2, what the model's author wrote); a float64 value stays as it is."""
+    a = float(a)
+    f32 = np.float32(a)
+    if math.isfinite(a) and float(f32) == a:
+        return float(np.format_float_positional(f32, unique=True, trim="-"))
+    return a
+
+
+def leaky_name(a: float) -> str:
+    """The registry name of max(z, a z): "relu" (a = 0), "leaky_relu" (0.01), else "leaky_relu:a"."""
+    a = canonical_slope(a)
+    if a == 0.0:
+        return "relu"
+    if a == LEAKY_SLOPE:
+        return "leaky_relu"
+    return f"leaky_relu:{a!r}"
+
+
+def leaky(a: float) -> Activation:
+    """The entry of max(z, a z) for a slope a in [0, 1): relu, leaky_relu or a derived leaky_relu:a (made and kept
+    on first use). Other slopes are a NnlabError naming the slope."""
+    a = canonical_slope(a)
+    if not 0.0 <= a < 1.0:
+        raise NnlabError(f"negative slope {a:g} is not supported; nnlab reads leaky ReLU slopes in [0, 1)")
+    name = leaky_name(a)
+    if name in _ENTRIES:
         return _ENTRIES[name]
-    except KeyError:
-        raise NnlabError(f"activation {name!r} is not supported; allowed: {', '.join(_ENTRIES)}") from None
+    if name not in _DERIVED:
+        _DERIVED[name] = Activation(name, f"leaky ReLU ({a:g})", *_pwl(a), _torch("LeakyReLU", a), "LeakyReLU",
+                                    piecewise_linear=True, slope=a, onnx_op="LeakyRelu")
+    return _DERIVED[name]
 
 
 def names(piecewise_linear: bool | None = None) -> tuple[str, ...]:

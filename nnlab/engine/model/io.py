@@ -1,7 +1,8 @@
 """Reading and writing networks: torch files (.pt), torch.export programs (.pt2), numpy arrays (.npz) and ONNX.
 
 nnlab's own files record everything that defines the function: the weights and the activation (with its negative
-slope for leaky_relu). A .pt file is {"nnlab": {"format": 1, "activation": ...}, "state_dict": {...}} of plain str,
+slope of a leaky ReLU: "leaky_relu" and `negative_slope`, so leaky_relu:0.2 is written as leaky_relu with
+negative_slope 0.2). A .pt file is {"nnlab": {"format": 1, "activation": ...}, "state_dict": {...}} of plain str,
 int, float and tensors, so that torch.load(weights_only=True) reads it; an .npz holds W0, b0, ... and `activation`;
 an .onnx file is a chain of Gemm nodes and the activation's own nodes (onnx_write). Weights are float32 in .pt and
 .onnx (what torch trains), float64 in .npz.
@@ -16,6 +17,7 @@ CLI and the app can show it as is.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -28,12 +30,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from nnlab.engine.files import atomic_write_bytes
-from nnlab.engine.model.io_common import FORMAT, LayerStack, ModelFileError, ModelFileWarning, first_line
-from nnlab.engine.model.network import LEAKY_SLOPE, NetSnapshot, NetworkError, leaky_activation, snapshot_from_layers
-from nnlab.engine.model.scene import ACTIVATIONS
+from nnlab.engine.model import activations
+from nnlab.engine.model.io_common import (FORMAT, LayerStack, ModelFileError, ModelFileWarning, first_line,
+                                          recorded_activation)
+from nnlab.engine.model.network import NetSnapshot, NetworkError, snapshot_from_layers
 
 __all__ = ["SUFFIXES", "READ_SUFFIXES", "FORMAT", "ModelFileError", "ModelFileWarning", "LoadedModel", "save_model",
-           "read_model", "load_model", "read_network", "ModelNetwork"]
+           "read_model", "load_model", "read_network", "read_network_cached", "ModelNetwork"]
 
 SUFFIXES = (".pt", ".npz", ".onnx")  # written and read
 READ_SUFFIXES = (*SUFFIXES, ".pt2")  # read only (torch.export programs)
@@ -62,10 +65,10 @@ def _suffix(path: str | os.PathLike, allowed: tuple[str, ...]) -> str:
 
 
 def _metadata(snap: NetSnapshot) -> dict[str, Any]:
-    meta: dict[str, Any] = {"format": FORMAT, "activation": snap.activation}
-    if snap.activation == "leaky_relu":
-        meta["negative_slope"] = LEAKY_SLOPE
-    return meta
+    act = activations.get(snap.activation)
+    if act.piecewise_linear and act.slope:  # a leaky ReLU: its family name and its own slope
+        return {"format": FORMAT, "activation": "leaky_relu", "negative_slope": act.slope}
+    return {"format": FORMAT, "activation": snap.activation}
 
 
 def save_model(snap: NetSnapshot, path: str | os.PathLike) -> None:
@@ -114,6 +117,11 @@ class ModelNetwork:
     def input_dim(self) -> int:
         return int(np.asarray(self.stack.layers[0][0]).shape[1])
 
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Hidden layer widths."""
+        return tuple(int(np.asarray(w).shape[0]) for w, _ in self.stack.layers[:-1])
+
     def snapshot(self, output: int | None = None, objective: Sequence[float] | None = None) -> NetSnapshot:
         """The network of output K or of c^T y (a one-output file needs neither); ModelFileError naming the file."""
         try:
@@ -142,8 +150,9 @@ def read_network(path: str | os.PathLike, activation: str | None = None, *, logi
     `logits` drops a trailing Softmax/LogSoftmax of an ONNX graph, which is otherwise refused."""
     p = Path(path)
     suffix = _suffix(p, READ_SUFFIXES)
-    if activation is not None and activation not in ACTIVATIONS:
-        raise ModelFileError(f"{p.name}: activation {activation!r} is not supported; allowed: {', '.join(ACTIVATIONS)}")
+    if activation is not None and not activations.known(activation):
+        raise ModelFileError(f"{p.name}: activation {activation!r} is not supported; allowed: "
+                             f"{', '.join(activations.names())}")
     if not p.is_file():
         raise ModelFileError(f"{p.name}: no such model file" if not p.exists() else f"{p.name}: not a file")
     try:
@@ -176,6 +185,24 @@ def read_network(path: str | os.PathLike, activation: str | None = None, *, logi
     return ModelNetwork(p.name, stack, act, source, note)
 
 
+def read_network_cached(path: str | os.PathLike, activation: str | None = None, *,
+                        logits: bool = False) -> ModelNetwork:
+    """read_network, read once per version of the file (its resolved path, size and modification time): a scene
+    that names a model file is made again on every edit, and each must not parse the file again."""
+    p = Path(path)
+    try:
+        st = p.resolve().stat()
+        key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        return read_network(p, activation, logits=logits)  # reports the missing or unreadable file
+    return _read_cached(key, p, activation, logits)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_cached(key: tuple, p: Path, activation: str | None, logits: bool) -> ModelNetwork:
+    return read_network(p, activation, logits=logits)
+
+
 def read_model(path: str | os.PathLike, activation: str | None = None, *, output: int | None = None,
                objective: Sequence[float] | None = None, logits: bool = False) -> LoadedModel:
     """Read a network as one output (see read_network): a file with several outputs needs `output` (0-based) or a
@@ -199,13 +226,12 @@ def _npz_activation(files: dict[str, np.ndarray], name: str) -> str | None:
     raw = files.pop("activation")
     if raw.dtype.kind != "U" or raw.ndim != 0:
         raise ModelFileError(f"{name}: the 'activation' array must be a single text value")
-    act = str(raw)
     slope = files.pop("negative_slope", None)
-    if act == "leaky_relu" and slope is not None:
+    if slope is not None:
         if slope.dtype.kind != "f" or slope.size != 1:
             raise ModelFileError(f"{name}: the 'negative_slope' array must be a single number")
-        leaky_activation(float(slope.reshape(-1)[0]), "leaky_relu")
-    return act
+        slope = float(slope.reshape(-1)[0])
+    return recorded_activation(name, str(raw), slope)
 
 
 def _load_npz(p: Path) -> LayerStack:

@@ -27,6 +27,32 @@ class ModelFileWarning(UserWarning):
     """A model file was read with an assumption (a bare state_dict records no activation: ReLU assumed)."""
 
 
+def recorded_activation(name: str, act: str, slope: object = None) -> str:
+    """The activation an nnlab file records: its name, and for a leaky ReLU the "negative_slope" beside it
+    ("leaky_relu" with slope 0.2 is leaky_relu:0.2); a slope that contradicts the name, or an unknown name, is a
+    ModelFileError naming the file (`name`)."""
+    from nnlab.engine.model import activations
+
+    if not activations.known(act):
+        raise ModelFileError(f"{name}: activation {act!r} is not supported; allowed: "
+                             f"{', '.join(activations.names())} or leaky_relu:SLOPE")
+    entry = activations.get(act)
+    if slope is None:
+        return act
+    try:
+        a = float(slope)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ModelFileError(f"{name}: the negative slope {slope!r} is not a number") from None
+    if not (entry.piecewise_linear and entry.slope):
+        raise ModelFileError(f"{name}: the file records a negative slope for activation {act}, which has none")
+    if not 0.0 < a < 1.0:
+        raise ModelFileError(f"{name}: {act} with negative slope {a:g}: nnlab reads leaky ReLU slopes in (0, 1)")
+    derived = activations.leaky(a).name
+    if act != "leaky_relu" and derived != act:
+        raise ModelFileError(f"{name}: the file records activation {act} with negative slope {a:g}")
+    return derived
+
+
 def first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__

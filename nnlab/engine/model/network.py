@@ -5,18 +5,25 @@ The snapshot is framework-independent (plain weight arrays in torch layout (out,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
 from nnlab.engine.model import activations
-from nnlab.engine.model.activations import LEAKY_SLOPE
-from nnlab.engine.model.scene import InitSpec, NetworkSpec
+from nnlab.engine.model.inits import InitSpec
 from nnlab.errors import NnlabError
 
 if TYPE_CHECKING:  # torch is heavy; imported where needed
     import torch
 
+
+class Architecture(Protocol):
+    """What initial_snapshot reads of a scene's [network] (scene.NetworkSpec); a protocol, so that the model files
+    (which a scene naming a model reads) never import the scene module."""
+
+    input_dim: int
+    hidden: tuple[int, ...]
+    activation: str
 
 
 class NetworkError(NnlabError):
@@ -43,8 +50,9 @@ class NetSnapshot:
     def __post_init__(self) -> None:
         """Every check a network from a file needs (NetworkError, one line): real finite values, matching shapes,
         at least one input, no zero-width layer, one output."""
-        if self.activation not in activations.names():
-            raise NetworkError(f"activation {self.activation!r} is not supported; allowed: {', '.join(activations.names())}")
+        if not activations.known(self.activation):
+            raise NetworkError(f"activation {self.activation!r} is not supported; allowed: "
+                               f"{', '.join(activations.names())} or leaky_relu:SLOPE")
         if len(self.weights) != len(self.biases) or not self.weights:
             raise NetworkError("a network needs as many bias vectors as weight matrices, and at least one layer")
         ws = tuple(_real_array(w, f"layer {k} weight") for k, w in enumerate(self.weights))
@@ -115,7 +123,7 @@ def snapshot_from_layers(layers: Sequence[tuple[np.ndarray, np.ndarray]], activa
     return NetSnapshot(tuple(w for w, _ in layers), tuple(b for _, b in layers), activation)
 
 
-def initial_snapshot(net: NetworkSpec, init: InitSpec) -> NetSnapshot:
+def initial_snapshot(net: Architecture, init: InitSpec) -> NetSnapshot:
     """The seeded initial network of a scene, without torch."""
     from nnlab.engine.model.inits import init_weights
 
@@ -199,10 +207,16 @@ class LayerChain:
 
 
 def leaky_activation(slope: float, what: str = "LeakyReLU") -> str:
-    """"leaky_relu" for nnlab's slope (float32 rounding of 0.01 allowed), else a NetworkError naming the slope."""
-    if abs(float(slope) - LEAKY_SLOPE) > 1e-8:
-        raise NetworkError(f"{what} with negative slope {float(slope):g}: nnlab's leaky_relu has slope {LEAKY_SLOPE:g}")
-    return "leaky_relu"
+    """The activation name of a leaky ReLU with this negative slope: "leaky_relu" for 0.01 (also its float32
+    rounding), "relu" for 0, "leaky_relu:a" for another a in (0, 1) (activations.leaky); else a NetworkError naming
+    the slope."""
+    try:
+        a = float(slope)
+    except (TypeError, ValueError):
+        raise NetworkError(f"{what} with negative slope {slope!r}: expected a number") from None
+    if not 0.0 <= a < 1.0:
+        raise NetworkError(f"{what} with negative slope {a:g}: nnlab reads leaky ReLU slopes in [0, 1)")
+    return activations.leaky(a).name
 
 
 def from_torch(model: "torch.nn.Sequential") -> NetSnapshot:
@@ -215,7 +229,7 @@ def from_torch(model: "torch.nn.Sequential") -> NetSnapshot:
             chain.affine(m.weight.detach().cpu().double().numpy(),
                          None if m.bias is None else m.bias.detach().cpu().double().numpy())
         elif (act := activations.by_torch_class(type(m).__name__)) and type(m).__module__.startswith("torch.nn"):
-            chain.act(leaky_activation(m.negative_slope) if act.slope else act.name)  # a leaky slope must be nnlab's
+            chain.act(leaky_activation(m.negative_slope) if act.slope else act.name)  # the module's own slope
         else:
             raise NetworkError(f"unsupported layer {type(m).__name__}; expected Linear and an activation")
     return chain.snapshot()

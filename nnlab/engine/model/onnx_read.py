@@ -344,8 +344,8 @@ class _Graph:
                                "logits before it")
             return setout(x)
         if op == "LeakyRelu":
-            return setout(self.unary(x, leaky_activation(at.get("alpha", 0.01), "LeakyRelu"),
-                                     activations.LEAKY_RELU.value, op))
+            name = leaky_activation(at.get("alpha", 0.01), "LeakyRelu")  # any slope in [0, 1): its own entry
+            return setout(self.unary(x, name, activations.get(name).value, op))
         if op == "Clip":
             lo = at.get("min") if "min" in at else (None if len(ins) < 2 or ins[1] is None else ins[1])
             hi = at.get("max") if "max" in at else (None if len(ins) < 3 or ins[2] is None else ins[2])

@@ -8,7 +8,7 @@ import numpy as np
 
 from nnlab.engine.model import activations
 from nnlab.engine.model.io_common import FORMAT
-from nnlab.engine.model.network import LEAKY_SLOPE, NetSnapshot
+from nnlab.engine.model.network import NetSnapshot
 
 ONNX_OPSET, ONNX_IR_VERSION = 17, 8  # what nnlab writes: readable by every onnxruntime since 1.11
 
@@ -28,8 +28,9 @@ def _activation_nodes(act: str, cur: str, k: int) -> tuple[list, list, str]:
                  helper.make_node("Add", [f"e{k}", f"one_{k}"], [f"a{k}"]),
                  helper.make_node("Mul", [cur, f"a{k}"], [f"m{k}"]), helper.make_node("Mul", [f"m{k}", f"half_{k}"], [out])]
         return nodes, consts, out
-    op = activations.get(act).onnx_op
-    attrs = {"alpha": LEAKY_SLOPE} if act == "leaky_relu" else {}
+    entry = activations.get(act)
+    attrs = {"alpha": entry.slope} if entry.piecewise_linear and entry.slope else {}  # LeakyRelu keeps its slope
+    op = entry.onnx_op
     return [helper.make_node(op, [cur], [out], **attrs)], [], out
 
 

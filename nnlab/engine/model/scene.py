@@ -21,6 +21,13 @@ allocated for a network, a data set or a grid that cannot be used. The numbers a
 - MAX_EPOCHS = 100 000; batch_size <= MAX_SAMPLES (a larger batch is the full data set anyway).
 - camera resolution <= 1000: a 10^6-point grid, 2 x 10^6 triangles, the most a software-rendered surface redraws
   interactively; a surface is evaluated once per grid point.
+
+A scene can name a model file instead of describing a network to initialise: `[network] model = "net.onnx"` (.onnx,
+.npz, .pt, .pt2; relative to the scene file), with `output = K` (0-based) or `objective = [c0, c1, ...]` (c^T y)
+for a file with several outputs, and `logits = true` to drop a trailing Softmax/LogSoftmax. Such a scene does not
+train; its input_dim, hidden widths and activation are the file's (filled in when the scene is made; an explicit
+input_dim in a scene file that differs is an error), its box is lower/upper, else [0,1]^n. The file is read when
+the scene is made (once per file version: io.read_network_cached), so a scene that builds has a network.
 """
 from __future__ import annotations
 
@@ -34,7 +41,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nnlab.engine.model.colormaps import COLORMAPS
 from nnlab.engine.files import atomic_write_bytes, read_regular_file
@@ -43,7 +50,11 @@ from nnlab.engine.model.inits import INITS, bias_choices
 from nnlab.engine.model.targets import SPECIAL_TARGETS, natural_domain, target_choices
 from nnlab.engine.model.learning import OPTIMIZERS, SCHEDULES
 from nnlab.engine.model.sampling import SAMPLING
-from nnlab.errors import SceneError
+from nnlab.errors import NnlabError, SceneError
+
+if TYPE_CHECKING:  # the model files and the network sit above the specs: imported where needed
+    from nnlab.engine.model.io import ModelNetwork
+    from nnlab.engine.model.network import NetSnapshot
 
 FORMAT_VERSION = 1
 ACTIVATIONS = activations.names()  # display order of the activation registry
@@ -66,6 +77,16 @@ def _f(default: Any, **meta: Any) -> Any:
     return field(default=default, metadata=meta)
 
 
+class _ActivationChoices(tuple):
+    """The activation registry's names (what menus list), admitting the derived leaky_relu:SLOPE names too."""
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and activations.known(name)
+
+
+MODEL_FIELDS = ("model", "output", "objective", "logits")  # [network] fields of a scene that names a model file
+
+
 class _Section:
     """A scene section that checks itself when made: each field (type, choices, limits; values are normalised, e.g.
     a list to a tuple), then the checks that tie its fields together. `SECTION` is its name in a scene file."""
@@ -83,15 +104,22 @@ class _Section:
 
 @dataclass(frozen=True)
 class NetworkSpec(_Section):
-    """Architecture; `lower`/`upper` give the input box (None: the target's natural domain, else [0,1]^n)."""
+    """Architecture; `lower`/`upper` give the input box (None: the target's natural domain, else [0,1]^n).
+
+    `model` names a model file whose network the scene shows instead (see the module docstring): `output` K or
+    the linear `objective` c^T y of its outputs, `logits` to drop a trailing softmax."""
 
     SECTION = "network"
 
     input_dim: int = _f(2, min=1, max=MAX_INPUT_DIM)
     hidden: tuple[int, ...] = _f((100, 100), min=1, max=MAX_WIDTH)
-    activation: str = _f("relu", choices=ACTIVATIONS)
+    activation: str = _f("relu", choices=_ActivationChoices(ACTIVATIONS))
     lower: tuple[float, ...] | None = _f(None)
     upper: tuple[float, ...] | None = _f(None)
+    model: str = _f("")
+    output: int | None = _f(None, min=0)
+    objective: tuple[float, ...] | None = _f(None)
+    logits: bool = _f(False)
 
 
 @dataclass(frozen=True)
@@ -213,6 +241,8 @@ class Scene:
         for key, cls in SECTIONS.items():
             if type(getattr(self, key)) is not cls:
                 raise SceneError(f"[{key}] must be a {cls.__name__}, got {getattr(self, key)!r}")
+        if self.network.model:
+            object.__setattr__(self, "network", _with_model(self))
         _check_sizes(self)
 
     def replace(self, section: str | None = None, **changes: Any) -> "Scene":
@@ -225,14 +255,18 @@ class Scene:
         return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
 
     def trains(self) -> bool:
-        """Is the scene's network trained ([train] enabled and a target set), or shown as initialized?"""
-        return self.train.enabled and self.target.name != "none"
+        """Is the scene's network trained ([train] enabled and a target set), or shown as initialized (or read from
+        its model file, which is never trained)?"""
+        return not self.network.model and self.train.enabled and self.target.name != "none"
 
     def domain(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """The network's input box: explicit bounds, else the target's natural domain, else [0,1]^n."""
+        """The network's input box: explicit bounds, else the target's natural domain, else [0,1]^n (a model
+        file's network: explicit bounds, else [0,1]^n)."""
         n = self.network.input_dim
         if self.network.lower is not None and self.network.upper is not None:
             return tuple(self.network.lower), tuple(self.network.upper)
+        if self.network.model:
+            return (0.0,) * n, (1.0,) * n
         if self.target.name not in SPECIAL_TARGETS and not self.target.rescale:
             return natural_domain(self.target.name, n)
         return (0.0,) * n, (1.0,) * n
@@ -243,6 +277,24 @@ class Scene:
         if not path.is_absolute() and self.source:
             path = Path(self.source).parent / path
         return path
+
+    def model_network(self) -> "ModelNetwork":
+        """The network of [network] model with every output (io.ModelNetwork, read once per file version); a
+        SceneError when the scene names no model file."""
+        if not self.network.model:
+            raise SceneError("[network] model is not set; this scene describes a network to initialise")
+        from nnlab.engine.model.io import read_network_cached
+
+        return read_network_cached(self.resolve_path(self.network.model), logits=self.network.logits)
+
+    def base_network(self) -> "NetSnapshot":
+        """The scene's network before any training: its model file's chosen output or objective, else the seeded
+        initial network of its architecture and init. (Training, the app and export all start from this one.)"""
+        if self.network.model:
+            return self.model_network().snapshot(self.network.output, self.network.objective)
+        from nnlab.engine.model.network import initial_snapshot
+
+        return initial_snapshot(self.network, self.init)
 
 
 SECTIONS: dict[str, type] = {
@@ -255,6 +307,7 @@ SECTIONS: dict[str, type] = {
     "export": ExportSpec,
 }
 TOP_FIELDS = ("title", "description", "compare")
+_FROM_MODEL = ("input_dim", "hidden", "activation")  # a model scene's network fields that its file defines
 
 
 @functools.cache
@@ -329,6 +382,9 @@ def _known_fields(section: str, cls: type, data: dict[str, Any]) -> None:
 def _validate_section(section: str, obj: Any) -> None:
     """Checks that tie several fields together."""
     if isinstance(obj, NetworkSpec):
+        _validate_model_fields(obj)
+        if obj.model:
+            return  # input_dim, hidden and activation are the file's: checked with it (_with_model)
         if not obj.hidden:
             raise SceneError("[network] hidden = [] is not allowed; expected at least one hidden layer")
         if len(obj.hidden) > MAX_HIDDEN_LAYERS:
@@ -360,6 +416,53 @@ def _validate_section(section: str, obj: Any) -> None:
                 raise SceneError(f"[optimizer.params] {key} = {value!r} is not allowed; expected a finite number")
 
 
+def _validate_model_fields(obj: NetworkSpec) -> None:
+    """The model fields' own rules (those that need the file are in _with_model)."""
+    if not obj.model:
+        for key, default in (("output", None), ("objective", None), ("logits", False)):
+            if getattr(obj, key) != default:
+                raise SceneError(f"[network] {key} = {_toml(getattr(obj, key))} is not allowed without a model file; "
+                                 "set model = \"FILE.onnx\" (or .npz, .pt, .pt2)")
+        return
+    if obj.output is not None and obj.objective is not None:
+        raise SceneError("[network] output and objective: choose one, not both")
+    if obj.objective is not None and not obj.objective:
+        raise SceneError("[network] objective = [] is not allowed; expected one coefficient per output")
+
+
+def _toml(v: Any) -> str:
+    return "true" if v is True else "false" if v is False else repr(list(v)) if isinstance(v, tuple) else repr(v)
+
+
+def _with_model(scene: "Scene") -> NetworkSpec:
+    """[network] with input_dim, hidden and activation of its model file, the output or objective checked against
+    the file's outputs; the file's own read errors are one line naming it."""
+    net = scene.network
+    try:
+        full = scene.model_network()
+    except NnlabError as e:  # io.ModelFileError: one line starting with the file name
+        raise SceneError(f"[network] model: {e}") from None
+    k, name = full.n_outputs, full.name
+    if net.output is not None and net.output >= k:
+        raise SceneError(f"[network] output = {net.output} is not allowed; {name} has {k} output"
+                         f"{'s' if k != 1 else ''} (0 to {k - 1})")
+    if net.objective is not None and len(net.objective) != k:
+        raise SceneError(f"[network] objective = {list(net.objective)} is not allowed; expected {k} numbers "
+                         f"({name} has {k} outputs)")
+    if k > 1 and net.output is None and net.objective is None:
+        raise SceneError(f"[network] model {name} has {k} outputs; choose one with output = K (0 to {k - 1}) or a "
+                         f"linear objective = [c0, ..., c{k - 1}]")
+    n = full.input_dim
+    for key in ("lower", "upper"):
+        v = getattr(net, key)
+        if v is not None and len(v) != n:
+            raise SceneError(f"[network] {key} = {list(v)} is not allowed; expected {n} numbers ({name} has {n} inputs)")
+    try:
+        return dataclasses.replace(net, input_dim=n, hidden=full.widths, activation=full.activation)
+    except SceneError as e:
+        raise SceneError(f"[network] model {name} is too large for a scene: {e}") from None
+
+
 def _check_sizes(scene: "Scene") -> None:
     """Limits and rules that tie sections together (see the module docstring)."""
     values = scene.train.samples * scene.network.input_dim
@@ -387,7 +490,12 @@ def scene_from_dict(data: dict, source: str = "") -> Scene:
             kwargs[key] = value  # Scene checks it is a string
         else:
             raise SceneError(f"{key} is not a known section or field; allowed: format_version, {', '.join(TOP_FIELDS)}, {', '.join(SECTIONS)}")
-    return Scene(source=source, **kwargs)
+    scene = Scene(source=source, **kwargs)
+    given = data.get("network", {}).get("input_dim")
+    if scene.network.model and given is not None and given != scene.network.input_dim:
+        raise SceneError(f"[network] input_dim = {given} is not allowed; the model file "
+                         f"{Path(scene.network.model).name} has {scene.network.input_dim} inputs")
+    return scene
 
 
 def scene_to_dict(scene: Scene) -> dict:
@@ -401,6 +509,8 @@ def scene_to_dict(scene: Scene) -> dict:
             v = getattr(getattr(scene, name), f.name)
             if v is None:
                 continue
+            if name == "network" and f.name in (MODEL_FIELDS if not scene.network.model else _FROM_MODEL):
+                continue  # a scene without a model file is written as before; one with it takes these from the file
             sec[f.name] = list(v) if isinstance(v, tuple) else v
         out[name] = sec
     return out
@@ -449,7 +559,8 @@ def rebase_paths(scene: Scene, path: str | os.PathLike) -> Scene:
         target = scene.resolve_path(p).resolve()
         return target.relative_to(folder).as_posix() if target.is_relative_to(folder) else str(target)
 
-    out = dataclasses.replace(scene, compare=move(scene.compare), source=str(path))
+    out = dataclasses.replace(scene, compare=move(scene.compare), source=str(path),
+                              network=dataclasses.replace(scene.network, model=move(scene.network.model)))
     if out.target.csv:
         out = dataclasses.replace(out, target=dataclasses.replace(out.target, csv=move(out.target.csv)))
     return out

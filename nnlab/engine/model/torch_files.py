@@ -17,8 +17,9 @@ from typing import Any, Callable
 import numpy as np
 
 from nnlab.engine.model import activations
-from nnlab.engine.model.io_common import FORMAT, LayerStack, ModelFileError, first_line as _first_line
-from nnlab.engine.model.network import LEAKY_SLOPE, LayerChain, NetworkError, leaky_activation
+from nnlab.engine.model.activations import LEAKY_SLOPE
+from nnlab.engine.model.io_common import FORMAT, LayerStack, ModelFileError, first_line as _first_line, recorded_activation
+from nnlab.engine.model.network import LayerChain, NetworkError, leaky_activation
 
 def _tensor_array(t: Any, where: str) -> np.ndarray:
     """A float64 numpy copy of a dense real tensor; sparse, quantized, meta, complex and integer tensors refused."""
@@ -73,8 +74,7 @@ def load_pt(p: Path) -> LayerStack:
         act = meta.get("activation")
         if not isinstance(act, str):
             raise ModelFileError(f"{p.name}: the 'nnlab' entry names no activation")
-        if act == "leaky_relu" and "negative_slope" in meta:
-            leaky_activation(meta["negative_slope"], "leaky_relu")
+        act = recorded_activation(p.name, act, meta.get("negative_slope"))
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelFileError(f"{p.name}: expected a state_dict (a dict of tensors), got {type(state).__name__}")
     layers: dict[int, dict[str, np.ndarray]] = {}

@@ -26,7 +26,7 @@ import numpy as np
 
 from nnlab.engine.files import atomic_write_bytes
 from nnlab.engine.model.network import NetSnapshot
-from nnlab.engine.model.scene import Scene
+from nnlab.engine.model.scene import MODEL_FIELDS, Scene
 from nnlab.errors import NnlabError
 
 FORMAT = 1  # bump when training changes so that old entries would no longer be what training gives
@@ -51,7 +51,9 @@ def weights_key(scene: Scene) -> str | None:
         target["csv"] = hashlib.sha256(data).hexdigest()  # the data, not where it lives
     else:
         target["csv"] = ""
-    parts = {"format": FORMAT, "network": dataclasses.asdict(scene.network), "init": dataclasses.asdict(scene.init),
+    network = {k: v for k, v in dataclasses.asdict(scene.network).items() if k not in MODEL_FIELDS}  # unset: the
+    # scene trains only without a model file, and the keys of the shipped weights stay what they were
+    parts = {"format": FORMAT, "network": network, "init": dataclasses.asdict(scene.init),
              "target": target, "train": train, "domain": [list(map(float, v)) for v in scene.domain()]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=list).encode()).hexdigest()
 
@@ -146,7 +148,11 @@ def store(scene: Scene, snap: NetSnapshot, folder: Path | None = None) -> Path |
 
 def trained_network(scene: Scene, before_training: Callable[[], None] | None = None) -> NetSnapshot:
     """What training.scene_network gives, from the cache when it has it; a fresh training result is stored.
-    `before_training` is called when the network must be trained here (e.g. to say so: it takes a while)."""
+    `before_training` is called when the network must be trained here (e.g. to say so: it takes a while).
+    A scene that does not train gives its base network (its model file's output or objective, or the initial one)
+    without torch."""
+    if not scene.trains():
+        return scene.base_network()
     from nnlab.engine.train.training import scene_network
 
     snap = lookup(scene)

@@ -137,12 +137,14 @@ def _lr_at(scene: Scene, frac: float) -> float:
 
 
 def train(scene: Scene, start: NetSnapshot | None = None, surface_resolution: int | None = None,
-          first_epoch: int = 0) -> Generator[TrainProgress | TrainError, object, TrainResult]:
+          first_epoch: int = 0, data: tuple[np.ndarray, np.ndarray] | None = None
+          ) -> Generator[TrainProgress | TrainError, object, TrainResult]:
     """Train `start` (default: the scene's initial network) on the scene's target; one event per epoch at least.
 
     surface_resolution: grid size of the surfaces in the events (None: scene.camera.resolution, 0: no surfaces).
     first_epoch: resume a stopped run after this many epochs (the lr schedule, batch order and epoch numbers go on
     from there; the optimizer's own state, e.g. Adam's moments, starts afresh).
+    data: (X, y) to fit instead of the scene's target (a study's real data set, inside scene.domain()).
     """
     import torch
 
@@ -151,7 +153,7 @@ def train(scene: Scene, start: NetSnapshot | None = None, surface_resolution: in
 
     t0 = time.perf_counter()
     tr = scene.train
-    X, y = make_dataset(scene)
+    X, y = make_dataset(scene) if data is None else (np.asarray(data[0], np.float64), np.asarray(data[1], np.float64))
     snap = start if start is not None else initial_snapshot(scene.network, scene.init)
     if snap.input_dim != X.shape[1]:
         raise NnlabError(f"the start network has {snap.input_dim} inputs but the data has {X.shape[1]}")
@@ -282,9 +284,10 @@ def train(scene: Scene, start: NetSnapshot | None = None, surface_resolution: in
 
 
 def train_to_result(scene: Scene, start: NetSnapshot | None = None, surface_resolution: int | None = 0,
-                    on_event: Callable[[TrainProgress | TrainError], object] | None = None) -> TrainResult:
+                    on_event: Callable[[TrainProgress | TrainError], object] | None = None,
+                    data: tuple[np.ndarray, np.ndarray] | None = None) -> TrainResult:
     """Run `train` to the end; `on_event` sees every event and may return True to stop (status "cancelled")."""
-    gen = train(scene, start, surface_resolution)
+    gen = train(scene, start, surface_resolution, data=data)
     try:
         event = next(gen)
         while True:
@@ -297,7 +300,7 @@ def train_to_result(scene: Scene, start: NetSnapshot | None = None, surface_reso
 def scene_network(scene: Scene) -> NetSnapshot:
     """The network a scene file describes: its initial network, trained when [train] enabled and a target is set."""
     if not scene.trains():
-        return initial_snapshot(scene.network, scene.init)
+        return scene.base_network()  # a model file's network, or the initial one
     errors: list[TrainError] = []
     result = train_to_result(scene, on_event=lambda e: errors.append(e) if isinstance(e, TrainError) else None)
     if result.status == "diverged":

@@ -1,4 +1,5 @@
-"""Network panel: input box, hidden layers (add/remove), activation."""
+"""Network panel: input box, hidden layers (add/remove), activation; for a scene that names a model file, which of
+its outputs (or the scene's objective) is drawn, while the architecture (the file's) is shown but not edited."""
 from __future__ import annotations
 
 from PySide6 import QtWidgets
@@ -39,6 +40,11 @@ class NetworkPanel(QtWidgets.QWidget):
         lay.addRow("", btns)
         self.activation = combo([(a, a) for a in activations.names()])
         lay.addRow("Activation", self.activation)
+        self.output = QtWidgets.QComboBox()
+        self.output.setToolTip("Which output of the model file is drawn and optimised (or the scene's objective c^T y)")
+        self.output_label = QtWidgets.QLabel("Output")
+        lay.addRow(self.output_label, self.output)
+        self._objective: tuple[float, ...] | None = None  # the scene's objective, offered after picking an output
         self.summary = QtWidgets.QLabel()
         lay.addRow(self.summary)
 
@@ -49,6 +55,8 @@ class NetworkPanel(QtWidgets.QWidget):
         self.del_btn.clicked.connect(self.remove_layer)
         self.activation.currentIndexChanged.connect(
             lambda: self.doc.update("network", activation=self.activation.currentData()))
+        self.output.currentIndexChanged.connect(self._apply_output)
+        doc.loaded.connect(self._forget_objective)
         doc.scene_changed.connect(self.sync)
         doc.network_changed.connect(self.sync)
         self.sync()
@@ -71,11 +79,55 @@ class NetworkPanel(QtWidgets.QWidget):
             s.deleteLater()
         for s, w in zip(self.layer_spins, net.hidden):
             set_quiet(s, w)
+        if self.activation.findData(net.activation) < 0:  # a model file's own slope (leaky_relu:0.2)
+            self.activation.addItem(net.activation, net.activation)
         set_quiet(self.activation, net.activation)
-        self.del_btn.setEnabled(len(net.hidden) > 1)
-        self.add_btn.setEnabled(len(net.hidden) < MAX_LAYERS)
+        fixed = bool(net.model)  # a model file's architecture is the file's
+        for w in (*self.layer_spins, self.activation):
+            w.setEnabled(not fixed)
+        self.del_btn.setEnabled(not fixed and len(net.hidden) > 1)
+        self.add_btn.setEnabled(not fixed and len(net.hidden) < MAX_LAYERS)
+        self._sync_output()
         widths = "-".join(str(w) for w in (net.input_dim, *net.hidden, 1))
         self.summary.setText(f"{widths}  ·  {self.doc.net.n_params:,} parameters")
+
+    def _sync_output(self) -> None:
+        """The Output combo: y0 .. y{k-1} and the scene's objective, for a model file with several outputs."""
+        net = self.doc.scene.network
+        k = self.doc.model_outputs()
+        if net.objective is not None:
+            self._objective = net.objective
+        items = [(str(j), f"y{j}") for j in range(k)]
+        if self._objective is not None and len(self._objective) == k:
+            items.append(("objective", self.doc.objective_label(self._objective)))
+        self.output.blockSignals(True)
+        try:
+            if [(self.output.itemData(i), self.output.itemText(i)) for i in range(self.output.count())] != items:
+                self.output.clear()
+                for data, label in items:
+                    self.output.addItem(label, data)
+            current = "objective" if net.objective is not None else str(net.output or 0)
+            self.output.setCurrentIndex(max(0, self.output.findData(current)))
+        finally:
+            self.output.blockSignals(False)
+        shown = k > 1
+        self.output.setEnabled(shown)
+        self.output.setVisible(shown)
+        self.output_label.setVisible(shown)
+
+    def _apply_output(self) -> None:
+        choice = self.output.currentData()
+        if choice is None:
+            return
+        if choice == "objective":
+            self.doc.update("network", output=None, objective=self._objective)
+        else:
+            self.doc.update("network", output=int(choice), objective=None)
+
+    def _forget_objective(self, _path: str = "") -> None:
+        """A newly opened scene offers its own objective only."""
+        self._objective = self.doc.scene.network.objective
+        self.sync()
 
     def _apply_box(self) -> None:
         if self.natural.isChecked():

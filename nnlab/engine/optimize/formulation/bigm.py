@@ -4,7 +4,8 @@ enhanced sampling's small MILPs; the cvxpy path of the MILP reads the same model
 
 Fischetti & Jo (2018) for the encoding, Tjeng, Xiao & Tedrake (2019) for fixing stable neurons. Every hidden unit
 computes y = max(g, a g) of its pre-activation g = W h + b, with a = the activation's slope in the registry
-(activations.py: relu 0, leaky_relu 0.01). With bounds L <= g <= U:
+(activations.py: relu 0, leaky_relu 0.01, leaky_relu:a any a in (0, 1), as a file's LeakyRelu(alpha) reads). With
+bounds L <= g <= U:
 - L >= 0 (or fixed on by the caller): y = g, linear, no binary;
 - U <= 0 (or fixed off): y = a g, linear, no binary (relu: y = 0, the unit drops out of the model);
 - else a column y in [a L, U] and a binary z (z = 1: y = g, z = 0: y = a g) with the rows
