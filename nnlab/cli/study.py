@@ -1,4 +1,5 @@
-"""`nnlab study CONFIG.toml --out DIR [--workers N] [--scheduler ADDRESS]`: run a landscape study (engine/study.py).
+"""`nnlab study CONFIG.toml --out DIR [--workers N] [--scheduler ADDRESS]`: run a study (engine/study/spec.py: the
+config format; budgets in work, both senses, repeats).
 
 Writes DIR/results.csv, DIR/summary.md and PNG plots; DIR/cache keeps every finished task, so an interrupted study
 resumes and a re-run is instant. Progress (done/total, ETA) goes to stderr.

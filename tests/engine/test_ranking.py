@@ -90,3 +90,22 @@ def test_budgets_and_senses_are_compared_separately() -> None:
     assert got == {("max", 10): "holds", ("min", 10): "flips"}
     assert set(taus) == {("max", 10), ("min", 10)}
     assert ranking(mean_gaps(rows, "random", "min", 10), ["a", "b"]) == {"a": 0.0, "b": 1.0}
+
+
+def test_bootstrap_mean_weights_networks_equally_and_resamples_repeats() -> None:
+    from nnlab.engine.study.ranking import bootstrap_mean
+
+    # network a has 3 repeats, b one: the mean is over networks (0.5), not over runs (0.75)
+    mean, lo, hi = bootstrap_mean({"a": [1.0, 1.0, 1.0], "b": [0.0]}, n_boot=500)
+    assert mean == pytest.approx(0.5) and lo == 0.0 and hi == 1.0
+    assert bootstrap_mean({"a": [0.2, 0.2], "b": [0.2]}) == pytest.approx((0.2, 0.2, 0.2))
+    assert all(math.isnan(v) for v in bootstrap_mean({}))
+    # one network: only its repeats vary, so the interval comes from resampling them (not zero width)
+    one = bootstrap_mean({"a": [0.0, 1.0, 0.0, 1.0]}, n_boot=2000)
+    assert one[0] == pytest.approx(0.5) and 0.0 <= one[1] < 0.5 < one[2] <= 1.0
+    rng = np.random.default_rng(5)
+    data = {f"n{i}": list(rng.uniform(size=rng.integers(1, 6))) for i in range(30)}
+    first, again = bootstrap_mean(data, seed=3), bootstrap_mean(dict(reversed(list(data.items()))), seed=3)
+    assert first == again  # seeded and independent of the order the networks come in
+    assert first[1] < first[0] < first[2]
+    assert first[0] == pytest.approx(float(np.mean([np.mean(v) for v in data.values()])))

@@ -83,9 +83,14 @@ def test_study_writes_csv_summary_and_plots(tmp_path):
     for r in rows:
         assert r["method"] in ("exact", "random") and r["dim"] == "2" and r["hidden"] == "6x6"
         assert r["location"] in ("vertex", "face", "interior")
-        assert 0.0 <= float(r["gap_best"]) <= 1.0 and float(r["range"]) > 0
+        assert float(r["gap"]) >= 0.0 and float(r["gap_best"]) >= 0.0 and float(r["scale"]) > 0
+        assert r["proven"] == "True" and r["gap_vs"] == "optimum"  # 2-D regions prove every optimum
+        x = [float(c) for c in r["x"].split(";")]
+        assert len(x) == 2 and all(0.0 <= c <= 1.0 for c in x)
         if r["method"] == "exact":
-            assert r["proven"] == "True" and float(r["gap_best"]) < 1e-9 and float(r["gap_bound"]) < 1e-6
+            assert float(r["gap"]) == 0.0 and r["budget"] == "" and r["repeat"] == ""
+        else:
+            assert r["budget"] == "none" and r["repeat"] == "0" and int(r["run_seed"]) == S.run_seed(int(r["seed"]), "random", 0)
     for r in rows:  # zero-bias Xavier nets: f(0) = 0, so the max is >= 0 and the min <= 0
         if r["init"] == "xavier_uniform" and r["method"] == "exact":
             assert r["zero_bias"] == "True"
@@ -103,11 +108,11 @@ def test_interrupted_study_resumes_and_rerun_is_instant(tmp_path, monkeypatch):
     calls = []
 
     def interrupt_after(k):
-        def fake(task, w, b):
+        def fake(task, w, b, activation="relu"):
             if len(calls) == k:
                 raise KeyboardInterrupt
             calls.append(task.key())
-            return real(task, w, b)
+            return real(task, w, b, activation)
         return fake
 
     monkeypatch.setattr(S, "run_task", interrupt_after(5))
@@ -132,18 +137,28 @@ def test_gap_and_vertex_columns_from_hand_made_results():
     land, emax, emin, rnd = cfg.tasks(net)
     results = {
         land: {"vertex_max": 1.0, "vertex_min": -1.0, "sample_max": 1.5, "sample_min": -0.5, "local_max_best": 2.0,
-               "local_min_best": -1.0, "n_samples": 300, "local_max": 2},
+               "local_min_best": -1.0, "n_samples": 300, "local_max": 2, "sample_std": 0.5, "starts": 20},
         emax: {"value": 1.8, "proven": False, "status": "time_limit", "bound": 2.6, "location": "face", "n_at_bound": 1},
         emin: {"value": -2.0, "proven": True, "status": "optimal", "bound": -2.0, "location": "vertex", "n_at_bound": 2},
-        rnd: {"value": 1.2, "status": "feasible", "location": "interior", "n_at_bound": 0},
+        rnd: {"value": 1.2, "x": [0.25, 0.5], "status": "work_limit", "location": "interior", "n_at_bound": 0,
+              "work": {"forward": 300, "lp": 0, "gradient_steps": 0}},
     }
     rows = {(r["method"], r["sense"]): r for r in R.network_rows(cfg, net, results, {})}
-    assert rows["exact", "max"]["best_known"] == 2.0 and rows["exact", "max"]["range"] == 4.0
-    assert rows["exact", "max"]["gap_best"] == pytest.approx(0.05)  # the local search beat the unproven MILP
-    assert rows["exact", "max"]["gap_bound"] == pytest.approx(0.2)
-    assert rows["random", "max"]["gap_best"] == pytest.approx(0.2) and rows["random", "max"]["gap_bound"] == pytest.approx(0.35)
-    assert rows["random", "max"]["beats_vertices"] is True and rows["exact", "min"]["beats_vertices"] is True
-    assert rows["exact", "min"]["gap_best"] == 0.0 and rows["exact", "max"]["proven"] is False
+    ex, rn, mn = rows["exact", "max"], rows["random", "max"], rows["exact", "min"]
+    assert ex["scale"] == rn["scale"] == 0.5 and ex["best_known"] == 2.0 and ex["local_starts"] == 20
+    # the max is not proven: gaps are against the exact method's bound 2.6, and say so
+    assert (ex["reference"], ex["proven"], ex["gap_vs"]) == (2.6, False, "bound")
+    assert ex["gap"] == pytest.approx(0.8 / 0.5) and rn["gap"] == pytest.approx(1.4 / 0.5)
+    assert ex["gap_best"] == pytest.approx(0.2 / 0.5)  # the local search beat the unproven incumbent
+    assert rn["gap_best"] == pytest.approx(0.8 / 0.5)
+    # the min is proven: the reference is the optimum
+    assert (mn["reference"], mn["proven"], mn["gap_vs"], mn["gap"]) == (-2.0, True, "optimum", 0.0)
+    assert rn["x"] == "0.25;0.5" and (rn["work_forward"], rn["work_lp"], rn["work_gradient_steps"]) == (300, 0, 0)
+    assert rn["status"] == "work_limit" and rn["budget"] == "none" and rn["budget_forward"] is None
+    assert rn["beats_vertices"] is True and mn["beats_vertices"] is True and ex["proven"] is False
+    del results[emax]  # no exact max at all: the gap is against the best known value, and says so
+    rn = {(r["method"], r["sense"]): r for r in R.network_rows(cfg, net, results, {})}["random", "max"]
+    assert (rn["reference"], rn["gap_vs"], rn["gap"]) == (2.0, "best_known", pytest.approx(1.6))
 
 
 def test_progress_line_counts_and_estimates():
@@ -231,3 +246,242 @@ def test_cli_refuses_a_bad_parameter_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("nnlab study: error: ") and "[study.params.random]" in err and err.count("\n") == 1
     assert not out.exists()  # nothing started: no cache, no results
+
+
+# ----- issue 13: work budgets, both senses, repeats, networks from files and torch's own seeding, real data -----
+
+import numpy as np  # noqa: E402
+
+from nnlab.engine.study import datasets as D  # noqa: E402
+
+HAS_CAPS = bool(S.method_caps("random"))  # the heuristics' max_forward / max_lp (work budgets)
+
+
+def _study(networks=None, **study):
+    return {"title": "t", "study": {"methods": ["random"], "time_limit": 30.0, "samples": 200, "starts": 10,
+                                    "steps": 20, **study},
+            "networks": networks or [{"inits": ["xavier_uniform"], "dims": [2], "hidden": [[6, 6]], "seeds": 1}]}
+
+
+def test_budgets_repeats_and_both_senses_make_the_tasks():
+    cfg = S.study_from_dict(_study(methods=["random", "grid"], budgets=[{"forward": 100, "lp": 3}, {"forward": 1000}],
+                                   repeats=3, params={"grid": {"resolution": 5}}))
+    assert cfg.senses == ("max", "min")  # both senses by default
+    tasks = [t for t in cfg.tasks(cfg.networks[0]) if t.kind == "method"]
+    rnd = [t for t in tasks if t.method == "random"]
+    assert len(rnd) == 2 * 2 * 3 and len([t for t in tasks if t.method == "grid"]) == 2 * 2  # grid: no repeats
+    assert {t.budget for t in rnd} == {(("forward", 100), ("lp", 3)), (("forward", 1000),)}
+    assert sorted({t.repeat for t in rnd}) == [0, 1, 2]
+    seeds = {t.repeat: t.seed for t in rnd}
+    assert len(set(seeds.values())) == 3 and seeds[1] == S.run_seed(0, "random", 1)
+    assert S.run_seed(0, "random", 1) == S.run_seed(0, "random", 1) != S.run_seed(0, "walk", 1) != S.run_seed(1, "random", 1)
+    assert len({t.key() for t in tasks}) == len(tasks)  # every budget and repeat is its own cached task
+    assert S.budget_label(rnd[0].budget) == "forward 100, lp 3" and S.budget_label(()) == "none"
+    exact_as_method = S.study_from_dict(_study(methods=["random", "regions"], budgets=[{"forward": 100}], repeats=2))
+    regions = [t for t in exact_as_method.tasks(exact_as_method.networks[0]) if t.method == "regions"]
+    assert len(regions) == 2 and dict(regions[0].settings) == {}  # deterministic, no caps: one run per sense
+    assert exact_as_method.uncapped() == ["regions"] + ([] if HAS_CAPS else ["random"])
+    if HAS_CAPS:
+        assert dict(rnd[0].settings) == {"max_forward": 100, "max_lp": 3}
+        assert dict([t for t in rnd if t.budget == (("forward", 1000),)][0].settings) == {"max_forward": 1000}
+        assert cfg.uncapped() == []
+
+
+@pytest.mark.parametrize("budgets, words", [
+    ([], "[study] budgets has 0 entries"),
+    ([{"forward": 0}], "[study] budgets #1 forward = 0"),
+    ([{"nodes": 5}], "[study] budgets #1 nodes is not a known field"),
+    ([{}], "[study] budgets #1 = {}"),
+    ([{"forward": 10}, {"forward": 10}], "the same budget twice"),
+    (["x"], "[study] budgets #1 = 'x'"),
+])
+def test_bad_budgets_are_one_line_errors(budgets, words):
+    with pytest.raises(S.StudyError) as err:
+        S.study_from_dict(_study(budgets=budgets))
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.skipif(not HAS_CAPS, reason="the heuristics have no work caps (max_forward) yet")
+def test_a_work_budget_caps_the_run_and_its_work_is_in_the_csv(tmp_path):
+    cfg = S.study_from_dict(_study(senses=["max"], budgets=[{"forward": 50}, {"forward": 400}], repeats=2,
+                                   time_limit=60.0))
+    run_study(cfg, tmp_path, workers=0, progress=False)
+    rows = [r for r in read_csv(tmp_path / "results.csv") if r["method"] == "random"]
+    assert len(rows) == 2 * 2
+    for r in rows:
+        assert r["status"] == "work_limit" and int(r["work_forward"]) == int(r["budget_forward"])
+        assert r["budget"] == f"forward {r['budget_forward']}"
+    by = {(r["budget_forward"], r["repeat"]): float(r["value"]) for r in rows}
+    assert by["400", "0"] >= by["50", "0"]  # the same seed: the first 50 points are among the first 400
+    with pytest.raises(S.StudyError, match="caps come from the budgets"):
+        S.study_from_dict(_study(budgets=[{"forward": 50}], params={"random": {"max_forward": 10}}))
+
+
+def test_torch_seeded_networks_are_torch_s_own_construction_bit_for_bit():
+    """Tong, Cai & Serra built their instances as torch.manual_seed(seed); nn.Sequential(nn.Linear(...), ...)."""
+    import torch
+    from torch import nn
+
+    for seed in (50, 54):
+        torch.manual_seed(seed)
+        ref = nn.Sequential(nn.Linear(10, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 1))
+        snap = S.torch_seeded_snapshot(10, (100, 100), seed)
+        mods = [m for m in ref if isinstance(m, nn.Linear)]
+        assert len(snap.weights) == 3
+        for m, w, b in zip(mods, snap.weights, snap.biases):
+            assert np.array_equal(w, m.weight.detach().double().numpy())
+            assert np.array_equal(b, m.bias.detach().double().numpy())
+        x = torch.rand(7, 10, generator=torch.Generator().manual_seed(1))
+        assert np.allclose(snap.forward(x.double().numpy()), ref.double()(x.double()).detach().numpy()[:, 0],
+                           rtol=0, atol=1e-12)
+    # the registered torch_default init draws the same distribution with numpy's generator: other weights
+    cfg = S.study_from_dict(_study([{"inits": ["torch_default", "torch_seeded"], "dims": [10], "hidden": [[100]],
+                                     "seeds": [50]}]))
+    numpy_net, torch_net = (S.build_network(n) for n in cfg.networks)
+    assert torch_net["weights"][0].shape == numpy_net["weights"][0].shape == (100, 10)
+    assert not np.array_equal(torch_net["weights"][0], numpy_net["weights"][0])
+    assert np.array_equal(torch_net["weights"][0], S.torch_seeded_snapshot(10, (100,), 50).weights[0])
+    assert cfg.networks[1].box() == ((0.0,) * 10, (1.0,) * 10)
+    with pytest.raises(S.StudyError, match="not allowed with init torch_seeded"):
+        S.study_from_dict(_study([{"init": "torch_seeded", "bias": "zero"}]))
+
+
+def test_networks_from_files_with_an_output_and_a_box(tmp_path):
+    from nnlab.engine.model.io import save_model
+    from nnlab.engine.model.network import snapshot_from_layers
+
+    rng = np.random.default_rng(0)
+    one = snapshot_from_layers([(rng.normal(size=(5, 3)), rng.normal(size=5)), (rng.normal(size=(1, 5)), np.zeros(1))])
+    two = [(rng.normal(size=(4, 3)), rng.normal(size=4)), (rng.normal(size=(2, 4)), np.zeros(2))]
+    save_model(one, tmp_path / "a.npz")
+    np.savez(tmp_path / "b.npz", W0=two[0][0], b0=two[0][1], W1=two[1][0], b1=two[1][1], activation=np.array("relu"))
+    block = {"label": "published", "source": "files", "files": ["a.npz"], "lower": -1.0, "upper": [1.0, 2.0, 3.0]}
+    cfg = S.study_from_dict(_study([block], methods=["random"], senses=["max"]), base=tmp_path)
+    net = cfg.networks[0]
+    assert (net.dim, net.hidden, net.kind, net.box()) == (3, (5,), "file", ((-1.0,) * 3, (1.0, 2.0, 3.0)))
+    run_study(cfg, tmp_path / "out", workers=0, progress=False)
+    rows = read_csv(tmp_path / "out" / "results.csv")
+    assert {r["group"] for r in rows} == {"published"} and {r["source"] for r in rows} == {"files"}
+    for r in rows:
+        x = np.array([float(c) for c in r["x"].split(";")])
+        assert float(r["value"]) == pytest.approx(float(one.forward(x[None])[0]), abs=1e-9)
+        assert np.all(x >= -1.0) and np.all(x <= [1.0, 2.0, 3.0])
+    # a file with two outputs needs output (or objective); the key follows the file's content, not its path
+    with pytest.raises(S.StudyError, match="#1 files: b.npz"):
+        S.study_from_dict(_study([{**block, "files": ["b.npz"]}]), base=tmp_path)
+    two_out = S.study_from_dict(_study([{"source": "files", "files": ["b.npz"], "output": 1}]), base=tmp_path)
+    assert two_out.networks[0].output == 1
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.npz").write_bytes((tmp_path / "a.npz").read_bytes())
+    moved = S.study_from_dict(_study([{**block, "files": ["sub/a.npz"]}]), base=tmp_path)
+    assert moved.networks[0].key() == net.key()
+    for bad, words in (({"files": []}, "files = []"), ({"lower": [0, 1]}, "lower = [0, 1]"),
+                       ({"files": ["nope.npz"]}, "nope.npz: no such model file"), ({"dims": [2]}, "dims is not used"),
+                       ({"lower": 5.0}, "lower < upper")):
+        with pytest.raises(S.StudyError) as err:
+            S.study_from_dict(_study([{**block, **bad}]), base=tmp_path)
+        assert words in str(err.value) and "\n" not in str(err.value)
+
+
+TRAINED_BLOCK = {"label": "trained", "inits": ["torch_default"], "targets": ["styblinski_tang"], "dims": [2],
+                 "hidden": [[6, 6]], "seeds": 1, "train": {"samples": 200, "epochs": 3}}
+
+
+def test_trained_weights_are_saved_and_reused_from_another_folder(tmp_path, monkeypatch):
+    first = S.study_from_dict(_study([TRAINED_BLOCK], senses=["max"]))
+    run_study(first, tmp_path / "a", workers=0, progress=False)
+    assert len(list((tmp_path / "a" / "cache" / "nets").glob("*.npz"))) == 1
+    rows_a = read_csv(tmp_path / "a" / "results.csv")
+
+    def no_training(net):
+        raise AssertionError("the saved weights should have been used")
+
+    monkeypatch.setattr(S, "build_network", no_training)
+    again = S.study_from_dict(_study([TRAINED_BLOCK], senses=["max"], weights="a"), base=tmp_path)
+    out = run_study(again, tmp_path / "b", workers=0, progress=False)
+    assert not out.failures and len(list((tmp_path / "b" / "cache" / "nets").glob("*.npz"))) == 1
+    rows_b = read_csv(tmp_path / "b" / "results.csv")
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in R.TIMING_COLUMNS} for r in rows]  # noqa: E731
+    assert strip(rows_a) == strip(rows_b) and rows_a[0]["val_r2"] != ""
+    with pytest.raises(S.StudyError, match="weights = 'missing': no such folder"):
+        S.study_from_dict(_study(weights="missing"), base=tmp_path)
+
+
+def test_a_network_trained_on_the_diabetes_data_set():
+    pytest.importorskip("sklearn")
+    X, y = D.load("dataset:diabetes")
+    assert X.shape == (442, 10) and y.shape == (442,) and X.min() == 0.0 and X.max() == 1.0
+    cfg = S.study_from_dict(_study([{"label": "diabetes", "inits": ["torch_default"], "targets": ["dataset:diabetes"],
+                                     "hidden": [[8]], "train": {"epochs": 30, "lr": 0.01, "batch_size": 32}}]))
+    net = cfg.networks[0]
+    assert (net.dim, net.kind, net.box()) == (10, "trained", ((0.0,) * 10, (1.0,) * 10))
+    built = S.build_network(net)
+    assert 0.0 < built["val_r2"] <= 1.0  # a real fit of the held-out patients (a linear model reaches ~0.5)
+    from nnlab.engine.model.network import NetSnapshot
+
+    pred = NetSnapshot(tuple(built["weights"]), tuple(built["biases"])).forward(X)
+    assert 25.0 <= float(np.median(pred)) <= 346.0  # in the target's own units
+    with pytest.raises(S.StudyError, match="has 10 inputs; dims = 5"):
+        S.study_from_dict(_study([{"targets": ["dataset:diabetes"], "dims": [5]}]))
+
+
+def test_summary_leads_with_the_ranking_flips_between_random_and_trained(tmp_path):
+    cfg = S.study_from_dict(_study([{"inits": ["xavier_uniform"], "dims": [2], "hidden": [[6, 6]], "seeds": 2},
+                                    TRAINED_BLOCK], methods=["random", "lhs"], budgets=[{"forward": 64}], repeats=2))
+    run_study(cfg, tmp_path, workers=0, progress=False)
+    md = (tmp_path / "summary.md").read_text()
+    heads = [ln for ln in md.splitlines() if ln.startswith("## ")]
+    assert heads[0] == "## Where a ranking flips and where it does not"
+    assert "### random vs all trained networks" in md and "| max | forward 64 | random vs lhs |" in md
+    assert "| min | forward 64 | random vs lhs |" in md and "standard deviation of f" in md
+    assert "### budget forward 64, min" in md and "bootstrap over networks x repeats" in md
+
+
+def test_the_bundled_studies_load():
+    from nnlab.bundled import study_path
+
+    quick = S.load_study(study_path("quick"))
+    assert quick.senses == ("max", "min") and len(quick.budgets) == 2 and quick.repeats == 3
+    assert {n.kind for n in quick.networks} == {"random", "trained"} and {n.dim for n in quick.networks} == {2, 5}
+    conj = S.load_study(study_path("conjecture"))
+    assert conj.senses == ("max", "min") and len(conj.budgets) >= 2 and conj.repeats >= 5
+    assert "dataset:diabetes" in {n.target for n in conj.networks} and "torch_seeded" in {n.init for n in conj.networks}
+
+
+def _tiny_quick() -> dict:
+    """quick.toml shrunk to seconds: the same methods, senses, budgets' shape and repeats on tiny 2-D nets."""
+    import tomllib
+
+    from nnlab.bundled import study_path
+
+    data = tomllib.loads(study_path("quick").read_text())
+    st = data["study"]
+    st.update(budgets=[{"forward": 300, "lp": 4}, {"forward": 1500, "lp": 12}], repeats=2, samples=200, starts=8,
+              steps=20, time_limit=120.0, exact_time_limit=60.0)
+    if not HAS_CAPS:  # before the work caps: fixed counts (the same at each budget), deterministic as well
+        st["params"] = {"gradient": {"starts": 8, "steps": 20, "rounds": 1}, "walk": {"restarts": 2},
+                        "sampling": {"samples": 100}, "random": {"samples": 500}}
+    for b in data["networks"]:
+        b.update(dims=[2], hidden=[[6, 6]], seeds=1)
+        if "train" in b:
+            b["train"] = {**b["train"], "samples": 300, "epochs": 4}
+    return data
+
+
+@pytest.mark.slow
+def test_quick_study_gives_the_same_csv_with_one_and_two_workers(tmp_path):
+    """Work budgets, not seconds: the rows repeat whatever the schedule (only the timing columns differ)."""
+    cfg = S.study_from_dict(_tiny_quick())
+    outs = {}
+    for workers in (1, 2):
+        outcome = run_study(cfg, tmp_path / f"w{workers}", workers=workers, progress=False)
+        assert not outcome.failures and outcome.computed == outcome.total
+        with open(tmp_path / f"w{workers}" / "results.csv") as fh:
+            outs[workers] = list(csv.DictReader(fh))
+    assert len(outs[1]) == len(outs[2]) > 0
+    assert all(r["status"] != "time_limit" for r in outs[1])
+    keep = [c for c in R.COLUMNS if c not in R.TIMING_COLUMNS]
+    assert [[r[c] for c in keep] for r in outs[1]] == [[r[c] for c in keep] for r in outs[2]]
+    assert {r["method"] for r in outs[1]} == {"exact", "gradient", "walk", "sampling", "random"}
+    if HAS_CAPS:  # the budgets, not the methods' own counts, ended the runs
+        assert {r["status"] for r in outs[1] if r["method"] != "exact"} == {"work_limit"}

@@ -1,5 +1,8 @@
 """The study's cache on disk: one JSON file per task result and one .npz per built network, so an interrupted or
-repeated study only computes what is missing. Written atomically (a killed run leaves no half file)."""
+repeated study only computes what is missing. Written atomically (a killed run leaves no half file).
+
+Saved networks are named by NetConfig.key(), which is machine-independent: copying a study's output folder to
+another machine (or pointing [study] weights at it) reuses its trained weights there."""
 from __future__ import annotations
 
 import dataclasses
@@ -27,12 +30,23 @@ def read_cached(out: Path, task: S.Task) -> dict | None:
 
 def write_cached(out: Path, task: S.Task, result: dict) -> None:
     doc = {"task": {"net": dataclasses.asdict(task.net), "kind": task.kind, "method": task.method,
-                    "sense": task.sense, "time_limit": task.time_limit}, "result": result}
+                    "sense": task.sense, "time_limit": task.time_limit, "budget": dict(task.budget),
+                    "repeat": task.repeat, "seed": task.seed}, "result": result}
     atomic_write_bytes(cache_path(out, task), json.dumps(doc, default=float).encode())
 
 
 def _net_path(out: Path, net: S.NetConfig) -> Path:
     return out / "cache" / "nets" / f"{net.key()}.npz"
+
+
+def load_saved_net(folder: str | Path, net: S.NetConfig) -> dict | None:
+    """A network saved by another study: `folder` is its output folder, its cache/ or its cache/nets/."""
+    folder = Path(folder)
+    for p in (folder / "cache" / "nets", folder / "nets", folder):
+        built = _load(p / f"{net.key()}.npz")
+        if built is not None:
+            return built
+    return None
 
 
 def save_net(out: Path, net: S.NetConfig, built: dict) -> None:
@@ -45,8 +59,12 @@ def save_net(out: Path, net: S.NetConfig, built: dict) -> None:
 
 def load_net(out: Path, net: S.NetConfig) -> dict | None:
     """Cached weights (and training info) of a network, or None."""
+    return _load(_net_path(out, net))
+
+
+def _load(path: Path) -> dict | None:
     try:
-        with np.load(_net_path(out, net)) as z:
+        with np.load(path) as z:
             k = len([n for n in z.files if n.startswith("w")])
             return {"weights": [z[f"w{i}"] for i in range(k)], "biases": [z[f"b{i}"] for i in range(k)],
                     **json.loads(str(z["info"]))}

@@ -3,8 +3,10 @@
 - extrema_location.png: by input dimension, the share of networks whose best known max (left) and min (right) lies
   at a box vertex (solid) and inside the box (dashed), one colour per group and width (the exact method's point when
   it is the best known, else the best heuristic's: an unproven MILP's incumbent can be beaten).
-- heuristic_gap.png: by dimension, the mean gap to the best known value of each method (one column per method, one
-  row per sense), one line per group.
+- heuristic_gap.png: by dimension, the mean gap (to the certified optimum or bound, in units of the std of f) of
+  each method at the largest budget (one column per method, one row per sense), one line per group.
+- gap_by_budget.png (more than one budget): the mean gap of each method against the budget, one line per group
+  and dimension: the anytime curve of each method at the study's budgets.
 - landscape.png: by dimension, the median number of local maxima found, the median affine R² and the median
   number of activation patterns met per sample.
 """
@@ -80,8 +82,14 @@ def best_points(rows: list[dict], sense: str) -> list[dict]:
     return list(best.values())
 
 
-def write_plots(rows: list[dict], out: Path) -> list[Path]:
-    """Write the three plots into `out`; returns their paths (none when there are no rows)."""
+def _mean_gap(rs: list[dict]) -> float | None:
+    v = [r["gap"] for r in rs if r.get("gap") is not None]
+    return sum(v) / len(v) if v else None
+
+
+def write_plots(rows: list[dict], out: Path, budgets: list[str] | None = None) -> list[Path]:
+    """Write the plots into `out`; returns their paths (none when there are no rows). `budgets`: the budget labels
+    in config order (default: as met in the rows)."""
     if not rows:
         return []
     import matplotlib
@@ -114,24 +122,45 @@ def write_plots(rows: list[dict], out: Path) -> list[Path]:
 
     methods = list(dict.fromkeys(r["method"] for r in rows if r["method"] != "exact"))
     senses = [s for s in ("max", "min") if any(r["sense"] == s and r["method"] != "exact" for r in rows)]
+    budgets = budgets or list(dict.fromkeys(r["budget"] for r in rows if r["method"] != "exact"))
     if methods:
+        last = budgets[-1]
         fig, axes = plt.subplots(len(senses), len(methods), figsize=(3.6 * len(methods) + 2.6, 3.2 * len(senses)),
                                  squeeze=False, sharey=True)
         for i, s in enumerate(senses):
             for ax, m in zip(axes[i], methods):
-                sub = [r for r in rows if r["method"] == m and r["sense"] == s]
-                mean = lambda rs: (lambda v: sum(v) / len(v) if v else None)([r["gap_best"] for r in rs  # noqa: E731
-                                                                              if r["gap_best"] is not None])
-                for g, (xs, ys) in _series(sub, mean).items():
+                sub = [r for r in rows if r["method"] == m and r["sense"] == s and r["budget"] == last]
+                for g, (xs, ys) in _series(sub, _mean_gap).items():
                     ax.plot(xs, ys, "o-", color=col[g], label=g)
-                ax.set_title(f"{m} ({s}): gap to best known", fontsize=9)
+                ax.set_title(f"{m} ({s}), budget {last}", fontsize=8)
                 ax.set_xlabel("input dimension")
                 ax.set_xticks(sorted({int(r["dim"]) for r in rows}))
                 ax.grid(alpha=0.3)
-            axes[i][0].set_ylabel("mean gap / output range")
+            axes[i][0].set_ylabel("mean gap / std of f")
         fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="center right")
         fig.tight_layout(rect=(0, 0, 1 - 2.4 / (3.6 * len(methods) + 2.6), 1))
         files.append(_save(fig, out / "heuristic_gap.png"))
+        plt.close(fig)
+    if methods and len(budgets) > 1:
+        fig, axes = plt.subplots(len(senses), len(methods), figsize=(3.6 * len(methods) + 2.6, 3.2 * len(senses)),
+                                 squeeze=False, sharey=True)
+        lines = list(dict.fromkeys((_label(r), int(r["dim"])) for r in rows if r["method"] != "exact"))
+        for i, s in enumerate(senses):
+            for ax, m in zip(axes[i], methods):
+                for g, d in lines:
+                    ys = [_mean_gap([r for r in rows if r["method"] == m and r["sense"] == s and r["budget"] == b
+                                     and _label(r) == g and int(r["dim"]) == d]) for b in budgets]
+                    xs = [k for k, y in enumerate(ys) if y is not None]
+                    ax.plot(xs, [ys[k] for k in xs], "o-", color=col[g], alpha=0.5 + 0.5 * (d == max(x[1] for x in lines)),
+                            label=f"{g} {d}-D")
+                ax.set_title(f"{m} ({s})", fontsize=9)
+                ax.set_xticks(range(len(budgets)), budgets, fontsize=6, rotation=20)
+                ax.set_yscale("symlog", linthresh=1e-3)
+                ax.grid(alpha=0.3)
+            axes[i][0].set_ylabel("mean gap / std of f")
+        fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=6, loc="center right")
+        fig.tight_layout(rect=(0, 0, 1 - 2.4 / (3.6 * len(methods) + 2.6), 1))
+        files.append(_save(fig, out / "gap_by_budget.png"))
         plt.close(fig)
 
     panels = [("local_max", "local maxima found (median)"), ("affine_r2", "affine-fit R² (median)"),

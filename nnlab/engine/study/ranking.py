@@ -152,3 +152,29 @@ def flips_markdown(flips: Sequence[Flip], taus: dict[tuple, float], first: str, 
     for (sense, budget), tau in taus.items():
         lines.append(f"- {sense}, budget {budget}: tau = {'n/a' if math.isnan(tau) else f'{tau:.2f}'}")
     return "\n".join(lines) + "\n"
+
+
+def bootstrap_mean(samples: dict[Any, Sequence[float]], *, n_boot: int = N_BOOT, level: float = LEVEL,
+                   seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high) of values grouped by network (a list of repeats each): the mean over networks of each
+    network's mean, and a two-stage percentile bootstrap interval that resamples networks with replacement and
+    then each chosen network's repeats with replacement (so both the spread between networks and between a
+    randomised method's runs count). Seeded: the same values give the same interval on every machine. NaNs when
+    there is no value."""
+    groups = [np.asarray(v, dtype=np.float64) for _, v in sorted(samples.items(), key=lambda kv: str(kv[0])) if len(v)]
+    if not groups:
+        return math.nan, math.nan, math.nan
+    counts = np.array([len(g) for g in groups])
+    table = np.full((len(groups), int(counts.max())), np.nan)
+    for i, g in enumerate(groups):
+        table[i, :len(g)] = g
+    mean = float(np.mean([g.mean() for g in groups]))
+    rng = np.random.default_rng(seed)
+    nets = rng.integers(0, len(groups), size=(n_boot, len(groups)))
+    reps = (rng.random((n_boot, len(groups), int(counts.max()))) * counts[nets][:, :, None]).astype(int)
+    picked = np.take_along_axis(table[nets], reps, axis=2)  # (n_boot, nets, max repeats): draws of repeats
+    mask = np.arange(int(counts.max()))[None, None, :] < counts[nets][:, :, None]  # a net draws its own count
+    net_means = np.where(mask, picked, 0.0).sum(axis=2) / counts[nets]
+    boot = net_means.mean(axis=1)
+    lo, hi = np.quantile(boot, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return mean, float(lo), float(hi)

@@ -17,7 +17,7 @@ from typing import Any, Callable, TextIO
 
 
 from nnlab.engine.study import spec as S
-from nnlab.engine.study.cache import cache_path, load_net, save_net, write_cached
+from nnlab.engine.study.cache import cache_path, load_net, load_saved_net, save_net, write_cached
 
 
 class _Deferred:
@@ -176,14 +176,21 @@ def run_study(config: S.StudyConfig, out: str | os.PathLike, workers: int | None
 
     def submit_tasks(net: S.NetConfig, built: dict) -> None:
         for t in todo[net]:
-            pending[ex.submit(S.run_task, t, built["weights"], built["biases"])] = ("task", t)
+            pending[ex.submit(S.run_task, t, built["weights"], built["biases"],
+                              built.get("activation", "relu"))] = ("task", t)
 
     finished = False
     try:
-        for net in todo:  # random networks are built here (cheap); trained ones by a worker, then cached
-            built = load_net(out, net)
+        for net in todo:  # random and file networks are built here (cheap); trained ones by a worker, then saved
+            built = load_net(out, net) if S.saved_by_study(net) else None
+            if built is None and S.saved_by_study(net) and config.weights:
+                built = load_saved_net(config.weights, net)  # [study] weights: another study's saved networks
+                if built is not None:
+                    save_net(out, net, built)
             if built is None and not net.trained:
                 built = S.build_network(net)
+                if S.saved_by_study(net):
+                    save_net(out, net, built)
             if built is None:
                 pending[ex.submit(S.build_network, net)] = ("build", net)
             else:
