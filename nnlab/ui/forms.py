@@ -132,6 +132,49 @@ def set_quiet(w: QtWidgets.QWidget, value: Any) -> None:
         w.blockSignals(False)
 
 
+NARROW_PX = 48  # a field may shrink to this (its text scrolls inside it) rather than widen a narrow dock
+
+
+def narrow_form(lay: QtWidgets.QFormLayout) -> None:
+    """A form that fits a narrow dock at any text size: a field goes under its label when both do not fit on one
+    line (Qt's WrapLongRows)."""
+    lay.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)
+
+
+def fit_form(lay: QtWidgets.QFormLayout | None, room: int) -> None:
+    """Labels beside their fields when every label and its field fit `room` pixels side by side at their natural
+    widths, else every label above its field (a field squeezed beside a long label cut its value)."""
+    if not isinstance(lay, QtWidgets.QFormLayout):
+        return
+    gap = max(lay.horizontalSpacing(), 6)
+    need = 0
+    for r in range(lay.rowCount()):
+        label = lay.itemAt(r, QtWidgets.QFormLayout.ItemRole.LabelRole)
+        fld = lay.itemAt(r, QtWidgets.QFormLayout.ItemRole.FieldRole)
+        if label is not None and fld is not None:
+            need = max(need, label.sizeHint().width() + gap + fld.sizeHint().width())
+    m = lay.contentsMargins()
+    wrap = need + m.left() + m.right() > room
+    policy = QtWidgets.QFormLayout.RowWrapPolicy
+    want = policy.WrapAllRows if wrap else policy.WrapLongRows
+    if lay.rowWrapPolicy() != want:
+        lay.setRowWrapPolicy(want)
+
+
+def wrap_labels(lay: QtWidgets.QFormLayout) -> None:
+    """The form's number, text and choice fields may be narrower than their widest value: with a big text (Ctrl +)
+    a spin box's "-1000000000" made the form wider than its dock, which then scrolled sideways (fit_form puts
+    them under their labels first). Labels keep one line: a word-wrapped label in a form made its height follow
+    its narrowest width (an empty band under the form)."""
+    for r in range(lay.rowCount()):
+        for role in (QtWidgets.QFormLayout.ItemRole.LabelRole, QtWidgets.QFormLayout.ItemRole.FieldRole,
+                     QtWidgets.QFormLayout.ItemRole.SpanningRole):
+            item = lay.itemAt(r, role)
+            w = item.widget() if item is not None else None
+            if isinstance(w, (QtWidgets.QAbstractSpinBox, QtWidgets.QLineEdit, QtWidgets.QComboBox)):
+                w.setMinimumWidth(NARROW_PX)
+
+
 class DataclassForm(QtWidgets.QWidget):
     """Editable fields of a dataclass with defaults: bool -> check box, int -> spin box, float -> FloatEdit,
     str -> line edit. Only what the user changed (or the scene set) is sent: an untouched field sends nothing, so
@@ -147,6 +190,7 @@ class DataclassForm(QtWidgets.QWidget):
         self._given: dict[str, Any] = {}
         lay = QtWidgets.QFormLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        narrow_form(lay)
         if cls is None:
             lay.addRow(QtWidgets.QLabel("(no parameters)"))
             return
@@ -162,6 +206,7 @@ class DataclassForm(QtWidgets.QWidget):
                 ed.setToolTip(str(f.metadata.get("help", f"{f.name} (default {default!r})")))
             self.editors[f.name] = ed
             lay.addRow(f.name.replace("_", " "), ed)
+        wrap_labels(lay)
 
     def _editor(self, tp: Any, default: Any, meta: dict) -> QtWidgets.QWidget | None:
         if "choices" in meta:

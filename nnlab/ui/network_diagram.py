@@ -3,8 +3,10 @@ its magnitude (TensorFlow Playground's network view), live while training.
 
 It draws what nnlab.engine.analysis.diagram computes (which units a large layer shows, the "+n more" nodes and
 bundled edges, the activation pattern shares) for the network on screen: the Document's network, or while training
-the latest weights the trainer sent (TrainProgress.network). Redraws are throttled (REDRAW_MS) and skipped while
-the dock is hidden. A click on a hidden unit shows its surface in the big view (view.unit), on the output goes back
+the latest weights the trainer sent (TrainProgress.network). While training, the worker computes the diagram of
+the live weights too (nnlab.app.training.LiveDiagram), and the redraw happens on the training panel's screen
+refresh (TrainState.frame), in the same event-loop pass as the surface and curves: the window is composed once.
+Redraws are throttled (REDRAW_MS) and skipped while the dock is hidden. A click on a hidden unit shows its surface in the big view (view.unit), on the output goes back
 to the output; hovering a node shows its incoming weights and its active share in the line under the diagram and
 as a tooltip.
 """
@@ -21,6 +23,7 @@ from nnlab.engine.analysis.diagram import (MAX_SHOWN, Diagram, activation_shares
 from nnlab.engine.model.network import NetSnapshot
 
 REDRAW_MS = 250  # at most four redraws a second while training
+CATCH_UP_MS = 800  # while training, live weights not drawn by a screen refresh (paused, Step) are drawn after this
 POSITIVE = QtGui.QColor("#2f8fe0")  # Playground's convention: blue positive, orange negative
 NEGATIVE = QtGui.QColor("#f08a24")
 MAX_EDGE_PX = 6.0
@@ -109,7 +112,7 @@ class NetworkDiagram(QtWidgets.QWidget):
         self._dirty = True
         self._clock = QtCore.QElapsedTimer()
         self._timer = QtCore.QTimer(self, singleShot=True)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._due)
         self.scene = QtWidgets.QGraphicsScene(self)
         self.canvas = _Canvas(self.scene)
         self.info = QtWidgets.QLabel("Hover a unit for its weights; click it to show its surface.")
@@ -135,7 +138,13 @@ class NetworkDiagram(QtWidgets.QWidget):
         self.schedule(now=True)
 
     def _training(self, name: str, value) -> None:
-        """Live weights while training (Document.shown_net); the network on screen again when the run ends."""
+        """Live weights while training (Document.shown_net), drawn on the next screen refresh of the training
+        ("frame"); the network on screen again when the run ends."""
+        if name == "frame":
+            if self._dirty and self.on_screen() and (not self._clock.isValid() or
+                                                     self._clock.elapsed() >= REDRAW_MS * 0.8):
+                self.redraw()
+            return
         if (name == "last" and getattr(value, "network", None) is not None) or (name == "running" and not value):
             net = self.doc.shown_net()
             if net is not self.net:
@@ -153,6 +162,10 @@ class NetworkDiagram(QtWidgets.QWidget):
         self._dirty = True
         if not self.on_screen():
             return  # drawn when shown (showEvent, or the first paint once its tab is in front)
+        if self.doc.training.running and not now:  # drawn by the training's next screen refresh ("frame"); the
+            if not self._timer.isActive():  # timer only catches up when none comes (paused, Step)
+                self._timer.start(CATCH_UP_MS)
+            return
         wait = 0 if now or not self._clock.isValid() else max(0, REDRAW_MS - self._clock.elapsed())
         if not self._timer.isActive() or wait == 0:
             self._timer.start(wait)
@@ -168,7 +181,7 @@ class NetworkDiagram(QtWidgets.QWidget):
 
     def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # exposed again (its tab brought to front): catch up
         super().paintEvent(ev)
-        if self._dirty and not self._timer.isActive():
+        if self._dirty and not self._timer.isActive() and not self.doc.training.running:  # (training: its frames)
             self._timer.start(0)
 
     def _points(self):
@@ -179,6 +192,10 @@ class NetworkDiagram(QtWidgets.QWidget):
         return self._sample
 
     # ---- drawing --------------------------------------------------------------------------------------------
+    def _due(self) -> None:
+        if self._dirty:
+            self.redraw()
+
     def redraw(self) -> None:
         self._timer.stop()
         if not self.on_screen():
@@ -197,8 +214,15 @@ class NetworkDiagram(QtWidgets.QWidget):
         net = self.drawn_net = self.net
         unit = self.doc.view.unit
         keep = {unit[0] + 1: unit[1]} if unit is not None else {}
-        d = self.diagram = build_diagram(net, self.max_shown, keep)
-        self.shares = activation_shares(net, self._points())
+        live = self.doc.training.live_diagram
+        lo, hi = self.doc.domain()
+        if (live is not None and live.network is net and not keep and live.max_shown == self.max_shown and
+                live.lower == tuple(map(float, lo)) and live.upper == tuple(map(float, hi))):
+            d, self.shares = live.diagram, live.shares  # computed by the worker: the GUI only draws
+            self.diagram = d
+        else:
+            d = self.diagram = build_diagram(net, self.max_shown, keep)
+            self.shares = activation_shares(net, self._points())
         bg, fg, node_fill, sel = (QtGui.QColor(c) for c in THEME_COLORS.get(self.doc.view.theme, THEME_COLORS["dark"]))
         self._bg = bg
         self.scene.clear()

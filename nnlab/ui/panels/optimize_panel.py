@@ -19,8 +19,10 @@ from nnlab.app.document import Document
 from nnlab.app.errors import describe
 from nnlab.app.jobs import MethodDone
 from nnlab.app.view import MethodTrace
-from nnlab.ui.forms import DataclassForm, FloatEdit, combo, set_quiet, spin_int
+from nnlab.ui.forms import (DataclassForm, FloatEdit, combo, fit_form, narrow_form, set_quiet, spin_int,
+                            wrap_labels)
 from nnlab.ui.method_colors import method_color
+from nnlab.ui.panels.train_panel import PlainAxis
 from nnlab.ui.worker import TaskSlot
 
 COLUMNS = ("method", "best value", "status")
@@ -174,13 +176,14 @@ class OptimizePanel(QtWidgets.QWidget):
         self.runs: list[MethodRun] = []
         self.winner: int | None = None
         lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)  # (at the biggest text a 1024-pixel window's dock has little room)
         self.list = MethodList()
         for e in self.entries:
             tags = " · ".join(TAG_WORDS[f] for f in ("exact", "heuristic", "baseline", "2d", "any_dim")
                               if f in e.flags)
             item = QtWidgets.QListWidgetItem(f"{e.label}\n{tags}" if tags else e.label)
             item.setData(QtCore.Qt.ItemDataRole.UserRole, e.name)
-            item.setToolTip(e.description)
+            item.setToolTip(f"{e.label}\n{e.description}")  # the whole name, also when a narrow dock breaks it
             item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(QtCore.Qt.CheckState.Unchecked)
             self.list.addItem(item)
@@ -196,23 +199,32 @@ class OptimizePanel(QtWidgets.QWidget):
             self.forms.addWidget(DataclassForm(e.params))
         self.forms.currentChanged.connect(self._fit_form)
         self._fit_form(0)
-        self.params_box = QtWidgets.QGroupBox("Parameters of the selected method")
-        QtWidgets.QVBoxLayout(self.params_box).addWidget(self.forms)
-        form = QtWidgets.QFormLayout()
+        # a group box title never wraps and sets the box's minimum width (it scrolled the dock sideways at big
+        # text): the heading is a wrapping label inside the box instead
+        self.params_box = QtWidgets.QGroupBox()
+        box = QtWidgets.QVBoxLayout(self.params_box)
+        box.setContentsMargins(4, 4, 4, 4)
+        self.params_title = QtWidgets.QLabel("Parameters of the selected method")
+        self.params_title.setWordWrap(True)
+        box.addWidget(self.params_title)
+        box.addWidget(self.forms)
+        self.form = form = QtWidgets.QFormLayout()
+        narrow_form(form)
         self.sense = combo([("max", "maximize"), ("min", "minimize")])
         self.time_limit = FloatEdit(0.1, 86400.0, 10.0)  # 0.25 s stays 0.25 s (a 1-decimal spin box sent 0.3)
         self.seed = spin_int(0, 2**31 - 1, 0)
         form.addRow("Sense", self.sense)
         form.addRow("Time limit (s)", self.time_limit)
         form.addRow("Seed", self.seed)
+        wrap_labels(form)
         lay.addLayout(form)
-        btns = QtWidgets.QGridLayout()
+        self.buttons_grid = btns = QtWidgets.QGridLayout()
         self.run_btn = QtWidgets.QPushButton("Run  (O)")
         self.race_btn = QtWidgets.QPushButton("Race ticked")
         self.cancel_btn = QtWidgets.QPushButton("Cancel")
         self.clear_btn = QtWidgets.QPushButton("Clear")
-        for k, b in enumerate((self.run_btn, self.race_btn, self.cancel_btn, self.clear_btn)):
-            btns.addWidget(b, k // 2, k % 2)
+        self._button_columns = 0
+        self._place_buttons(2)
         lay.insertLayout(2, btns)  # under the list: results follow, the parameters come last
         self.status = QtWidgets.QLabel()
         self.status.setWordWrap(True)
@@ -231,7 +243,8 @@ class OptimizePanel(QtWidgets.QWidget):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setMinimumHeight(160)
         lay.addWidget(self.table, 1)
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(axisItems={"left": PlainAxis("left"), "bottom": PlainAxis("bottom")})  # 0.04 s,
+        # not "seconds (x0.001)" with 40
         self.plot.setMinimumHeight(230)
         self.plot.setLabel("bottom", "seconds")
         self.plot.setLabel("left", "best value")
@@ -259,6 +272,47 @@ class OptimizePanel(QtWidgets.QWidget):
         self._synced_from: object = None
         doc.scene_changed.connect(self.sync)
         self.sync()
+
+    # ---- fitting the dock's width at any text size --------------------------------------------------------------
+    def _place_buttons(self, columns: int) -> None:
+        """Run/Race/Cancel/Clear in `columns` columns (two, or one when two would not fit the dock)."""
+        if columns == self._button_columns:
+            return
+        self._button_columns = columns
+        for k, b in enumerate((self.run_btn, self.race_btn, self.cancel_btn, self.clear_btn)):
+            self.buttons_grid.removeWidget(b)
+            self.buttons_grid.addWidget(b, k // columns, k % columns)
+
+    def _reflow(self) -> None:
+        """Two button columns when they fit the width the dock gives (its scroll area's viewport), else one: at a
+        big text size two columns were wider than the dock and it scrolled sideways."""
+        if not hasattr(self, "clear_btn"):
+            return  # (a style change while the panel is being built)
+        host = self.parentWidget()
+        room = (host.width() if host is not None else self.width()) - self.layout().contentsMargins().left() - \
+            self.layout().contentsMargins().right()
+        widest = max(b.sizeHint().width() for b in (self.run_btn, self.race_btn, self.cancel_btn, self.clear_btn))
+        self._place_buttons(2 if 2 * widest + self.buttons_grid.horizontalSpacing() <= room else 1)
+        box = self.params_box.layout().contentsMargins()
+        for form, space in [(self.form, room)] + [(self.forms.widget(k).layout(), room - box.left() - box.right() - 8)
+                                                  for k in range(self.forms.count())]:
+            fit_form(form, space)
+
+    def event(self, ev: QtCore.QEvent) -> bool:  # noqa: N802 - Qt's name
+        if ev.type() == QtCore.QEvent.Type.ParentChange:
+            host = self.parentWidget()
+            if host is not None:
+                host.installEventFilter(self)  # the scroll area's viewport: its width is the room there is
+        return super().event(ev)
+
+    def changeEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802
+        super().changeEvent(ev)
+        if ev.type() in (QtCore.QEvent.Type.FontChange, QtCore.QEvent.Type.StyleChange):
+            self._reflow()
+
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        self._reflow()
 
     def sync(self) -> None:
         """Take method, sense, time limit, seed and parameters from the scene's [optimizer] (O runs them)."""
@@ -486,6 +540,8 @@ class OptimizePanel(QtWidgets.QWidget):
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802 - Qt's name
         if obj is self.table and ev.type() == QtCore.QEvent.Type.Resize:
             QtCore.QTimer.singleShot(0, self._fit_columns)
+        elif obj is self.parentWidget() and ev.type() == QtCore.QEvent.Type.Resize:
+            self._reflow()
         return False
 
     def _fit_columns(self) -> None:

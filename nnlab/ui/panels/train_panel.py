@@ -15,7 +15,8 @@ from PySide6 import QtCore, QtWidgets
 from nnlab.app.choices import field_choices
 from nnlab.app.document import Document
 from nnlab.app.errors import describe
-from nnlab.app.training import cached_network, remember
+from nnlab.app.training import LiveDiagram, cached_network, remember, with_diagrams
+from nnlab.engine.analysis.diagram import MAX_SHOWN
 from nnlab.engine.model.scene import TrainSpec
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
 from nnlab.ui.progress import ProgressBar
@@ -24,9 +25,10 @@ from nnlab.ui.worker import TaskSlot
 
 
 PROCESS_JOBS = True  # train in a worker process (the GUI keeps its GIL); False: on a thread
-FRAME_MS = 120  # at most ~8 screen refreshes a second while training
-PLOT_MS = 500  # the loss plot and progress bar at most twice a second: with a GL view in the window, every widget
-# repaint re-composites the whole window (20-40 ms under software GL), so fewer raster repaints = fewer long ticks
+FRAME_MS = 300  # one screen refresh at most every FRAME_MS while training: the surface, the curves, the status and
+# the live network diagram together. With a GL view in the window every repaint of anything re-composes the whole
+# window (about 40 ms under software GL at 1920x1080: bench/ui_latency.py --profile), so each separate refresh paid
+# that once; one refresh per frame pays it once for all of them
 
 
 class TrainPanel(QtWidgets.QWidget):
@@ -40,11 +42,8 @@ class TrainPanel(QtWidgets.QWidget):
         self._stepping = False
         self._pending_surface = None
         self._pending_event = None
-        self._final = False
-        self._surface_turn_done = False
         self._own_network = False  # set while this panel puts its training result on screen
         self._run: tuple | None = None  # (scene, resumed) of the running or last run
-        self._plot_clock = QtCore.QElapsedTimer()
         self._frame = QtCore.QTimer(self, singleShot=True, interval=FRAME_MS)
         self._frame.timeout.connect(self._flush)
         lay = QtWidgets.QVBoxLayout(self)
@@ -236,7 +235,6 @@ class TrainPanel(QtWidgets.QWidget):
         first = self.state.result.epochs_run if resume else 0
         self.state.begin(scene.train.epochs, paused, resume=resume)
         self._run = (scene, resume, self.doc.net is self.doc.initial)
-        self._plot_clock.invalidate()
         self.progress.setRange(0, scene.train.epochs)
         self.progress.setValue(first)
         self.progress.setFormat(f"{'resuming' if resume else 'starting'}… (epoch %v / %m)")
@@ -244,13 +242,18 @@ class TrainPanel(QtWidgets.QWidget):
             self._show_curves()
 
         def on_yield(ev: object) -> None:
+            if isinstance(ev, LiveDiagram):  # the live weights' diagram, computed by the worker
+                self.state.live_diagram = ev
+                ev = ev.progress
             if isinstance(ev, TrainError):
                 self.state.failed = f"{ev.message} ({ev.hint})"
                 self.doc.error.emit(f"training: {ev.message} ({ev.hint})")
                 return
             self._progress(ev)
 
-        self.slot.start(self.doc.train_job(first_epoch=first), on_yield, self._finished, self._failed, self._ended,
+        lo, hi = self.doc.domain()
+        job = with_diagrams(self.doc.train_job(first_epoch=first), lo, hi, MAX_SHOWN)
+        self.slot.start(job, on_yield, self._finished, self._failed, self._ended,
                         paused=paused, process=PROCESS_JOBS)
         self.doc.message.emit(f"Resuming at epoch {first} of {scene.train.epochs}…" if resume else
                               f"Training {scene.train.epochs} epochs…")
@@ -281,8 +284,7 @@ class TrainPanel(QtWidgets.QWidget):
         return source
 
     def _progress(self, ev) -> None:
-        """Record every epoch; the screen is refreshed at most every FRAME_MS (see _flush), which keeps the GUI
-        thread free: each refresh is a GIL hand-off with the training thread."""
+        """Record every epoch; the screen is refreshed at most every FRAME_MS (see _flush)."""
         if ev.surface is not None:
             self._pending_surface = ev.surface
         if self.state.record(ev):
@@ -294,39 +296,22 @@ class TrainPanel(QtWidgets.QWidget):
             self._frame.start()
 
     def _flush(self) -> None:
-        """Alternate between the surface and the plots, so one event-loop pass never pays for both repaints."""
-        if self._pending_surface is not None and not self._surface_turn_done:
-            self.doc.show_surface(self._pending_surface)
-            self._pending_surface = None
-            self._surface_turn_done = True
-            if self._pending_event is not None:
-                self._frame.start(FRAME_MS // 2)
-            return
-        self._surface_turn_done = False
-        if (self._pending_event is not None and self._plot_clock.isValid() and
-                 self._plot_clock.elapsed() < PLOT_MS and not self._final):
-            self._frame.start(FRAME_MS)  # plots wait; the surface keeps its own pace
-            return
+        """One screen refresh of what arrived since the last: the surface, the curves and the status line, then
+        `state.frame` tells the live views (the network diagram) to redraw now, in this same event-loop pass, so
+        all of it reaches the screen in one composition of the window."""
+        surface, self._pending_surface = self._pending_surface, None
         ev, self._pending_event = self._pending_event, None
-        if ev is None:
-            if self._pending_surface is not None:
-                self._frame.start(FRAME_MS // 2)
-            return
-        self._plot_clock.start()
-        self._show_curves()
-        self._status_line()
-        if self._pending_surface is not None:
-            self._frame.start(FRAME_MS // 2)
+        if surface is not None:
+            self.doc.show_surface(surface)
+        if ev is not None:
+            self._show_curves()
+            self._status_line()
+        if surface is not None or ev is not None:
+            self.state.frame += 1
 
     def _finished(self, result) -> None:
         self._frame.stop()
-        self._surface_turn_done = False
-        self._final = True
-        try:
-            self._flush()
-            self._flush()
-        finally:
-            self._final = False
+        self._flush()
         self.state.finish(result)
         self._own_network = True
         try:

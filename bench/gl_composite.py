@@ -1,0 +1,132 @@
+"""What one repaint costs in a maximized window that holds a GL view, under software GL (llvmpipe): the app's way (the
+3-D view is a QOpenGLWidget, so the whole window is composed by GL on every repaint of anything) against a
+QOpenGLWindow in a window container (the window stays a raster window; only the GL view renders with GL).
+
+Both are measured in one run, one after the other, on the same load: a bare QMainWindow at 1920x1080 with two docks,
+a label in a dock changed 10 times a second and a 100x100 surface changed 4 times a second (about the training
+panel's rates), for SECONDS each. It prints the median and max time of the window's repaints (raster widgets plus
+composition), of the GL view's own frames, the longest event-loop gap, and the ratios. This is the floor under
+bench/ui_latency.py: with a QOpenGLWidget at 1080p no repaint of anything is cheaper than one composition.
+Run: QT_QPA_PLATFORM=xcb LIBGL_ALWAYS_SOFTWARE=1 xvfb-run -a -s "-screen 0 1920x1080x24 -nolisten tcp" \
+     .venv/bin/python bench/gl_composite.py [SECONDS]
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def run(mode: str, seconds: float) -> dict[str, np.ndarray]:
+    import pyqtgraph.opengl as gl
+    from pyqtgraph.opengl.GLViewWidget import GLViewMixin
+    from PySide6 import QtCore, QtOpenGL, QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    ms: dict[str, list[float]] = {"window repaint": [], "GL frame": []}
+
+    def timed(cls: type, key: str) -> type:
+        class Timed(cls):
+            def event(self, ev):  # noqa: N802 - Qt's name
+                if ev.type() != QtCore.QEvent.Type.UpdateRequest:
+                    return super().event(ev)
+                t0 = time.perf_counter()
+                try:
+                    return super().event(ev)
+                finally:
+                    ms[key].append(1000.0 * (time.perf_counter() - t0))
+        return Timed
+
+    class GLWindow(GLViewMixin, QtOpenGL.QOpenGLWindow):
+        def devicePixelRatioF(self) -> float:  # noqa: N802 - GLViewMixin asks a widget's name
+            return self.devicePixelRatio()
+
+    win = timed(QtWidgets.QMainWindow, "window repaint")()
+    if mode == "widget":
+        view = gl.GLViewWidget()
+        central = view
+    else:
+        view = timed(GLWindow, "GL frame")()
+        central = QtWidgets.QWidget.createWindowContainer(view)
+    n = 100
+    x = np.linspace(-1, 1, n)
+    surface = gl.GLSurfacePlotItem(x=x, y=x, z=np.zeros((n, n), np.float32), shader="shaded", computeNormals=False)
+    view.addItem(surface)
+    win.setCentralWidget(central)
+    label = None
+    for area in (QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea):
+        dock = QtWidgets.QDockWidget("panel")
+        label = QtWidgets.QLabel("epoch 0")
+        label.setMinimumWidth(360)
+        dock.setWidget(label)
+        win.addDockWidget(area, dock)
+    win.setGeometry(app.primaryScreen().availableGeometry())
+    win.showMaximized()
+    end = time.perf_counter() + 2.0
+    while time.perf_counter() < end:  # first paints, shader compilation
+        app.processEvents()
+        time.sleep(0.001)
+    for v in ms.values():
+        v.clear()
+    rng = np.random.default_rng(0)
+    count = [0]
+
+    def text() -> None:
+        count[0] += 1
+        label.setText(f"epoch {count[0]}")
+
+    t_text, t_gl, t_tick = QtCore.QTimer(), QtCore.QTimer(), QtCore.QTimer()
+    t_text.timeout.connect(text)
+    t_gl.timeout.connect(lambda: surface.setData(z=(0.3 * rng.random((n, n))).astype(np.float32)))
+    ticks: list[float] = []
+    t_tick.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    t_tick.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    t_text.start(100)
+    t_gl.start(250)
+    t_tick.start(5)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.0005)
+    for t in (t_text, t_gl, t_tick):
+        t.stop()
+    if mode == "widget":
+        ms["GL frame"] = []  # (composed inside the window's repaints)
+    win.close()
+    win.deleteLater()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)  # (GL objects die while
+    app.processEvents()  # the application still exists)
+    return {"gaps": np.diff(ticks) * 1000.0, **{k: np.array(v) for k, v in ms.items()}}
+
+
+def main() -> int:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 8.0
+    from PySide6 import QtCore, QtWidgets
+
+    QtCore.QCoreApplication.setAttribute(QtCore.Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    app = QtWidgets.QApplication(sys.argv[:1])
+    res = {mode: run(mode, seconds) for mode in ("widget", "window")}
+    size = app.primaryScreen().availableGeometry().size()
+    print(f"{size.width()}x{size.height()}, {seconds:g} s each; "
+          f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()} ({os.cpu_count()} cores)")
+    for mode, r in res.items():
+        what = "QOpenGLWidget (the app)" if mode == "widget" else "QOpenGLWindow in a container"
+        print(f"{what}:")
+        for key in ("window repaint", "GL frame"):
+            v = r[key]
+            if v.size:
+                print(f"  {key:<15} {v.size:4d} x  median {np.median(v):6.1f} ms  max {v.max():6.1f} ms")
+        g = r["gaps"]
+        print(f"  event-loop gaps: p99 {np.percentile(g, 99):6.1f} ms  max {g.max():6.1f} ms")
+    w, c = res["widget"], res["window"]
+    print(f"a repaint of the window (a label changed): {np.median(w['window repaint']) / np.median(c['window repaint']):.0f}x "
+          "cheaper without GL composition (median)")
+    print(f"max event-loop gap: {w['gaps'].max() / c['gaps'].max():.1f}x smaller with the GL view in its own window")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
