@@ -24,6 +24,17 @@ JSON_KEYS = ("method", "sense", "value", "x", "status", "bound", "gap", "seconds
 MODEL_SUFFIXES = (".onnx", ".pt", ".pt2", ".npz", ".toml")
 
 
+def _activation(name: str) -> str:
+    """--activation: a registered activation or a derived leaky_relu:SLOPE (argparse turns the error into exit 2)."""
+    from nnlab.engine.model import activations
+    from nnlab.errors import NnlabError
+
+    try:
+        return activations.get(name).name
+    except NnlabError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from nnlab.engine.model.scene import ACTIVATIONS
 
@@ -32,8 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    ".pt2 torch.export program, .npz, or a scene .toml) over a box.")
     p.add_argument("--model", required=True,
                    help="FILE.onnx | FILE.pt | FILE.pt2 | FILE.npz | SCENE.toml | a bundled preset's name")
-    p.add_argument("--activation", choices=ACTIVATIONS,
-                   help="the activation of a model file that records none (a bare state_dict: relu is assumed)")
+    p.add_argument("--activation", type=_activation, metavar="|".join(ACTIVATIONS) + "|leaky_relu:SLOPE",
+                   help="the activation of a model file that records none (a bare state_dict: relu is assumed); "
+                        "leaky_relu:0.2 is a leaky ReLU of slope 0.2")
     p.add_argument("--lower", help="comma-separated lower bounds (default: the scene's domain, else 0)")
     p.add_argument("--upper", help="comma-separated upper bounds (default: the scene's domain, else 1)")
     p.add_argument("--sense", choices=("max", "min"), default="max")

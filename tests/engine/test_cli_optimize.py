@@ -195,6 +195,27 @@ def test_foreign_tanh_state_dict_is_relu_unless_named(capsys, tmp_path):
     assert code == 2 and re.search(r"method 'milp' needs a (ReLU|piecewise-linear) network.*, this one uses tanh", err)
 
 
+def test_a_bare_state_dict_named_as_a_leaky_relu_of_any_slope(capsys, tmp_path):
+    import torch
+
+    torch.manual_seed(1)
+    module = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.LeakyReLU(0.2), torch.nn.Linear(16, 1)).double()
+    torch.save(module.state_dict(), tmp_path / "leaky.pt")
+    code, out, err = run_json(capsys, "--model", tmp_path / "leaky.pt", "--activation", "leaky_relu:0.2")
+    obj = json.loads(out)
+    assert code == 0 and err == "" and obj["status"] == "optimal"
+    grid = torch.cartesian_prod(*(torch.linspace(0, 1, 201, dtype=torch.float64),) * 2)
+    with torch.no_grad():
+        at_x = float(module(torch.tensor([obj["x"]], dtype=torch.float64))[0, 0])
+        best_on_grid = float(module(grid).max())
+    assert obj["value"] == pytest.approx(at_x, rel=1e-12, abs=1e-12)  # the slope 0.2 is the one computed
+    assert obj["value"] >= best_on_grid - 1e-12
+    with pytest.raises(SystemExit) as stop:  # argparse's own refusal: usage line and error line, exit 2
+        run_json(capsys, "--model", tmp_path / "leaky.pt", "--activation", "leaky_relu:1.5")
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "argument --activation: activation 'leaky_relu:1.5' is not supported" in err
+
+
 def test_activation_that_contradicts_the_file_is_refused(capsys, model):
     code, out, err = run_json(capsys, "--model", model, "--activation", "tanh")
     assert code == 2 and out == "" and "bump.npz: the file records activation relu, not tanh" in err
