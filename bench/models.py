@@ -133,9 +133,9 @@ def omlt_available() -> bool:
     return True
 
 
-def omlt_solve(snap, lower, upper, sense: str, time_limit: float) -> tuple[str, float | None, float | None, float]:
+def omlt_solve(snap, lower, upper, sense: str, time_limit: float) -> tuple[float | None, float | None, None]:
     """OMLT's ReluBigMFormulation of the snapshot (written as a Gemm chain), solved by HiGHS through pyomo:
-    (status, proven bound, best value found, seconds)."""
+    (proven bound, best value found, no point)."""
     import onnx
     import pyomo.environ as pyo
     from omlt import OmltBlock
@@ -165,12 +165,12 @@ def omlt_solve(snap, lower, upper, sense: str, time_limit: float) -> tuple[str, 
     bound, best = ((res.problem.upper_bound, res.problem.lower_bound) if sense == "max" else
                    (res.problem.lower_bound, res.problem.upper_bound))
     finite = lambda v: float(v) if v is not None and np.isfinite(float(v)) else None  # noqa: E731
-    return str(res.solver.termination_condition), finite(bound), finite(best), time.perf_counter() - t0
+    return finite(bound), finite(best), None
 
 
-def gurobi_solve(snap, lower, upper, sense: str, time_limit: float) -> tuple[str, float | None, float | None, np.ndarray | None]:
+def gurobi_solve(snap, lower, upper, sense: str, time_limit: float) -> tuple[float | None, float | None, np.ndarray | None]:
     """gurobi-ml's formulation of the snapshot (a float64 torch Sequential), one thread:
-    (status, proven bound, best value found, its point)."""
+    (proven bound, best value found, its point)."""
     import gurobipy as gp
     from gurobi_ml import add_predictor_constr
 
@@ -188,7 +188,10 @@ def gurobi_solve(snap, lower, upper, sense: str, time_limit: float) -> tuple[str
     finite = lambda v: float(v) if np.isfinite(float(v)) else None  # noqa: E731
     bound = finite(m.ObjBound) if m.Status in (gp.GRB.OPTIMAL, gp.GRB.TIME_LIMIT) else None
     point = np.array(x.X, dtype=float) if m.SolCount else None
-    return str(m.Status), bound, (finite(m.ObjVal) if m.SolCount else None), point
+    return bound, (finite(m.ObjVal) if m.SolCount else None), point
+
+
+SOLVERS = {"omlt": omlt_solve, "gurobi": gurobi_solve}
 
 
 # --- the run -----------------------------------------------------------------------------------------------------
@@ -223,6 +226,21 @@ def reading(tmp: Path) -> None:
         print(f"  {label:64s} {ours:58s} | {theirs}")
 
 
+def solver_verdict(solve, net, prop, time_limit: float) -> str:
+    """A baseline solver's verdict, constraint by constraint as nnlab's: "holds" when a proven bound puts one
+    constraint out of reach, "violated" when the solver's point passes every constraint by nnlab's forward pass
+    (OMLT gives no point here: its own incumbent decides a one-constraint property)."""
+    for con in prop.constraints:
+        bound, best, point = solve(net.snapshot(objective=con.c), prop.lower, prop.upper, con.sense, time_limit)
+        if con.unreachable(bound):
+            return "holds"
+        if point is not None and all(c.met(net.forward(point[None])[0]) for c in prop.constraints):
+            return "violated"
+        if point is None and len(prop.constraints) == 1 and best is not None and not con.unreachable(best):
+            return "violated"
+    return "unknown"
+
+
 def decide_row(label: str, net, prop_path: Path, time_limit: float, methods: list[str]) -> dict:
     from nnlab.engine.model.vnnlib import read_vnnlib
 
@@ -230,27 +248,8 @@ def decide_row(label: str, net, prop_path: Path, time_limit: float, methods: lis
     row = {}
     for method in methods:
         t0 = time.perf_counter()
-        if method == "omlt":
-            verdict = "unknown"
-            for con in prop.constraints:
-                status, bound, best, _ = omlt_solve(net.snapshot(objective=con.c), prop.lower, prop.upper, con.sense,
-                                                    time_limit)
-                if con.unreachable(bound):
-                    verdict = "holds"
-                    break
-                if len(prop.constraints) == 1 and best is not None and not con.unreachable(best):
-                    verdict = "violated"  # the solver's own incumbent (not checked by a forward pass here)
-        elif method == "gurobi":
-            verdict = "unknown"
-            for con in prop.constraints:
-                _, bound, _, point = gurobi_solve(net.snapshot(objective=con.c), prop.lower, prop.upper, con.sense,
-                                                  time_limit)
-                if con.unreachable(bound):
-                    verdict = "holds"
-                    break
-                if (point is not None and all(c.met(net.forward(point[None])[0]) for c in prop.constraints)):
-                    verdict = "violated"  # checked by nnlab's forward pass of every output constraint
-                    break
+        if method in SOLVERS:
+            verdict = solver_verdict(SOLVERS[method], net, prop, time_limit)
         else:
             verdict = nnlab.check_property(net, prop_path, method=method, time_limit=time_limit)["verdict"]
         row[method] = (verdict, time.perf_counter() - t0)
