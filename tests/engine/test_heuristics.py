@@ -411,3 +411,27 @@ def test_value_magnitude_bounds_softplus_which_exceeds_its_input():
     x = np.random.default_rng(0).uniform(-1, 1, (50, 2))
     assert float(np.abs(net.forward(x)).max()) == pytest.approx(15 * np.log(2))
     assert value_magnitude(net, -np.ones(2), np.ones(2)) >= 15 * np.log(2)
+
+
+def test_walk_steps_start_no_region_lp_after_their_deadline(monkeypatch):
+    """walk_steps(deadline=...) solves no region LP once the deadline has passed (exact's polish walks inside its
+    time limit); a clock that ticks once per check stops the walk after exactly the steps that started in time."""
+    import nnlab.engine.optimize.heuristics.walk as walk_mod
+
+    net = random_net(9, n0=3, hidden=(12, 12))
+    lo, hi = np.zeros(3), np.ones(3)
+    x0s = np.random.default_rng(2).random((8, 3))
+    lp = RegionLP(net, lo, hi)
+    full = [list(walk_steps(net, lp, x0, "max")) for x0 in x0s]
+    x0, ref = max(zip(x0s, full), key=lambda t: len(t[1]))
+    assert len(ref) >= 2  # a walk of several steps to cut short
+    before = lp.n_solved
+    assert list(walk_steps(net, lp, x0, "max", deadline=time.perf_counter() - 1.0)) == []
+    assert lp.n_solved == before  # not one LP solved past the deadline
+    ticks = iter(range(10_000))
+    monkeypatch.setattr(walk_mod, "_now", lambda: float(next(ticks)))  # 0, 1, 2, ... at each check
+    got = list(walk_steps(net, lp, x0, "max", deadline=1.5))  # checks at 0 and 1 pass, the third stops
+    assert len(got) == 2 and all(np.array_equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(got, ref[:2]))
+    monkeypatch.setattr(walk_mod, "_now", lambda: 0.0)
+    same = list(walk_steps(net, lp, x0, "max", deadline=1.0))  # a deadline never reached: the whole walk
+    assert len(same) == len(ref) and all(np.array_equal(a[0], b[0]) for a, b in zip(same, ref))

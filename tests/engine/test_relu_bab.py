@@ -116,10 +116,11 @@ def test_known_optima(sense, branching):
         check(net, r, lo, hi)
 
 
-@pytest.mark.parametrize("branching,extra", [("input", {}), ("hybrid", {}), ("babsr", {"max_bytes": 0})])
+@pytest.mark.parametrize("branching,extra", [("input", {}), ("hybrid", {}), ("babsr", {"max_bytes": 0}),
+                                            ("fsb", {"max_bytes": 20_000})])
 def test_input_and_hybrid_splitting_agree_with_milp(branching, extra):
     """Every branching agrees with the MILP; max_bytes = 0 (no slopes kept in open nodes: the memory cap's
-    fallback) too."""
+    fallback) too, and a cap reached mid-search (batches mixing nodes with and without their slopes)."""
     net = make(6, (12, 12), "torch_default", 4)
     lo, hi = -np.ones(6), np.ones(6)
     for sense in ("max", "min"):
@@ -388,3 +389,82 @@ def test_optimised_root_bounds_never_below_the_true_max(n0, hidden, scheme, seed
     pre = net.preactivations(pts)
     for (L, U), g in zip(zip(La, Ua), pre):  # the optimised intermediate bounds hold at every sample
         assert np.all(g >= L.numpy()) and np.all(g <= U.numpy())
+
+
+@pytest.mark.parametrize("hidden", [(16, 16), (12, 12, 12)])
+def test_backward_pass_matches_the_plain_formulas_and_its_margin_covers_them(hidden):
+    """The backward pass of alpha_beta (lg = lam sl + pos (su - sl), its margin from pos and neg separately, fewer
+    temporaries) equals the plain CROWN formulas (pos su + neg sl, margin from |lg|) on split sub-problems with
+    multipliers, and its rounding margin is never smaller than theirs."""
+    net = make(5, hidden, "torch_default", 3)
+    lo, hi = -np.ones(5), np.ones(5)
+    ab = AlphaBetaCrown(net, lo, hi)
+    Ls, Us = ab.root(5)
+    B, rng = 6, np.random.default_rng(0)
+    Lb, Ub = [L.repeat(B, 1) for L in Ls], [U.repeat(B, 1) for U in Us]
+    sp = [torch.tensor(rng.choice([-1.0, 0.0, 0.0, 1.0], size=(B, n))) for n in net.widths]
+    for L, U, s in zip(Lb, Ub, sp):
+        L[s > 0] = L[s > 0].clamp(min=0)
+        U[s < 0] = U[s < 0].clamp(max=0)
+        U[:] = torch.maximum(U, L)
+    relax = [ab._relax(L, U) for L, U in zip(Lb, Ub)]
+    alphas = [torch.tensor(rng.random((B, n))) for n in net.widths]
+    betas = [torch.tensor(rng.random((B, n))) * (s != 0) for s, n in zip(sp, net.widths)]
+    K = ab.K
+    for top, lam0, const0, al, be in [(K - 1, ab.W[K].expand(B, -1, -1), ab.b[K].expand(B, -1), alphas, betas),
+                                      (K - 2, *ab._rows(K - 1, B), None, None)]:
+        A, c, _, err = ab._backward(lam0, const0, top, relax, al, be, sp if be is not None else None, True, True)
+        lam, const, ref = lam0, const0, torch.zeros_like(const0)
+        for j in range(top, -1, -1):
+            su, tu, act, ada, unst = relax[j]
+            a = (ada if al is None else al[j])[:, None, :]
+            sl = torch.where(unst[:, None, :], a, act[:, None, :])
+            pos, neg = lam.clamp(min=0), lam.clamp(max=0)
+            ptu = (pos * tu[:, None, :]).sum(-1)
+            lg = pos * su[:, None, :] + neg * sl
+            if be is not None:
+                lg = lg + (be[j] * sp[j])[:, None, :]
+            ref = ref + lg.abs() @ ab.mag[j] + ptu.abs() + const.abs()
+            const = const + ptu + lg @ ab.b[j]
+            lam = lg @ ab.W[j]
+        ref = ab.gamma * (ref + lam.abs() @ ab.mx + const.abs())
+        assert torch.allclose(A, lam, rtol=1e-12, atol=1e-13) and torch.allclose(c, const, rtol=1e-12, atol=1e-13)
+        assert bool((err >= ref * (1 - 1e-12)).all()) and float(ref.min()) > 0
+
+
+def test_cheap_split_bounds_equal_the_bounds_of_the_children_built_one_by_one():
+    """cheap_splits (the fsb filter: parents' relaxations copied, the candidate neuron made exact) gives the bound
+    of each child built explicitly (split applied to its L, U and sign, parent's slopes and multipliers, no steps)."""
+    net = make(4, (10, 10, 10), "torch_default", 5)
+    lo, hi = -np.ones(4), np.ones(4)
+    ab = AlphaBetaCrown(net, lo, hi)
+    Ls, Us = ab.root(3)
+    P, rng = 3, np.random.default_rng(1)
+    Lp, Up = [L.repeat(P, 1) for L in Ls], [U.repeat(P, 1) for U in Us]
+    sp = [torch.zeros(P, n, dtype=torch.float64) for n in net.widths]
+    sp[0][0, int(torch.nonzero((Ls[0][0] < 0) & (Us[0][0] > 0))[0])] = 1.0  # one earlier split, its bounds cut
+    Lp[0][0] = torch.where(sp[0][0] > 0, Lp[0][0].clamp(min=0), Lp[0][0])
+    al = [torch.tensor(rng.random((P, n))) for n in net.widths]
+    be = [torch.tensor(rng.random((P, n))) * (s != 0) for s, n in zip(sp, net.widths)]
+    flatL, flatU = torch.cat(Lp, 1), torch.cat(Up, 1)
+    unst = np.flatnonzero(((flatL[0] < 0) & (flatU[0] > 0)).numpy())
+    cand = np.stack([rng.choice(unst, 4, replace=False) for _ in range(P)])
+    assert len({int(c) // 10 for c in cand.reshape(-1)}) >= 2  # candidates in more than one layer
+    got = ab.cheap_splits(Lp, Up, sp, al, be, cand).numpy()
+    offs = np.concatenate([[0], np.cumsum(net.widths)])
+    for i in range(P):
+        for q, c in enumerate(cand[i]):
+            j = int(np.searchsorted(offs, c, side="right") - 1)
+            col = int(c - offs[j])
+            for child, s in enumerate((1.0, -1.0)):
+                L = [x[i:i + 1].clone() for x in Lp]
+                U = [x[i:i + 1].clone() for x in Up]
+                S = [x[i:i + 1].clone() for x in sp]
+                S[j][0, col] = s
+                if s > 0:
+                    L[j][0, col] = max(float(L[j][0, col]), 0.0)
+                else:
+                    U[j][0, col] = min(float(U[j][0, col]), 0.0)
+                ref = ab.output(L, U, S, [a[i:i + 1] for a in al], [b[i:i + 1] for b in be], iters=0)
+                assert got[i, q, child] == pytest.approx(float(ref.ub[0]), rel=1e-9, abs=1e-9)
+                assert got[i, q, child] <= float(ref.ub[0])  # ref carries the rounding margin on top

@@ -167,47 +167,62 @@ class _Search(BestFirst):
     def _add(self, L: np.ndarray, U: np.ndarray, split: np.ndarray, lo: np.ndarray, hi: np.ndarray, nb,
              pub: np.ndarray, deadline: float | None = None) -> None:
         """Queue the bounded nodes that stay open; close the others (bound, LP leaves; past `deadline` a leaf is
-        queued open instead of solved: a batch can hold hundreds of leaves of 2^u LPs each)."""
+        queued open instead of solved: a batch can hold hundreds of leaves of 2^u LPs each). Batched: the closing
+        test, scores and memory count over the whole batch at once; only LP leaves and heap pushes go one by one."""
         ub = np.minimum(nb.ub.numpy(), pub)  # a child's relaxation can be looser than its parent's
         self.n_nodes += L.shape[0]
         corners = nb.corner.numpy()
         self.offer(corners)
         self.seeds = corners[np.argsort(-ub)[:16]]  # gradient polish starts: corners of the most promising nodes
-        lam = self._flat(nb.lams)
-        alpha = self._flat(nb.alpha).astype(np.float32)
-        beta = self._flat(nb.beta).astype(np.float32)
-        unst = (L < 0) & (U > 0)
-        n_unst = unst.sum(axis=1)
+        n_unst = ((L < 0) & (U > 0)).sum(axis=1)
+        self._close(ub, ub > self.value + self.tol())
+        keep = ub > self.value + self.tol()
+        for i in np.flatnonzero(keep & (n_unst <= self.lp_close)):
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            if ub[i] <= self.value + self.tol():  # an earlier leaf's vertex raised the incumbent
+                continue
+            exact = self._lp_leaf(L[i], U[i], lo[i], hi[i], deadline)
+            if exact is not None:
+                self.n_leaf += 1
+                self.closed = max(self.closed, min(float(ub[i]), exact))
+                keep[i] = False
+        still = ub > self.value + self.tol()  # the leaves' vertices may have raised the incumbent
+        self._close(ub, still | ~keep)
+        rows = np.flatnonzero(keep & still)
+        if rows.size == 0:
+            return
+        lam = self._flat(nb.lams)[rows]
+        L, U, split, lo, hi, ub = L[rows], U[rows], split[rows].astype(np.int8), lo[rows], hi[rows], ub[rows]
+        alpha = self._flat(nb.alpha)[rows].astype(np.float32)
+        beta = self._flat(nb.beta)[rows].astype(np.float32)
+        scores = self._scores(L, U, lam).astype(np.float32)
+        isc = None
         if self.input_split:
             w0 = self.widths[0]
-            iscore = self._input_scores(nb.A.numpy(), L[:, :w0], U[:, :w0], lam[:, :w0], hi - lo)
-        for i in range(L.shape[0]):
-            u = float(ub[i])
-            if u <= self.value + self.tol():
-                self.closed = max(self.closed, u)
-                continue
-            if n_unst[i] <= self.lp_close and (deadline is None or time.perf_counter() < deadline):
-                exact = self._lp_leaf(L[i], U[i], lo[i], hi[i], deadline)
-                if exact is not None:
-                    self.n_leaf += 1
-                    self.closed = max(self.closed, min(u, exact))
-                    continue
-            # copies: a row view would keep its whole batch's array alive as long as the node lives
-            keep = self.stored < self.p.max_bytes
-            nd = (-u, next(self.ids), L[i].copy(), U[i].copy(), split[i].astype(np.int8),
-                  alpha[i].copy() if keep else None, beta[i].copy() if keep else None,
-                  self._scores(L[i], U[i], lam[i]).astype(np.float32), lo[i].copy(), hi[i].copy(),
-                  iscore[i].astype(np.float32) if self.input_split else None)
-            self.stored += self._nbytes(nd)
+            isc = self._input_scores(nb.A.numpy()[rows], L[:, :w0], U[:, :w0], lam[:, :w0], hi - lo
+                                     ).astype(np.float32)
+        small = L[0].nbytes + U[0].nbytes + split[0].nbytes + scores[0].nbytes + lo[0].nbytes + hi[0].nbytes + (
+            isc[0].nbytes if isc is not None else 0)
+        full = small + alpha[0].nbytes + beta[0].nbytes
+        # copies: a row view would keep its whole batch's array alive as long as the node lives
+        for j in range(rows.size):
+            keep_ab = self.stored < self.p.max_bytes
+            nbytes = full if keep_ab else small
+            nd = (-float(ub[j]), next(self.ids), L[j].copy(), U[j].copy(), split[j].copy(),
+                  alpha[j].copy() if keep_ab else None, beta[j].copy() if keep_ab else None, scores[j].copy(),
+                  lo[j].copy(), hi[j].copy(), isc[j].copy() if isc is not None else None, nbytes)
+            self.stored += nbytes
             heapq.heappush(self.heap, nd)
 
-    @staticmethod
-    def _nbytes(nd: tuple) -> int:
-        return sum(a.nbytes for a in nd[2:] if a is not None)
+    def _close(self, ub: np.ndarray, open_: np.ndarray) -> None:
+        """The closed bound takes the largest bound of the nodes not open."""
+        if not open_.all():
+            self.closed = max(self.closed, float(ub[~open_].max()))
 
     def _pop(self) -> tuple:
         nd = heapq.heappop(self.heap)
-        self.stored -= self._nbytes(nd)
+        self.stored -= nd[11]
         return nd
 
     def _lp_leaf(self, L: np.ndarray, U: np.ndarray, lo: np.ndarray, hi: np.ndarray, deadline: float | None = None
@@ -234,26 +249,35 @@ class _Search(BestFirst):
             self.lp.lower, self.lp.upper = self.lo, self.hi
         return best + 1e-9 * (1.0 + abs(best)) if np.isfinite(best) else best
 
-    def _alpha_of(self, nd) -> np.ndarray:
-        if nd[5] is not None:
-            return nd[5]
-        L, U = nd[2], nd[3]
-        return np.where((L >= 0) | ((L < 0) & (U > -L)), 1.0, 0.0).astype(np.float32)
+    def _stack(self, nodes: list) -> dict:
+        """The popped nodes' arrays stacked once per step (P rows each): L, U, sp, al, be (float64), lo, hi, pub
+        (their bounds), scores, isc (input scores or None)."""
+        L, U = np.stack([nd[2] for nd in nodes]), np.stack([nd[3] for nd in nodes])
+        has = [nd[5] is not None for nd in nodes]
+        if all(has):
+            al = np.stack([nd[5] for nd in nodes]).astype(np.float64)
+            be = np.stack([nd[6] for nd in nodes]).astype(np.float64)
+        else:  # nodes stored without slopes (memory cap): CROWN's adaptive slopes, no multipliers
+            al = np.where((L >= 0) | ((L < 0) & (U > -L)), 1.0, 0.0)
+            be = np.zeros_like(L)
+            rows = np.flatnonzero(has)
+            if rows.size:
+                al[rows] = np.stack([nodes[i][5] for i in rows])
+                be[rows] = np.stack([nodes[i][6] for i in rows])
+        return {"L": L, "U": U, "sp": np.stack([nd[4] for nd in nodes]).astype(np.float64), "al": al, "be": be,
+                "lo": np.stack([nd[8] for nd in nodes]), "hi": np.stack([nd[9] for nd in nodes]),
+                "pub": np.array([-nd[0] for nd in nodes]), "scores": np.stack([nd[7] for nd in nodes]),
+                "isc": np.stack([nd[10] for nd in nodes]) if self.input_split else None}
 
-    def _beta_of(self, nd) -> np.ndarray:
-        return nd[6] if nd[6] is not None else np.zeros(nd[2].shape, np.float32)
-
-    def _children(self, nodes: list, choice: np.ndarray) -> tuple:
-        """Both children of each node for its choice (>= 0: that neuron, flat index; < 0: input dimension -1 - c):
-        arrays L, U, split, alpha, beta, lo, hi, parent bound, after the split (first child: active / lower half)."""
-        P = len(nodes)
-        rep = lambda j: np.repeat(np.stack([nd[j] for nd in nodes]), 2, axis=0)  # noqa: E731
-        L, U, sp, lo, hi = rep(2), rep(3), rep(4), rep(8), rep(9)
-        al = np.repeat(np.stack([self._alpha_of(nd) for nd in nodes]), 2, axis=0).astype(np.float64)
-        be = np.repeat(np.stack([self._beta_of(nd) for nd in nodes]), 2, axis=0).astype(np.float64)
-        pub = np.repeat(np.array([-nd[0] for nd in nodes]), 2)
+    def _children(self, S: dict, choice: np.ndarray, reps: int = 1) -> tuple:
+        """Both children of each stacked node (each node `reps` times in a row, choice (P reps,)) for its choice
+        (>= 0: that neuron, flat index; < 0: input dimension -1 - c): arrays L, U, split, alpha, beta, lo, hi,
+        parent bound, after the split (first child: active / lower half)."""
+        n = 2 * reps
+        L, U, sp, al, be, lo, hi = (np.repeat(S[k], n, axis=0) for k in ("L", "U", "sp", "al", "be", "lo", "hi"))
+        pub = np.repeat(S["pub"], n)
         ch = np.repeat(choice, 2)
-        first = np.tile([True, False], P)
+        first = np.tile([True, False], choice.size)
         relu = ch >= 0
         rows = np.flatnonzero(relu)
         cols = ch[relu]
@@ -279,38 +303,34 @@ class _Search(BestFirst):
         Ls, Us = self.ab.refine(self._split_layers(L), self._split_layers(U), start, box)
         return self._flat(Ls), self._flat(Us), box
 
-    def _choose(self, nodes: list) -> np.ndarray:
+    def _choose(self, S: dict) -> np.ndarray:
         """Per node: the neuron to split (best score for babsr; the best of the fsb_k best scores by a cheap bound of
         its children for fsb) or, with input splitting, an input dimension (encoded -1 - d)."""
-        scores = np.stack([nd[7] for nd in nodes])
-        P = len(nodes)
+        scores = S["scores"]
+        P = scores.shape[0]
         mode = self.p.branching
         if mode == "input":
-            return -1 - np.argmax(np.stack([nd[10] for nd in nodes]), axis=1)
+            return -1 - np.argmax(S["isc"], axis=1)
         if mode == "babsr" or self.p.fsb_k == 1:
             out = np.argmax(scores, axis=1)
             if mode == "hybrid":
-                isc = np.stack([nd[10] for nd in nodes])
+                isc = S["isc"]
                 out = np.where(isc.max(axis=1) > scores.max(axis=1), -1 - np.argmax(isc, axis=1), out)
             return out
         k = min(self.p.fsb_k, scores.shape[1])
-        cand = np.argsort(-scores, axis=1)[:, :k]  # (P, k)
+        # the k best per node (argpartition, then ordered: ties resolve as a full sort's would not matter here)
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.argsort(-scores, axis=1)
+        cand = np.take_along_axis(part, np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1), axis=1)
         valid = np.take_along_axis(scores, cand, axis=1) > -np.inf
-        nc = cand.shape[1]
-        rep = [nd for nd in nodes for _ in range(nc)]
-        L, U, sp, al, be, lo, hi, _, ch = self._children(rep, cand.reshape(-1))
         # cheap: the parent's hidden bounds with the split applied, not re-bounded (De Palma et al.'s filter)
         t = self.ab.t
-        box = (t.from_numpy(lo), t.from_numpy(hi)) if self.input_split else None
-        empty = (L > U).any(axis=1)
-        U = np.maximum(U, L)
-        ub = self.ab.cheap(self._split_layers(L), self._split_layers(U), self._split_layers(sp),
-                           self._split_layers(al), self._split_layers(be), box).numpy()
-        ub = np.where(empty, -np.inf, ub).reshape(P, nc, 2)
+        box = (t.from_numpy(S["lo"]), t.from_numpy(S["hi"])) if self.input_split else None
+        sl = self._split_layers
+        ub = self.ab.cheap_splits(sl(S["L"]), sl(S["U"]), sl(S["sp"]), sl(S["al"]), sl(S["be"]), cand, box).numpy()
         key = np.where(valid, ub.max(axis=2) + 1e-3 * ub.min(axis=2), np.inf)
         out = cand[np.arange(P), np.argmin(key, axis=1)]
         if mode == "hybrid":  # per node: the input dimension when its score beats every neuron's (same units:
-            isc = np.stack([nd[10] for nd in nodes])  # bound slack that the split removes)
+            isc = S["isc"]  # bound slack that the split removes)
             use = isc.max(axis=1) > scores.max(axis=1)
             out = np.where(use, -1 - np.argmax(isc, axis=1), out)
         return out
@@ -331,7 +351,8 @@ class _Search(BestFirst):
             nodes.append(nd)
         if not nodes:
             return
-        L, U, sp, al, be, lo, hi, pub, ch = self._children(nodes, self._choose(nodes))
+        S = self._stack(nodes)
+        L, U, sp, al, be, lo, hi, pub, ch = self._children(S, self._choose(S))
         L, U, _ = self._refined(L, U, lo, hi, ch)
         empty = (L > U).any(axis=1)
         self.n_empty += int(empty.sum())

@@ -48,10 +48,8 @@ class BestFirst:
         from nnlab.engine.optimize.heuristics.walk import walk_steps
 
         if self.x is not None and (deadline is None or time.perf_counter() < deadline):
-            for x, _ in walk_steps(self.inet, self.lp, self.x, "max", max_steps=20):
+            for x, _ in walk_steps(self.inet, self.lp, self.x, "max", max_steps=20, deadline=deadline):
                 self.offer(np.asarray(x)[None])
-                if deadline is not None and time.perf_counter() > deadline:
-                    break
         self.improved = False
 
     def tol(self) -> float:

@@ -134,13 +134,26 @@ class AlphaBetaCrown:
             a = ada if alphas is None else alphas[j]
             a = a[:, None, :] if a.dim() == 2 else a
             sl = self.t.where(unst[:, None, :], a, act[:, None, :])
-            pos, neg = lam.clamp(min=0), lam.clamp(max=0)
-            ptu = (pos * tu[:, None, :]).sum(-1)
-            lg = pos * su[:, None, :] + neg * sl
+            # lg = pos su + neg sl written as lam sl + pos (su - sl): two (B, m, n) temporaries instead of five
+            # (the pass is memory-bound; the terms are the same, summed in another order: the margin covers any)
+            same = lam.stride(0) == 0  # the same rows for every sub-problem (the first step from _rows)
+            pos = lam[:1].clamp(min=0).expand_as(lam) if same else lam.clamp(min=0)
+            ptu = (pos @ tu[:, :, None])[..., 0]
+            lg = (lam * sl).addcmul_(pos, su[:, None, :] - sl)
+            bs = None
             if betas is not None:
-                lg = lg + (betas[j] * splits[j])[:, None, :]
+                bs = (betas[j] * splits[j])[:, None, :]
+                lg = lg + bs
             if track:
-                err = err + lg.abs() @ self.mag[j] + ptu.abs() + const.abs()
+                if sl.shape[1] == 1:  # |lg| <= pos su - neg sl + |beta s| (su, sl >= 0): no |lg| temporary
+                    neg = (lam[:1] - pos[:1]).expand_as(lam) if same else lam - pos
+                    mg = self.mag[j][None, :]
+                    e = (pos @ (su * mg)[:, :, None] - neg @ (sl * mg).transpose(1, 2))[..., 0]
+                    if bs is not None:
+                        e = e + bs.abs() @ self.mag[j]
+                else:
+                    e = lg.abs() @ self.mag[j]
+                err = err + e + ptu.abs() + const.abs()
             const = const + ptu + lg @ b[j]
             lam = lg @ W[j]
         if track:
@@ -377,13 +390,34 @@ class AlphaBetaCrown:
             return ([a.to(t.float64).clamp(0, 1) for a in best_a],
                     [b.to(t.float64).clamp(min=0) * (s != 0) for b, s in zip(best_b, sp)])
 
-    def cheap(self, Ls: list, Us: list, splits: list, alpha: list, beta: list, box: tuple | None = None) -> Any:
-        """Output upper bounds without optimisation or margin (dtype): the filter of smart branching."""
+    def cheap_splits(self, Ls: list, Us: list, splits: list, alpha: list, beta: list, cand: Any,
+                     box: tuple | None = None) -> Any:
+        """Output upper bounds without optimisation or margin (dtype; the filter of smart branching) of both children of each of P sub-problems on each of its k candidate neurons (cand (P, k): flat
+        indices over the hidden layers; first child active, second inactive); returns (P, k, 2). A child's
+        relaxation is its parent's with that one neuron made exact (identity or zero) and its split sign set, so
+        the parents' relaxations are computed once and copied (smart branching's filter, De Palma et al. 2021)."""
         t = self.t
+        P, k = cand.shape
+        R, dt = 2 * k, self.dt
+        B = P * R
+        offs = np.concatenate([[0], np.cumsum(self.widths)])
+        cf = t.as_tensor(np.repeat(np.asarray(cand).reshape(-1), 2))  # (B,): child r of the flat order
+        rows = t.arange(B)
+        on = (rows % 2 == 0).to(dt)  # 1: the active child
         with t.no_grad():
-            rel = [self._relax(L.to(self.dt), U.to(self.dt)) for L, U in zip(Ls, Us)]
-            B = Ls[0].shape[0]
-            sp = [s.to(self.dt) for s in splits]
+            rel, sps = [], []
+            for j, (L, U) in enumerate(zip(Ls, Us)):
+                su, tu, act, ada, unst = (x.repeat_interleave(R, 0) for x in self._relax(L.to(dt), U.to(dt)))
+                sp = splits[j].to(dt).repeat_interleave(R, 0)
+                m = (cf >= int(offs[j])) & (cf < int(offs[j + 1]))
+                r, c, a = rows[m], cf[m] - int(offs[j]), on[m]
+                su[r, c], tu[r, c], act[r, c], ada[r, c], sp[r, c] = a, 0.0, a, a, 2 * a - 1
+                unst[r, c] = False
+                rel.append((su, tu, act, ada, unst))
+                sps.append(sp)
+            al = [a.to(dt).repeat_interleave(R, 0) for a in alpha]
+            be = [b.to(dt).repeat_interleave(R, 0) for b in beta]
+            bx = None if box is None else (box[0].repeat_interleave(R, 0), box[1].repeat_interleave(R, 0))
             A, c, _, _ = self._backward(self.Wd[self.K].expand(B, -1, -1), self.bd[self.K].expand(B, -1), self.K - 1,
-                                        rel, [a.to(self.dt) for a in alpha], [b.to(self.dt) for b in beta], sp, False)
-            return self._concretize(A, c, box)[:, 0]
+                                        rel, al, be, sps, False)
+            return self._concretize(A, c, bx)[:, 0].reshape(P, k, 2)

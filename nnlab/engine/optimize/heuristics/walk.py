@@ -10,6 +10,7 @@ slices (RELAX_ITERATIONS), not time slices, so timing cannot change their soluti
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Generator, Iterator
 
@@ -23,6 +24,7 @@ from nnlab.engine.optimize.heuristics.baselines import Best, Clock, check_positi
 from nnlab.engine.optimize.formulation.regionlp import BigM, RegionLP, RelaxSolution, flat_pattern, pattern_key
 
 RELAX_ITERATIONS = 500  # simplex iterations per slice of a relaxation under a work cap (a yield between slices)
+_now = time.perf_counter  # walk_steps' deadline clock (a test replaces it)
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,15 @@ class WalkParams:
 
 def walk_steps(net: NetSnapshot, lp: RegionLP, x0: np.ndarray, sense: str, eps: float = 0.01,
                max_steps: int = 1000, clock: Clock | None = None,
-               start: tuple[float, list[np.ndarray]] | None = None) -> Iterator[tuple[np.ndarray, float]]:
+               start: tuple[float, list[np.ndarray]] | None = None, deadline: float | None = None
+               ) -> Iterator[tuple[np.ndarray, float]]:
     """The walk from x0: each item is a region LP vertex x* whose network value strictly beats the previous one.
 
     From x, solve the LP of pattern(x) -> x*; then step past the vertex, x* + eps (x* - x) (coordinates that would
     leave the box stay at x*), and repeat while the value strictly improves. `start` is x0's (value, pattern) when
-    the caller has them; `clock` counts the work and stops the walk before a step that does not fit its caps.
+    the caller has them; `clock` counts the work and stops the walk before a step that does not fit its caps;
+    `deadline` (perf_counter seconds) stops it before any region LP started after it (exact's incumbent search
+    walks inside its time limit).
     """
     lo, hi = lp.lower, lp.upper
     x = np.asarray(x0, dtype=np.float64)
@@ -63,6 +68,8 @@ def walk_steps(net: NetSnapshot, lp: RegionLP, x0: np.ndarray, sense: str, eps: 
                     return
                 clock.count(forward=1)
             pat = net.pattern(x[None])
+        if deadline is not None and _now() >= deadline:
+            return
         if clock is not None:
             if not clock.room(forward=1, lp=1):  # the region LP and the value at its vertex
                 return
