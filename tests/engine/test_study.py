@@ -485,3 +485,51 @@ def test_quick_study_gives_the_same_csv_with_one_and_two_workers(tmp_path):
     assert {r["method"] for r in outs[1]} == {"exact", "gradient", "walk", "sampling", "random"}
     if HAS_CAPS:  # the budgets, not the methods' own counts, ended the runs
         assert {r["status"] for r in outs[1] if r["method"] != "exact"} == {"work_limit"}
+
+
+@pytest.mark.skipif(not HAS_CAPS, reason="the heuristics have no work caps (max_forward) yet")
+def test_2d_nets_get_certified_local_optima_and_runs_keep_their_anytime_curve(tmp_path):
+    from nnlab.engine.analysis.local_optima import certified_local_optima
+    from nnlab.engine.model.network import NetSnapshot
+    from nnlab.engine.study.cache import read_cached
+
+    nets = [{"inits": ["torch_default"], "dims": [2, 3], "hidden": [[6, 6]], "seeds": 1}]
+    cfg = S.study_from_dict(_study(nets, senses=["max"], budgets=[{"forward": 50}, {"forward": 3000}]))
+    run_study(cfg, tmp_path, workers=0, progress=False)
+    rows = read_csv(tmp_path / "results.csv")
+    for net in cfg.networks:
+        mine = [r for r in rows if r["net_id"] == net.key()]
+        if net.dim == 2:
+            built = S.build_network(net)
+            c = certified_local_optima(NetSnapshot(tuple(built["weights"]), tuple(built["biases"])), *net.box())
+            assert {r["local_max_certified"] for r in mine} == {str(c.maxima.strict)}
+            assert {r["local_min_certified"] for r in mine} == {str(c.minima.strict)}
+            assert {r["local_max_plateaus"] for r in mine} == {"0"}
+        else:  # n-D: no certified count, the multistart's lower bound only
+            assert {r["local_max_certified"] for r in mine} == {""} and mine[0]["local_starts"] == "10"
+        for t in cfg.tasks(net):
+            if t.kind != "method":
+                continue
+            res = read_cached(tmp_path, t)
+            tr = res["trace"]
+            assert 1 <= len(tr) <= S.TRACE_POINTS
+            fw, vals = [p[0] for p in tr], [p[3] for p in tr]
+            assert fw == sorted(fw) and vals == sorted(vals) and fw[-1] <= dict(t.budget)["forward"]
+            assert vals[-1] == pytest.approx(res["value"], rel=1e-12, abs=1e-15)  # the last incumbent is the result
+    assert "certified max" in (tmp_path / "summary.md").read_text()
+    assert (tmp_path / "gap_anytime.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_anytime_curve_is_the_median_gap_of_the_runs_best_so_far():
+    from nnlab.engine.study.plots import anytime_curves
+
+    ex = {"method": "exact", "sense": "max", "net_id": "a", "reference": 1.0, "scale": 0.5, "group": "g",
+          "hidden": "4", "dim": 2, "kind": "random"}
+    tr = [{"net_id": "a", "method": "m", "sense": "max", "trace": [[1, 0, 0.0, 0.0], [10, 0, 0.0, 0.5]]},
+          {"net_id": "a", "method": "m", "sense": "max", "trace": [[1, 0, 0.0, 0.5], [100, 0, 0.0, 1.0]]},
+          {"net_id": "a", "method": "m", "sense": "max", "trace": [[5, 0, 0.0, 0.25]]},
+          {"net_id": "a", "method": "m", "sense": "max", "trace": [[None, None, 0.0, 0.9]]}]  # no work: left out
+    (xs, ys), = anytime_curves([ex], tr, points=3).values()  # grid 1, 10, 100 forward passes
+    assert xs == [1.0, 10.0, 100.0]
+    # at 1: gaps 2, 1, (none yet: worst) -> median 2; at 10: 1, 1, 1.5 -> 1; at 100: 1, 0, 1.5 -> 1
+    assert ys == [2.0, 1.0, 1.0]

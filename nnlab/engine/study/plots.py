@@ -7,6 +7,10 @@
   each method at the largest budget (one column per method, one row per sense), one line per group.
 - gap_by_budget.png (more than one budget): the mean gap of each method against the budget, one line per group
   and dimension: the anytime curve of each method at the study's budgets.
+- gap_anytime.png (methods that meter their work): the anytime curve inside one run, read from the runs' traces
+  (best value against forward passes, recorded at each new incumbent) at the largest budget: the median gap over
+  runs against forward passes, one panel per method and sense, one line per group and dimension (solid: random
+  nets, dashed: trained nets and files).
 - landscape.png: by dimension, the median number of local maxima found, the median affine R² and the median
   number of activation patterns met per sample.
 """
@@ -180,3 +184,79 @@ def write_plots(rows: list[dict], out: Path, budgets: list[str] | None = None) -
     files.append(_save(fig, out / "landscape.png"))
     plt.close(fig)
     return files
+
+
+def anytime_curves(rows: list[dict], traces: list[dict], points: int = 40
+                   ) -> dict[tuple[str, str, str, int], tuple[list[float], list[float]]]:
+    """(method, sense, group label, dim) -> (forward passes, median gap) from the runs' traces at their largest
+    budget. A run's gap at w forward passes is that of its best value among the trace points with at most w passes
+    (|reference - value| / scale, as in results.csv); the median is over the runs that had an incumbent by then.
+    Traces without a work count (methods that meter none) are left out."""
+    import numpy as np
+
+    ref = {(r["net_id"], r["sense"]): (r["reference"], r["scale"], _label(r), int(r["dim"])) for r in rows
+           if r["method"] == "exact"}
+    by: dict[tuple[str, str, str, int], list[tuple[np.ndarray, np.ndarray]]] = {}
+    top = 1
+    for t in traces:
+        rs = ref.get((t["net_id"], t["sense"]))
+        pts = [p for p in t["trace"] if p[0] is not None]
+        if rs is None or rs[0] is None or rs[1] is None or not pts:
+            continue
+        w = np.array([p[0] for p in pts], dtype=float)
+        gap = np.abs(rs[0] - np.array([p[3] for p in pts], dtype=float)) / rs[1]
+        by.setdefault((t["method"], t["sense"], rs[2], rs[3]), []).append((w, gap))
+        top = max(top, int(w.max()), int(t.get("forward_budget") or 0))
+    grid = np.unique(np.round(np.geomspace(1, top, points)))
+    out = {}
+    for key, runs in by.items():
+        cols = []
+        for w, gap in runs:
+            i = np.searchsorted(w, grid, side="right") - 1  # the last incumbent with at most grid[k] passes
+            cols.append(np.where(i >= 0, np.minimum.accumulate(gap)[np.maximum(i, 0)], np.nan))
+        M = np.array(cols)
+        ok = np.sum(~np.isnan(M), axis=0) * 2 >= len(runs)  # a median only once most runs have an incumbent
+        med = np.where(ok, np.nanmedian(np.where(np.isnan(M), np.inf, M), axis=0), np.nan)
+        keep = ~np.isnan(med)
+        out[key] = ([float(x) for x in grid[keep]], [float(y) for y in med[keep]])
+    return out
+
+
+def write_anytime(rows: list[dict], traces: list[dict], out: Path) -> list[Path]:
+    """gap_anytime.png (see the module docstring); nothing when no trace has a work count."""
+    curves = anytime_curves(rows, traces)
+    if not curves:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    kinds = {_label(r): r["kind"] for r in rows}
+    methods = list(dict.fromkeys(k[0] for k in curves))
+    senses = [s for s in ("max", "min") if any(k[1] == s for k in curves)]
+    col = _colors(list(dict.fromkeys(k[2] for k in curves)))
+    dims = sorted({k[3] for k in curves})
+    fig, axes = plt.subplots(len(senses), len(methods), figsize=(3.6 * len(methods) + 2.6, 3.2 * len(senses)),
+                             squeeze=False, sharey=True)
+    for i, s in enumerate(senses):
+        for ax, m in zip(axes[i], methods):
+            for (mm, ss, g, d), (xs, ys) in curves.items():
+                if mm == m and ss == s:
+                    ax.plot(xs, ys, "-" if kinds.get(g) == "random" else "--", color=col[g],
+                            alpha=0.4 + 0.6 * (d == dims[-1]) if len(dims) > 1 else 1.0, label=f"{g} {d}-D")
+            ax.set_title(f"{m} ({s})", fontsize=9)
+            ax.set_xscale("log")
+            ax.set_yscale("symlog", linthresh=1e-3)
+            ax.set_xlabel("forward passes")
+            ax.grid(alpha=0.3)
+        axes[i][0].set_ylabel("median gap / std of f")
+    handles: dict[str, Any] = {}
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), fontsize=6, loc="center right")
+    fig.tight_layout(rect=(0, 0, 1 - 2.4 / (3.6 * len(methods) + 2.6), 1))
+    path = _save(fig, out / "gap_anytime.png")
+    plt.close(fig)
+    return [path]

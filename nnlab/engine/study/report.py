@@ -6,8 +6,10 @@ CSV columns (COLUMNS, fixed order; empty cell = not available):
   trained | file), source (init | files), init, bias, target, trained, val_r2, dim, hidden ("100x100"), depth,
   width (max hidden width), seed, zero_bias, homogeneity_error, affine_r2, regions_sampled, n_samples,
   local_starts (multistart starts: local_* counts are lower bounds at this budget), local_max, local_max_vertex,
-  local_max_interior, local_min, local_min_vertex, local_min_interior -- the network's landscape metrics, repeated
-  on each of its rows;
+  local_max_interior, local_min, local_min_vertex, local_min_interior, local_max_certified, local_min_certified
+  (2-D only: the exact number of strict local maxima/minima over the box, from the linear regions;
+  analysis.local_optima), local_max_plateaus, local_min_plateaus (2-D: flat non-strict ones, counted apart) --
+  the network's landscape metrics, repeated on each of its rows;
   method ("exact" rows hold the exact method's max and min), sense, budget ("forward 1000, lp 10"; "none": no work
   budget), budget_forward, budget_lp, repeat (0..repeats-1), run_seed, time_limit (the safety cap), status
   (work_limit: stopped by its budget; time_limit: by the safety cap), value (network output at the point),
@@ -32,13 +34,14 @@ from typing import Any
 from nnlab.engine.optimize.base import better
 from nnlab.engine.study import ranking
 from nnlab.engine.study import spec as S
-from nnlab.engine.study.plots import best_points, write_plots
+from nnlab.engine.study.plots import best_points, write_anytime, write_plots
 from nnlab.engine.files import atomic_write_bytes
 
 COLUMNS = ["net_id", "label", "group", "kind", "source", "init", "bias", "target", "trained", "val_r2", "dim",
            "hidden", "depth", "width", "seed", "zero_bias", "homogeneity_error", "affine_r2", "regions_sampled",
            "n_samples", "local_starts", "local_max", "local_max_vertex", "local_max_interior", "local_min",
-           "local_min_vertex", "local_min_interior", "method", "sense", "budget", "budget_forward", "budget_lp",
+           "local_min_vertex", "local_min_interior", "local_max_certified", "local_min_certified",
+           "local_max_plateaus", "local_min_plateaus", "method", "sense", "budget", "budget_forward", "budget_lp",
            "repeat", "run_seed", "time_limit", "status", "value", "x", "work_forward", "work_lp",
            "work_gradient_steps", "seconds", "location", "n_at_bound", "vertex_value", "beats_vertices", "reference",
            "proven", "gap_vs", "gap", "best_known", "gap_best", "scale"]
@@ -88,7 +91,8 @@ def network_rows(config: S.StudyConfig, net: S.NetConfig, results: dict[S.Task, 
             "depth": len(net.hidden), "width": max(net.hidden, default=0), "seed": net.seed,
             "n_samples": land.get("n_samples"), "local_starts": land.get("starts")}
     for k in ("zero_bias", "homogeneity_error", "affine_r2", "regions_sampled", "local_max", "local_max_vertex",
-              "local_max_interior", "local_min", "local_min_vertex", "local_min_interior"):
+              "local_max_interior", "local_min", "local_min_vertex", "local_min_interior", "local_max_certified",
+              "local_min_certified", "local_max_plateaus", "local_min_plateaus"):
         base[k] = land.get(k)
     rows = []
     for t in tasks[1:]:
@@ -265,13 +269,17 @@ def landscape_section(config: S.StudyConfig, rows: list[dict]) -> list[str]:
              "max/min location: exact optima at a box vertex / on a face / interior; in brackets the incumbents of "
              "exact runs not proven within the time limit. best max/min at: where the best point any method found "
              "lies (vertex/face/interior). coords@bound: mean share of the max's coordinates at a bound. beats "
-             "vertices: share of nets whose max beats every vertex of the box. local max/min: median number found "
-             f"by multistart ascent from {config.starts} starts, a lower bound (interior ones in brackets). R²: "
+             "vertices: share of nets whose max beats every vertex of the box. local max/min ≥: median number found "
+             f"by multistart ascent from {config.starts} starts and {config.steps} steps each, a lower bound at that "
+             "start budget (interior ones in brackets). certified max/min (2-D only): median exact number of strict "
+             "local maxima/minima over the box from the linear regions (vertex test on every region's slopes), flat "
+             "(non-strict) plateaus apart after a '+'. R²: "
              f"median affine-fit R². regions: median activation patterns met by the {config.samples} samples "
              "(saturates at that count).", "",
              "| group | n | hidden | nets | max location | min location | best max at | best min at | coords@bound | "
-             "beats vertices | local max ≥ | local min ≥ | affine R² | regions | train R² |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "beats vertices | local max ≥ | local min ≥ | certified max | certified min | affine R² | regions | "
+             "train R² |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (grp, dim, hid), rs in g.items():
         ex = {s: [r for r in rs if r["method"] == "exact" and r["sense"] == s] for s in ("max", "min")}
         nets = {r["net_id"]: r for r in rs}.values()
@@ -280,10 +288,13 @@ def landscape_section(config: S.StudyConfig, rows: list[dict]) -> list[str]:
         beats = _mean([float(r["beats_vertices"]) for r in mx if r["beats_vertices"] is not None])
         lm = f"{_med([r['local_max'] for r in nets])} ({_med([r['local_max_interior'] for r in nets])})"
         ln = f"{_med([r['local_min'] for r in nets])} ({_med([r['local_min_interior'] for r in nets])})"
+        cert = {s: "" if not any(r[f"local_{s}_certified"] is not None for r in nets) else
+                f"{_med([r[f'local_{s}_certified'] for r in nets])} + {_med([r[f'local_{s}_plateaus'] for r in nets])}"
+                for s in ("max", "min")}
         lines.append(f"| {grp} | {dim} | {hid} | {len(nets)} | {_locs(mx)} | {_locs(ex['min'])} | "
                      f"{_vfi(best_points(rs, 'max'))} | {_vfi(best_points(rs, 'min'))} | "
                      f"{'' if frac is None else f'{frac:.2f}'} | {'' if beats is None else f'{beats:.2f}'} | {lm} | "
-                     f"{ln} | {_med([r['affine_r2'] for r in nets])} | {_med([r['regions_sampled'] for r in nets])} | "
+                     f"{ln} | {cert['max']} | {cert['min']} | {_med([r['affine_r2'] for r in nets])} | {_med([r['regions_sampled'] for r in nets])} | "
                      f"{_med([r['val_r2'] for r in nets])} |")
     return lines
 
@@ -318,4 +329,23 @@ def write_reports(config: S.StudyConfig, out: Path) -> list[Path]:
     files = [out / "results.csv", out / "summary.md"]
     atomic_write_bytes(files[0], csv_text(rows).encode())
     atomic_write_bytes(files[1], summary_markdown(config, rows).encode())
-    return files + write_plots(rows, out, config.budget_labels())
+    return files + write_plots(rows, out, config.budget_labels()) + write_anytime(rows, collect_traces(config, out),
+                                                                              out)
+
+
+def collect_traces(config: S.StudyConfig, out: Path) -> list[dict]:
+    """The anytime curves of the method runs at the study's largest budget, from the cache (not in results.csv):
+    net_id, method, sense, repeat, forward_budget and trace ([forward, lp, seconds, value] per new incumbent)."""
+    from nnlab.engine.study.cache import read_cached
+
+    last = config.budgets[-1]
+    out_rows = []
+    for net in config.networks:
+        for t in config.tasks(net):
+            if t.kind != "method" or t.budget != last:
+                continue
+            r = read_cached(out, t)
+            if r and r.get("trace"):
+                out_rows.append({"net_id": net.key(), "method": t.method, "sense": t.sense, "repeat": t.repeat,
+                                 "forward_budget": dict(t.budget).get("forward"), "trace": r["trace"]})
+    return out_rows

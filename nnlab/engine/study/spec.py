@@ -50,8 +50,10 @@ both U(±1/sqrt(fan_in))) on [0,1]^n: how Tong, Cai & Serra (2024) built their i
 exactly. The registered "torch_default" init draws the same distribution with numpy's generator, so its weights
 differ.
 
-Tasks: per network one "landscape" task (landscape.landscape_metrics and the sample std), one "exact" task per
-sense (max, min) and one task per method, sense, budget and repeat. Each finished task is a JSON file
+Tasks: per network one "landscape" task (landscape.landscape_metrics and the sample std; for 2-D nets also the
+certified local-optimum counts of analysis.local_optima, from the exact regions), one "exact" task per sense (max,
+min) and one task per method, sense, budget and repeat (its result holds the run's anytime curve, `trace`: best
+value against forward passes, LP solves and seconds, at most TRACE_POINTS points; not in results.csv). Each finished task is a JSON file
 DIR/cache/<hash>.json, the hash covering the network config and the task settings. Trained and torch-seeded
 networks are built once and saved as DIR/cache/nets/<hash>.npz; a rerun (on this or another machine, with DIR
 copied there, or with `weights` pointing at it) reuses those weights, so trained networks give the same rows
@@ -229,6 +231,8 @@ class StudyConfig:
         """The tasks of one network, in a fixed order (landscape, exact max, exact min, then per method, sense,
         budget and repeat)."""
         land = (("samples", self.samples), ("starts", self.starts), ("steps", self.steps))
+        if net.dim == 2:  # 2-D: certified local-optimum counts from the exact regions too
+            land += (("certified", 1),)
         out = [Task(net, "landscape", "landscape", "max", 0.0, land)]
         out += [Task(net, "exact", self.exact_method, s, self.exact_time_limit) for s in ("max", "min")]
         for m in self.methods:
@@ -642,6 +646,49 @@ def sample_std(net: Any, lo: Any, hi: Any, n_samples: int, seed: int) -> float:
     return float(np.std(net.forward(landscape.uniform_samples(lo, hi, n_samples, seed))))
 
 
+TRACE_POINTS = 50  # anytime-curve points kept per method run (first and last included)
+CERTIFIED_MAX_REGIONS = 200_000  # 2-D nets with more regions get no certified local-optimum counts
+
+
+def run_with_trace(gen: Any) -> tuple[Any, list[list]]:
+    """Drain a method's generator, recording its anytime curve: for each Incumbent event [forward passes, LP
+    solves, seconds, value] (work from heuristics' MeteredIncumbent; None for a method that meters none), thinned
+    to TRACE_POINTS evenly spaced events, the first and last kept. The curve goes to the task's cached JSON."""
+    from nnlab.engine.optimize.base import Incumbent
+
+    trace: list[list] = []
+    while True:
+        try:
+            ev = next(gen)
+        except StopIteration as stop:
+            res = stop.value
+            break
+        if isinstance(ev, Incumbent):
+            trace.append([getattr(ev, "forward", None), getattr(ev, "lp", None), float(ev.seconds), float(ev.value)])
+    if len(trace) > TRACE_POINTS:
+        keep = np.unique(np.round(np.linspace(0, len(trace) - 1, TRACE_POINTS)).astype(int))
+        trace = [trace[i] for i in keep]
+    return res, trace
+
+
+def certified_counts(net: Any, lo: Any, hi: Any) -> dict[str, Any]:
+    """The landscape task's certified local-optimum counts of a 2-D piecewise-linear net (analysis.local_optima):
+    strict maxima/minima and plateaus apart; None for a net it cannot certify (smooth activation, too many
+    regions)."""
+    from nnlab.engine.analysis.local_optima import certified_local_optima
+
+    keys = ("local_max_certified", "local_min_certified", "local_max_plateaus", "local_min_plateaus")
+    try:
+        c = certified_local_optima(net, lo, hi, max_regions=CERTIFIED_MAX_REGIONS)
+    except NnlabError:
+        return dict.fromkeys(keys)
+    # a vertex whose incident regions could not be completed is decided neither way: the counts are then exact up
+    # to `certified_unresolved` more (kept in the task's JSON)
+    return {"local_max_certified": c.maxima.strict, "local_min_certified": c.minima.strict,
+            "local_max_plateaus": c.maxima.plateaus, "local_min_plateaus": c.minima.plateaus,
+            "certified_regions": c.regions, "certified_unresolved": c.unresolved}
+
+
 def run_task(task: Task, weights: list, biases: list, activation: str = "relu") -> dict[str, Any]:
     """Compute one task on the network given by its weights; returns a JSON-able dict."""
     limit_threads()
@@ -657,18 +704,21 @@ def run_task(task: Task, weights: list, biases: list, activation: str = "relu") 
                                           seed=task.net.seed)
         out["sample_std"] = sample_std(net, lo, hi, s["samples"], task.net.seed)
         out["starts"] = s["starts"]
+        if s.get("certified"):
+            out.update(certified_counts(net, lo, hi))
     elif task.kind == "exact":
         out = landscape.extremum(net, lo, hi, task.sense, task.time_limit, method=task.method).to_json()
     else:
         import nnlab.engine.optimize as opt
 
-        res = opt.run_to_result(opt.run_method(task.method, net, lo, hi, sense=task.sense,
-                                               time_limit=task.time_limit, seed=task.seed,
-                                               params=dict(task.settings)))
+        res, trace = run_with_trace(opt.run_method(task.method, net, lo, hi, sense=task.sense,
+                                                   time_limit=task.time_limit, seed=task.seed,
+                                                   params=dict(task.settings)))
         loc, k = ("none", 0) if res.x is None else landscape.classify_location(res.x, lo, hi)
         work = res.extra.get("work")  # {"forward", "lp", "gradient_steps"} from methods with work budgets
         out = {"value": res.value, "x": None if res.x is None else [float(v) for v in res.x], "status": res.status,
                "bound": res.bound, "seconds": res.seconds, "location": loc, "n_at_bound": k,
-               "work": {str(a): int(b) for a, b in work.items()} if isinstance(work, dict) else None}
+               "work": {str(a): int(b) for a, b in work.items()} if isinstance(work, dict) else None,
+               "trace": trace}
     out["wall_seconds"] = time.perf_counter() - t0
     return out

@@ -20,6 +20,15 @@ HEARTBEAT = 0.1  # seconds between yields at most (cancellation happens at yield
 SCHEMES = ("lhs", "uniform")
 
 
+@dataclass(frozen=True, eq=False)
+class MeteredIncumbent(Incumbent):
+    """An Incumbent with the work done when it was found (forward passes, LP solves on the run's Clock): the
+    study's anytime curves (best value against work) are read from these events."""
+
+    forward: int | None = None
+    lp: int | None = None
+
+
 class Best:
     """The incumbent of a run; values offered are network outputs (forward pass at x)."""
 
@@ -44,7 +53,9 @@ class Best:
         if not better(v, self.value, self.sense):
             return None
         self.x, self.value = x.copy(), v
-        return Incumbent(v, x.copy(), time.perf_counter() - self.t0)
+        c = self.clock
+        return MeteredIncumbent(v, x.copy(), time.perf_counter() - self.t0, None if c is None else c.forward,
+                                None if c is None else c.lp)
 
     def offer_batch(self, X: np.ndarray, values: np.ndarray) -> Incumbent | None:
         i = int(np.argmax(values) if self.sense == "max" else np.argmin(values))
