@@ -446,6 +446,9 @@ def test_the_bundled_studies_load():
     conj = S.load_study(study_path("conjecture"))
     assert conj.senses == ("max", "min") and len(conj.budgets) >= 2 and conj.repeats >= 5
     assert "dataset:diabetes" in {n.target for n in conj.networks} and "torch_seeded" in {n.init for n in conj.networks}
+    sweep = S.load_study(study_path("sweep"))
+    assert {n.dim for n in sweep.networks} == {20, 50, 100} and {len(n.hidden) for n in sweep.networks} == {1, 2, 3}
+    assert not any(n.trained for n in sweep.networks) and sweep.budgets == conj.budgets
 
 
 def _tiny_quick() -> dict:
