@@ -137,7 +137,8 @@ def test_regions_wait_for_training_and_come_back_for_the_trained_net(new_main_wi
         qtbot.waitUntil(lambda: not win.train_panel.slot.busy, timeout=60000)
         s = Scene(title="small").replace("network", hidden=(8, 8), lower=(-3.0, -3.0), upper=(3.0, 3.0))
         s = s.replace("target", name="peaks").replace("camera", resolution=40)
-        win.doc.set_scene(s.replace("train", samples=300, epochs=40, batch_size=64, lr=0.01, surface_every=2))
+        # long enough to be running at a screen refresh on any machine; stopped once the overlay has reacted
+        win.doc.set_scene(s.replace("train", samples=300, epochs=5000, batch_size=64, lr=0.01, surface_every=2))
         win.menus.show_regions.trigger()
         qtbot.waitUntil(lambda: win.overlays.rp is not None, timeout=60000)
         before = win.doc.net
@@ -145,6 +146,7 @@ def test_regions_wait_for_training_and_come_back_for_the_trained_net(new_main_wi
         label = win.overlays.count_labels[0]
         qtbot.waitUntil(lambda: "when training stops" in label.text(), timeout=60000)
         assert not win.overlays.regions3d.mesh.visible() and win.view3d.surface.visible()
+        win.train_panel.stop()
         qtbot.waitUntil(lambda: not win.train_panel.slot.busy, timeout=120000)
         assert win.doc.net is not before
         qtbot.waitUntil(lambda: win.overlays.rp is not None and win.overlays._for[0] is win.doc.net, timeout=60000)
