@@ -308,11 +308,21 @@ class OptimizePanel(QtWidgets.QWidget):
     def changeEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802
         super().changeEvent(ev)
         if ev.type() in (QtCore.QEvent.Type.FontChange, QtCore.QEvent.Type.StyleChange):
-            self._reflow()
+            self._later_reflow()
 
     def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(ev)
-        self._reflow()
+        self._later_reflow()
+
+    def _later_reflow(self) -> None:
+        """Reflow after the event that asked for it: moving buttons between grid cells inside a StyleChange, while
+        QApplication.setStyleSheet repolishes every widget, crashed Qt (a segfault in a font step)."""
+        if not hasattr(self, "_reflow_timer"):
+            self._reflow_timer = QtCore.QTimer(self)
+            self._reflow_timer.setSingleShot(True)
+            self._reflow_timer.setInterval(0)
+            self._reflow_timer.timeout.connect(self._reflow)
+        self._reflow_timer.start()
 
     def sync(self) -> None:
         """Take method, sense, time limit, seed and parameters from the scene's [optimizer] (O runs them)."""
@@ -541,7 +551,7 @@ class OptimizePanel(QtWidgets.QWidget):
         if obj is self.table and ev.type() == QtCore.QEvent.Type.Resize:
             QtCore.QTimer.singleShot(0, self._fit_columns)
         elif obj is self.parentWidget() and ev.type() == QtCore.QEvent.Type.Resize:
-            self._reflow()
+            self._later_reflow()
         return False
 
     def _fit_columns(self) -> None:
