@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from nnlab.engine.model.network import initial_snapshot  # noqa: E402
 from nnlab.engine.optimize import run_method  # noqa: E402
 from nnlab.engine.optimize.base import Incumbent  # noqa: E402
+from nnlab.engine.jobs import drain  # noqa: E402
 from nnlab.engine.optimize.formulation.regionlp import RegionLP, compose_region  # noqa: E402
 from nnlab.engine.model.scene import InitSpec, NetworkSpec  # noqa: E402
 
@@ -68,14 +69,7 @@ def trace(name: str, params: dict, net, budget: float, seed: int) -> list[tuple[
     method = "sampling" if name.startswith("sampling") else name
     gen = run_method(method, net, np.zeros(10), np.ones(10), "max", budget, seed, params)
     out = []
-    while True:
-        try:
-            ev = next(gen)
-        except StopIteration as stop:
-            res = stop.value
-            break
-        if isinstance(ev, Incumbent):
-            out.append((ev.seconds, ev.value))
+    res = drain(gen, lambda ev: out.append((ev.seconds, ev.value)) if isinstance(ev, Incumbent) else None)
     assert res.value is not None and abs(res.value - net.forward(res.x)) <= 1e-9 * max(1, abs(res.value))
     return out
 

@@ -14,7 +14,7 @@ from typing import Any, Generator
 
 import numpy as np
 
-from nnlab.engine.jobs import drain
+from nnlab.engine.jobs import drain, relay
 from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.optimize.exact.regions import RegionLimitError, iter_regions
 from nnlab.errors import NnlabError
@@ -90,13 +90,7 @@ def iter_region_polygons(net: NetSnapshot, lower: Any, upper: Any, limit: int = 
     hi = np.asarray(upper, dtype=np.float64)[:2]
     gen = iter_regions(net, lo, hi, max_regions=limit)
     try:
-        while True:
-            try:
-                _, _, n = next(gen)
-            except StopIteration as stop:
-                rmap = stop.value
-                break
-            yield n
+        rmap = yield from relay(gen, lambda ev: ev[2])
     except RegionLimitError:
         raise RegionLimitError(f"this network has more than {limit:,} linear regions over the box; the overlay "
                                f"draws at most {limit:,} (shrink the box or use a smaller network)") from None

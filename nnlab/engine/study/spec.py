@@ -656,15 +656,14 @@ def run_with_trace(gen: Any) -> tuple[Any, list[list]]:
     to TRACE_POINTS evenly spaced events, the first and last kept. The curve goes to the task's cached JSON."""
     from nnlab.engine.optimize.base import Incumbent
 
+    from nnlab.engine.jobs import drain
+
     trace: list[list] = []
-    while True:
-        try:
-            ev = next(gen)
-        except StopIteration as stop:
-            res = stop.value
-            break
+
+    def record(ev: Any) -> None:
         if isinstance(ev, Incumbent):
             trace.append([getattr(ev, "forward", None), getattr(ev, "lp", None), float(ev.seconds), float(ev.value)])
+    res = drain(gen, record)
     if len(trace) > TRACE_POINTS:
         keep = np.unique(np.round(np.linspace(0, len(trace) - 1, TRACE_POINTS)).astype(int))
         trace = [trace[i] for i in keep]

@@ -14,6 +14,7 @@ forward pass) is the exact optimum.
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from dataclasses import dataclass
 from typing import Generator
@@ -21,7 +22,7 @@ from typing import Generator
 import numpy as np
 
 from nnlab.errors import NnlabError
-from nnlab.engine.jobs import drain
+from nnlab.engine.jobs import drain, relay
 from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.optimize.formulation.intervals import slope as _slope, stopped_bound as _stopped_bound, unit_slopes
 from nnlab.engine.optimize.certify import float_margin, is_optimal, outward
@@ -251,16 +252,9 @@ def iter_regions(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, toleran
         C = _mm(w, A.reshape(n_in, P * 3)).reshape(w.shape[0], P, 3)
         C[:, :, 2] += b[:, None]
         S = _mm(np.abs(w), Sm) + np.abs(b)[:, None]
-        steps = _split_layer(V, cnt, C, S, tolerance, max_regions)
-        j = 0
-        while True:
-            try:
-                n_now = next(steps)
-            except StopIteration as stop:
-                V, cnt, ppar = stop.value
-                break
-            yield k, j, n_now
-            j += 1
+        j = itertools.count()
+        V, cnt, ppar = yield from relay(_split_layer(V, cnt, C, S, tolerance, max_regions),
+                                        lambda n_now: (k, next(j), n_now))
         starts = np.concatenate(([0], np.cumsum(cnt)[:-1]))
         cen = np.add.reduceat(V, starts, axis=0) / cnt[:, None]
         A = np.take(C, ppar, axis=1)  # (n, P, 3)
