@@ -260,19 +260,11 @@ def test_certified_never_worse_than_long_multistart(n0, hidden, scheme, seed):
         assert res[0].value == pytest.approx(res[1].value, rel=1e-6, abs=1e-6)
 
 
-def test_cancel_by_send_returns_best_so_far_with_its_bound():
+def test_cancel_by_send_returns_best_so_far_with_its_bound(cancel_after_progress):
     """gen.send(True) stops the search at its next step: status cancelled, the incumbent so far, a sound bound."""
     net = make(10, (30, 30), "xavier_uniform", 5)
     lo, hi = np.zeros(10), np.ones(10)
-    gen = run_method("bab", net, lo, hi, "max", 120.0, 0, {"mip_gap": 0.0})
-    n, ev = 0, next(gen)
-    while n < 2:
-        n += isinstance(ev, BoundProgress)
-        ev = next(gen)
-    with pytest.raises(StopIteration) as stop:
-        while True:
-            gen.send(True)
-    r = stop.value.value
+    r = cancel_after_progress(run_method("bab", net, lo, hi, "max", 120.0, 0, {"mip_gap": 0.0}))
     assert r.status == "cancelled" and r.seconds < 60
     check(net, r, lo, hi)
     pts = np.random.default_rng(0).uniform(lo, hi, (50000, 10))

@@ -272,18 +272,10 @@ def test_invalid_parameters():
             run_to_result(run_method("relu_bab", net, *box, params=params))
 
 
-def test_cancel_by_send_returns_best_so_far_with_its_bound(open_problem):
+def test_cancel_by_send_returns_best_so_far_with_its_bound(open_problem, cancel_after_progress):
     """gen.send(True) stops the search at its next step and returns the incumbent so far with a valid bound."""
     net, lo, hi, truth = open_problem
-    gen = run_method("relu_bab", net, lo, hi, "max", 120.0, 0, {"batch": 4, "mip_gap": 0.0})
-    n, ev = 0, next(gen)
-    while n < 2:
-        n += isinstance(ev, BoundProgress)
-        ev = next(gen)
-    with pytest.raises(StopIteration) as stop:
-        while True:
-            gen.send(True)
-    r = stop.value.value
+    r = cancel_after_progress(run_method("relu_bab", net, lo, hi, "max", 120.0, 0, {"batch": 4, "mip_gap": 0.0}))
     assert r.status == "cancelled" and r.seconds < 60
     check(net, r, lo, hi)
     assert r.bound >= truth.value and r.value <= truth.value + 1e-12
