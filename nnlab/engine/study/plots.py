@@ -129,8 +129,7 @@ def write_plots(rows: list[dict], out: Path, budgets: list[str] | None = None) -
     budgets = budgets or list(dict.fromkeys(r["budget"] for r in rows if r["method"] != "exact"))
     if methods:
         last = budgets[-1]
-        fig, axes = plt.subplots(len(senses), len(methods), figsize=(3.6 * len(methods) + 2.6, 3.2 * len(senses)),
-                                 squeeze=False, sharey=True)
+        fig, axes = _method_grid(plt, senses, methods)
         for i, s in enumerate(senses):
             for ax, m in zip(axes[i], methods):
                 sub = [r for r in rows if r["method"] == m and r["sense"] == s and r["budget"] == last]
@@ -140,14 +139,9 @@ def write_plots(rows: list[dict], out: Path, budgets: list[str] | None = None) -
                 ax.set_xlabel("input dimension")
                 ax.set_xticks(sorted({int(r["dim"]) for r in rows}))
                 ax.grid(alpha=0.3)
-            axes[i][0].set_ylabel("mean gap / std of f")
-        fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="center right")
-        fig.tight_layout(rect=(0, 0, 1 - 2.4 / (3.6 * len(methods) + 2.6), 1))
-        files.append(_save(fig, out / "heuristic_gap.png"))
-        plt.close(fig)
+        files.append(_finish_grid(plt, fig, axes, "mean gap / std of f", out / "heuristic_gap.png", 7))
     if methods and len(budgets) > 1:
-        fig, axes = plt.subplots(len(senses), len(methods), figsize=(3.6 * len(methods) + 2.6, 3.2 * len(senses)),
-                                 squeeze=False, sharey=True)
+        fig, axes = _method_grid(plt, senses, methods)
         lines = list(dict.fromkeys((_label(r), int(r["dim"])) for r in rows if r["method"] != "exact"))
         for i, s in enumerate(senses):
             for ax, m in zip(axes[i], methods):
@@ -161,11 +155,7 @@ def write_plots(rows: list[dict], out: Path, budgets: list[str] | None = None) -
                 ax.set_xticks(range(len(budgets)), budgets, fontsize=6, rotation=20)
                 ax.set_yscale("symlog", linthresh=1e-3)
                 ax.grid(alpha=0.3)
-            axes[i][0].set_ylabel("mean gap / std of f")
-        fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=6, loc="center right")
-        fig.tight_layout(rect=(0, 0, 1 - 2.4 / (3.6 * len(methods) + 2.6), 1))
-        files.append(_save(fig, out / "gap_by_budget.png"))
-        plt.close(fig)
+        files.append(_finish_grid(plt, fig, axes, "mean gap / std of f", out / "gap_by_budget.png", 6))
 
     panels = [("local_max", "local maxima found (median)"), ("affine_r2", "affine-fit R² (median)"),
               ("regions_sampled", "activation patterns met (median)")]
@@ -237,8 +227,7 @@ def write_anytime(rows: list[dict], traces: list[dict], out: Path) -> list[Path]
     senses = [s for s in ("max", "min") if any(k[1] == s for k in curves)]
     col = _colors(list(dict.fromkeys(k[2] for k in curves)))
     dims = sorted({k[3] for k in curves})
-    fig, axes = plt.subplots(len(senses), len(methods), figsize=(3.6 * len(methods) + 2.6, 3.2 * len(senses)),
-                             squeeze=False, sharey=True)
+    fig, axes = _method_grid(plt, senses, methods)
     for i, s in enumerate(senses):
         for ax, m in zip(axes[i], methods):
             for (mm, ss, g, d), (xs, ys) in curves.items():
@@ -250,13 +239,25 @@ def write_anytime(rows: list[dict], traces: list[dict], out: Path) -> list[Path]
             ax.set_yscale("symlog", linthresh=1e-3)
             ax.set_xlabel("forward passes")
             ax.grid(alpha=0.3)
-        axes[i][0].set_ylabel("median gap / std of f")
+    return [_finish_grid(plt, fig, axes, "median gap / std of f", out / "gap_anytime.png", 6)]
+
+
+def _method_grid(plt: Any, senses: list[str], methods: list[str]) -> tuple[Any, Any]:
+    """One panel per (sense, method), rows of senses, a shared y axis, room on the right for the legend."""
+    return plt.subplots(len(senses), len(methods), figsize=(3.6 * len(methods) + 2.6, 3.2 * len(senses)),
+                        squeeze=False, sharey=True)
+
+
+def _finish_grid(plt: Any, fig: Any, axes: Any, ylabel: str, path: Path, legend_size: int) -> Path:
+    """Label the rows, one legend of every panel's lines on the right, save and close."""
     handles: dict[str, Any] = {}
-    for ax in axes.ravel():
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(lab, h)
-    fig.legend(list(handles.values()), list(handles), fontsize=6, loc="center right")
-    fig.tight_layout(rect=(0, 0, 1 - 2.4 / (3.6 * len(methods) + 2.6), 1))
-    path = _save(fig, out / "gap_anytime.png")
+    for row in axes:
+        row[0].set_ylabel(ylabel)
+        for ax in row:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), fontsize=legend_size, loc="center right")
+    fig.tight_layout(rect=(0, 0, 1 - 2.4 / fig.get_size_inches()[0], 1))
+    saved = _save(fig, path)
     plt.close(fig)
-    return [path]
+    return saved
