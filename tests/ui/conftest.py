@@ -101,6 +101,15 @@ def new_main_window(qtbot, tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def win(new_main_window):
+    """A MainWindow for one test; closing it must leave no job running (training, optimizers, compare, metrics)."""
+    w = new_main_window()
+    yield w
+    w.close()
+    assert not any(s.busy for s in (w.train_panel.slot, w.optimize_panel.slot, w.compare.slot, w.info_panel.slot))
+
+
+@pytest.fixture
 def small_scene():
     """A factory of a small peaks scene (12-12 hidden units, 300 samples) that trains in seconds: the training
     panel's tests need real runs, not the presets' minutes."""

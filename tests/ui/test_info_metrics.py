@@ -10,14 +10,6 @@ from nnlab.engine.model.network import NetSnapshot
 WAIT_MS = 60_000  # the first job may have to start a worker process
 
 
-@pytest.fixture
-def win(new_main_window):
-    w = new_main_window()
-    yield w
-    w.close()
-    assert not w.info_panel.slot.busy
-
-
 def final_metrics(qtbot, win):
     """Wait for the metrics of the document's current network."""
     panel = win.info_panel

@@ -3,17 +3,9 @@ style, and a 1920x1080 still keeps the whole box in frame (the horizontal field 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6 import QtGui, QtWidgets
 
 from nnlab.ui.stills import STILL_STYLES, in_frame
-
-
-@pytest.fixture
-def win(new_main_window):
-    w = new_main_window()
-    yield w
-    w.close()
 
 
 def read_rgba(path) -> np.ndarray:

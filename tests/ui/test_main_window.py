@@ -3,19 +3,10 @@ surface, jobs cancel fast, presets load, scenes round-trip, screenshots are not 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6 import QtCore, QtGui
 
 from nnlab.engine.model.scene import Scene, load_scene
 from nnlab.ui.presets import SCENES, list_presets
-
-
-@pytest.fixture
-def win(new_main_window):
-    w = new_main_window()
-    yield w
-    w.close()
-    assert not any(s.busy for s in (w.train_panel.slot, w.optimize_panel.slot, w.compare.slot))
 
 
 def small_training_scene(epochs: int = 40) -> Scene:

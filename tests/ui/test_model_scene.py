@@ -4,20 +4,12 @@ the file's own forward pass of that output, read independently here."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from nnlab.engine.analysis.surface import grid_points
 from nnlab.engine.model.io import read_network
 from nnlab.ui.presets import SCENES
 
 MODEL = SCENES.parent / "models" / "three_outputs.npz"
-
-
-@pytest.fixture
-def win(new_main_window):
-    w = new_main_window()
-    yield w
-    w.close()
 
 
 def file_surface(doc, c: np.ndarray) -> np.ndarray:

@@ -4,17 +4,9 @@ unit, the Info text drops the preset's description after edits, and the title na
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6 import QtCore, QtWidgets
 
 from nnlab.ui.presets import SCENES
-
-
-@pytest.fixture
-def win(new_main_window):
-    w = new_main_window()
-    yield w
-    w.close()
 
 
 def test_space_new_sample_clears_the_curves_and_the_status_line(win, qtbot, small_scene):

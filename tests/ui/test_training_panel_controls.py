@@ -11,14 +11,6 @@ from nnlab.engine.model.scene import save_scene
 from nnlab.ui.presets import SCENES
 
 
-@pytest.fixture
-def win(new_main_window):
-    w = new_main_window()
-    yield w
-    w.close()
-    assert not w.train_panel.slot.busy
-
-
 def test_a_bundled_trained_preset_loads_without_training(win, qtbot):
     tp = win.train_panel
     for name in ("himmelblau", "rastrigin"):
