@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from nnlab.engine.study.ranking import compare_groups, flips_markdown, kendall_tau, mean_gaps, ranking, win_rate
+from nnlab.engine.study.ranking import (compare_groups, flips_markdown, kendall_tau, mean_gaps, ranking, tau_interval,
+                                        win_rate)
 
 
 def rows_for(group: str, gaps: dict[str, list[float]], sense: str = "max", budget: int = 100) -> list[dict]:
@@ -109,3 +110,22 @@ def test_bootstrap_mean_weights_networks_equally_and_resamples_repeats() -> None
     assert first == again  # seeded and independent of the order the networks come in
     assert first[1] < first[0] < first[2]
     assert first[0] == pytest.approx(float(np.mean([np.mean(v) for v in data.values()])))
+
+
+def test_tau_interval_is_tight_for_clear_orders_and_wide_for_noise() -> None:
+    methods = ["a", "b", "c"]
+    rows = rows_for("random", {"a": [0.0] * 12, "b": [0.2] * 12, "c": [0.4] * 12})
+    rows += rows_for("trained", {"a": [0.4] * 12, "b": [0.2] * 12, "c": [0.0] * 12})
+    g1, g2 = mean_gaps(rows, "random", "max", 100), mean_gaps(rows, "trained", "max", 100)
+    assert tau_interval(g1, g2, methods, n_boot=300) == (-1.0, -1.0)  # reversed on every resample
+    bands: dict = {}
+    flips, taus = compare_groups(rows, "random", "trained", methods, n_boot=300, intervals=bands)
+    assert bands == {("max", 100): (-1.0, -1.0)}
+    assert "tau = -1.00 [-1.00, -1.00]" in flips_markdown(flips, taus, "random", "trained", bands)
+    rng = np.random.default_rng(1)  # the same distribution in both groups: tau could be anything
+    noisy = rows_for("random", {m: list(rng.uniform(size=8)) for m in methods})
+    noisy += rows_for("trained", {m: list(rng.uniform(size=8)) for m in methods})
+    lo, hi = tau_interval(mean_gaps(noisy, "random", "max", 100), mean_gaps(noisy, "trained", "max", 100), methods,
+                          n_boot=300)
+    assert lo <= -0.3 and hi >= 0.3
+    assert math.isnan(tau_interval({}, g2, methods)[0])

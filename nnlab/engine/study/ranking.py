@@ -108,6 +108,53 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
     return (conc - disc) / denom if denom else math.nan
 
 
+def tau_interval(g1: dict[str, dict[str, float]], g2: dict[str, dict[str, float]], methods: Sequence[str], *,
+                 tol: float = TIE_TOL, n_boot: int = 1000, level: float = LEVEL, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of Kendall's tau between the two groups' rankings: each resample draws the
+    networks of each group with replacement and ranks the methods again (a tau from 4 methods moves in steps of
+    1/3, so a single tau says little without it). Resamples where a ranking is constant (tau undefined) are left
+    out; NaNs when every one is."""
+    rng = np.random.default_rng(seed)
+    pairs = list(itertools.combinations(methods, 2))
+
+    def wins(g: dict[str, dict[str, float]]) -> np.ndarray:
+        """(pairs, nets) wins of a over b, NaN where one of the two has no gap on that net."""
+        nets = sorted(set().union(*(g.get(m, {}) for m in methods)))
+        out = np.full((len(pairs), len(nets)), np.nan)
+        for k, (a, b) in enumerate(pairs):
+            ga, gb = g.get(a, {}), g.get(b, {})
+            for j, n in enumerate(nets):
+                if n in ga and n in gb:
+                    out[k, j] = _wins(np.array(ga[n]), np.array(gb[n]), tol)
+        return out
+
+    def scores(w: np.ndarray) -> np.ndarray:
+        """(methods, n_boot) Copeland scores of n_boot resamples of the nets (columns) of w."""
+        idx = rng.integers(0, w.shape[1], size=(n_boot, w.shape[1]))
+        picked = w[:, idx]  # (pairs, n_boot, nets)
+        have = ~np.isnan(picked)
+        cnt = have.sum(axis=2)
+        rate = np.where(cnt > 0, np.where(have, picked, 0.0).sum(axis=2) / np.maximum(cnt, 1), np.nan)
+        sc = np.zeros((len(methods), n_boot))
+        pos = {m: i for i, m in enumerate(methods)}
+        for k, (a, b) in enumerate(pairs):
+            ok = ~np.isnan(rate[k])
+            sc[pos[a]] += np.where(ok, rate[k], 0.0)
+            sc[pos[b]] += np.where(ok, 1.0 - rate[k], 0.0)
+        return sc
+
+    w1, w2 = wins(g1), wins(g2)
+    if w1.shape[1] == 0 or w2.shape[1] == 0:
+        return math.nan, math.nan
+    s1, s2 = scores(w1), scores(w2)
+    taus = np.array([kendall_tau(s1[:, i], s2[:, i]) for i in range(n_boot)])
+    taus = taus[~np.isnan(taus)]
+    if not taus.size:
+        return math.nan, math.nan
+    lo, hi = np.quantile(taus, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
 def _verdict(p: WinRate, q: WinRate) -> str:
     """Both intervals clear of 1/2 on opposite sides: the ranking flips; on the same side: it holds; else unclear."""
     if p.n == 0 or q.n == 0:
@@ -120,9 +167,11 @@ def _verdict(p: WinRate, q: WinRate) -> str:
 
 
 def compare_groups(rows: Sequence[dict], first: str, second: str, methods: Sequence[str], *,
-                   tol: float = TIE_TOL, n_boot: int = N_BOOT, seed: int = 0) -> tuple[list[Flip], dict[tuple, float]]:
+                   tol: float = TIE_TOL, n_boot: int = N_BOOT, seed: int = 0,
+                   intervals: dict[tuple, tuple[float, float]] | None = None) -> tuple[list[Flip], dict[tuple, float]]:
     """Every pair of methods in both groups, for each sense and budget present in the rows, and Kendall's tau
-    between the two groups' rankings per (sense, budget). Rows need: group, net_id, method, sense, budget, gap."""
+    between the two groups' rankings per (sense, budget); tau's bootstrap interval goes into `intervals` when
+    given. Rows need: group, net_id, method, sense, budget, gap."""
     flips: list[Flip] = []
     taus: dict[tuple, float] = {}
     keys = sorted({(r["sense"], r["budget"]) for r in rows}, key=lambda k: (k[0], str(k[1])))
@@ -134,11 +183,15 @@ def compare_groups(rows: Sequence[dict], first: str, second: str, methods: Seque
             flips.append(Flip(a, b, sense, budget, p, q, _verdict(p, q)))
         s1, s2 = ranking(g1, methods, tol), ranking(g2, methods, tol)
         taus[(sense, budget)] = kendall_tau([s1[m] for m in methods], [s2[m] for m in methods])
+        if intervals is not None:
+            intervals[(sense, budget)] = tau_interval(g1, g2, methods, tol=tol, n_boot=min(n_boot, 1000), seed=seed)
     return flips, taus
 
 
-def flips_markdown(flips: Sequence[Flip], taus: dict[tuple, float], first: str, second: str) -> str:
-    """The flip table as markdown: one line per pair, sense and budget, rates with their 95 % intervals."""
+def flips_markdown(flips: Sequence[Flip], taus: dict[tuple, float], first: str, second: str,
+                   intervals: dict[tuple, tuple[float, float]] | None = None) -> str:
+    """The flip table as markdown: one line per pair, sense and budget, rates with their 95 % intervals (and tau's,
+    from tau_interval, when given)."""
     def fmt(w: WinRate) -> str:
         return "n/a" if w.n == 0 else f"{w.rate:.2f} [{w.low:.2f}, {w.high:.2f}] (n={w.n})"
 
@@ -147,10 +200,13 @@ def flips_markdown(flips: Sequence[Flip], taus: dict[tuple, float], first: str, 
         lines.append(f"| {f.sense} | {f.budget} | {f.a} vs {f.b} | {fmt(f.first)} | {fmt(f.second)} | {f.verdict} |")
     lines.append("")
     lines.append(f"Kendall's tau between the rankings on {first} and on {second} networks (1: same order, "
-                 "-1: reversed):")
+                 "-1: reversed)" + (", with its 95 % bootstrap interval (networks of both groups resampled):"
+                                    if intervals else ":"))
     lines.append("")
     for (sense, budget), tau in taus.items():
-        lines.append(f"- {sense}, budget {budget}: tau = {'n/a' if math.isnan(tau) else f'{tau:.2f}'}")
+        ci = (intervals or {}).get((sense, budget))
+        band = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and not math.isnan(ci[0]) else ""
+        lines.append(f"- {sense}, budget {budget}: tau = {'n/a' if math.isnan(tau) else f'{tau:.2f}'}{band}")
     return "\n".join(lines) + "\n"
 
 

@@ -215,14 +215,16 @@ def flip_section(config: S.StudyConfig, rows: list[dict]) -> list[str]:
         sub = _ranking_rows(rows, mapping)
         flips: list[ranking.Flip] = []
         taus: dict[tuple, float] = {}
+        bands: dict[tuple, tuple[float, float]] = {}
         for label in config.budget_labels():
-            f, t = ranking.compare_groups([r for r in sub if r["budget"] == label], "random", name, methods)
+            f, t = ranking.compare_groups([r for r in sub if r["budget"] == label], "random", name, methods,
+                                          intervals=bands)
             flips += f
             taus.update(t)
         count = {v: sum(f.verdict == v for f in flips) for v in ("flips", "holds", "unclear")}
         lines += ["", f"### random vs {name} networks", "",
                   f"{count['flips']} flips, {count['holds']} holds, {count['unclear']} unclear "
-                  f"of {len(flips)} comparisons.", "", ranking.flips_markdown(flips, taus, "random", name)]
+                  f"of {len(flips)} comparisons.", "", ranking.flips_markdown(flips, taus, "random", name, bands)]
     return lines
 
 
