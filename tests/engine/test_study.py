@@ -449,6 +449,25 @@ def test_the_bundled_studies_load():
     sweep = S.load_study(study_path("sweep"))
     assert {n.dim for n in sweep.networks} == {20, 50, 100} and {len(n.hidden) for n in sweep.networks} == {1, 2, 3}
     assert not any(n.trained for n in sweep.networks) and sweep.budgets == conj.budgets
+    small = S.load_study(study_path("sweep_small"))
+    assert {n.dim for n in small.networks} == {20, 50, 100} and {len(n.hidden) for n in small.networks} == {1, 2, 3}
+    assert not any(n.trained for n in small.networks) and small.budgets == conj.budgets
+
+
+def test_the_conjecture_study_ships_every_net_it_would_train():
+    """docs/study/ must repeat on any machine: every trained or torch-seeded net of conjecture.toml is read from
+    resources/studies/nets ([study] weights), so a rerun trains nothing (training differs across machines)."""
+    from nnlab.bundled import study_path
+    from nnlab.engine.study.cache import load_saved_net
+
+    conj = S.load_study(study_path("conjecture"))
+    saved = [n for n in conj.networks if S.saved_by_study(n)]
+    assert conj.weights and len(saved) == 75
+    missing = [n.key() for n in saved if load_saved_net(conj.weights, n) is None]
+    assert not missing
+    st = next(n for n in saved if n.trained and n.dim == 2)
+    built = load_saved_net(conj.weights, st)
+    assert [w.shape for w in built["weights"]] == [(100, 2), (100, 100), (1, 100)] and built["val_r2"] > 0.99
 
 
 def _tiny_quick() -> dict:
