@@ -4,7 +4,8 @@
   at a box vertex (solid) and inside the box (dashed), one colour per group and width (the exact method's point when
   it is the best known, else the best heuristic's: an unproven MILP's incumbent can be beaten).
 - heuristic_gap.png: by dimension, the mean gap (to the certified optimum or bound, in units of the std of f) of
-  each method at the largest budget (one column per method, one row per sense), one line per group.
+  each method at the largest budget (one column per method, one row per sense), one line per group; a hollow
+  marker where some network's optimum is unproven and its gap is measured to the bound (an upper bound on it).
 - gap_by_budget.png (more than one budget): the mean gap of each method against the budget, one line per group
   and dimension: the anytime curve of each method at the study's budgets.
 - gap_anytime.png (methods that meter their work): the anytime curve inside one run, read from the runs' traces
@@ -91,6 +92,11 @@ def _mean_gap(rs: list[dict]) -> float | None:
     return sum(v) / len(v) if v else None
 
 
+def _vs_bound(rs: list[dict]) -> float | None:
+    """1 when some row's gap is measured to the exact method's bound (its optimum unproven), else 0."""
+    return float(any(r.get("gap_vs") == "bound" for r in rs)) if rs else None
+
+
 def write_plots(rows: list[dict], out: Path, budgets: list[str] | None = None) -> list[Path]:
     """Write the plots into `out`; returns their paths (none when there are no rows). `budgets`: the budget labels
     in config order (default: as met in the rows)."""
@@ -133,12 +139,19 @@ def write_plots(rows: list[dict], out: Path, budgets: list[str] | None = None) -
         for i, s in enumerate(senses):
             for ax, m in zip(axes[i], methods):
                 sub = [r for r in rows if r["method"] == m and r["sense"] == s and r["budget"] == last]
+                bound = _series(sub, _vs_bound)
                 for g, (xs, ys) in _series(sub, _mean_gap).items():
-                    ax.plot(xs, ys, "o-", color=col[g], label=g)
+                    ax.plot(xs, ys, "-", color=col[g], label=g)
+                    hollow = dict(zip(*bound[g]))
+                    for x, y in zip(xs, ys):  # hollow: measured to the bound (the optimum is unproven)
+                        ax.plot([x], [y], "o", color=col[g], markerfacecolor="white" if hollow.get(x) else col[g])
                 ax.set_title(f"{m} ({s}), budget {last}", fontsize=8)
                 ax.set_xlabel("input dimension")
                 ax.set_xticks(sorted({int(r["dim"]) for r in rows}))
+                ax.set_yscale("symlog", linthresh=1e-2)
                 ax.grid(alpha=0.3)
+        fig.suptitle("filled: gap to the certified optimum; hollow: some optimum unproven, gap to the exact bound "
+                     "(an upper bound on the true gap)", fontsize=8)
         files.append(_finish_grid(plt, fig, axes, "mean gap / std of f", out / "heuristic_gap.png", 7))
     if methods and len(budgets) > 1:
         fig, axes = _method_grid(plt, senses, methods)
@@ -257,7 +270,7 @@ def _finish_grid(plt: Any, fig: Any, axes: Any, ylabel: str, path: Path, legend_
             for h, lab in zip(*ax.get_legend_handles_labels()):
                 handles.setdefault(lab, h)
     fig.legend(list(handles.values()), list(handles), fontsize=legend_size, loc="center right")
-    fig.tight_layout(rect=(0, 0, 1 - 2.4 / fig.get_size_inches()[0], 1))
+    fig.tight_layout(rect=(0, 0, 1 - 2.4 / fig.get_size_inches()[0], 0.95 if fig.get_suptitle() else 1))
     saved = _save(fig, path)
     plt.close(fig)
     return saved
