@@ -116,6 +116,21 @@ def main() -> None:
                     other += 1
             print(f"- {g} {s}: origin {origin}, far face {far}, elsewhere {other}")
 
+    print("\n## gap to the best known value (gap_best: to the best value any run found, exact incumbents included; in"
+          " std-of-f units; mean over networks of each network's mean over repeats): needs no proof, so it ranks the"
+          " methods where nothing is proven")
+    cell: dict[tuple, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in rows:
+        if r["method"] != "exact" and r["gap_best"] not in ("", None):
+            key = (r["kind"], int(r["dim"]), r["sense"], r["budget"])
+            cell[key][r["method"]][r["net_id"]].append(float(r["gap_best"]))
+    for key in sorted(cell, key=lambda k: (k[0], k[1], k[2], k[3])):
+        parts = []
+        for m, per_net in cell[key].items():
+            means = [statistics.fmean(v) for v in per_net.values()]
+            parts.append(f"{m} {interval(means, stat=statistics.fmean)}")
+        print(f"- {key[0]} {key[1]}-D {key[2]}, {key[3]}: " + "; ".join(parts))
+
     print("\n## validation R² of the trained nets (median)")
     for g, ns in by.items():
         if ns[0]["trained"] == "True":
