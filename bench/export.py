@@ -7,13 +7,16 @@ Rows:
 - default orbit GIF, whole command: the headline ratio matplotlib / nnlab (issue 15: goal 10x, under 1.5 s);
 - each trained preset's orbit (shipped weights: no training), as a ratio to the default's;
 - MP4 at 1280x720, per frame, as a ratio to the GIF's per frame (goal: within 2x);
-- the per-stage profile of the default orbit in a fresh process: imports, display (Xvfb) start, Qt + GL imports,
-  plan (the surface), first frame (view, shaders), the other frames' rendering, encoding left after the last frame
-  (palette mapping and LZW overlap rendering on a worker thread), peak RSS; with --memory also at 3x the frames
-  (the GIF is streamed: the peak must not grow with the number of frames).
+- the same GIF with the Qt renderer forced (NNLAB_EXPORT_RENDERER=qt: the app's GL view on a private Xvfb, the
+  path before issue 15), as a ratio to the default (EGL) command;
+- the per-stage profile of the default orbit in a fresh process, for the EGL path (imports; the renderer's import and
+  the EGL probe, which makes the context and binds the GL functions; plan (the surface); first frame (programs, buffers, label
+  texture); the other frames' rendering; encoding left after the last frame (palette mapping and LZW overlap
+  rendering on a worker thread); peak RSS) and for the Qt path (display: Xvfb start, Qt + pyqtgraph + GL imports);
+  with --memory also at 3x the frames (the GIF is streamed: the peak must not grow with the number of frames).
 
 Run:  .venv/bin/python bench/export.py [--frames 120] [--size 800x600] [--memory]
-(no display needed: each nnlab command starts its own Xvfb as it would for a user; the stage profile too).
+(no display needed: EGL needs none, and the Qt rows start their own Xvfb as they would for a user).
 """
 from __future__ import annotations
 
@@ -90,8 +93,9 @@ def matplotlib_script(out: str, frames: int, w: int, h: int) -> None:
     plt.close(fig)
 
 
-def stages(scene_file: str, out: str, frames: int, w: int, h: int) -> dict:
-    """The default orbit export in this (fresh) process, timed per stage the way `nnlab export` runs it."""
+def stages(scene_file: str, out: str, frames: int, w: int, h: int, renderer: str = "egl") -> dict:
+    """The default orbit export in this (fresh) process, timed per stage the way `nnlab export` runs it with
+    `renderer` (egl: nnlab.ui.egl_render; qt: the app's GL view on a private Xvfb)."""
     t = [time.perf_counter()]
     import numpy as np
 
@@ -104,10 +108,18 @@ def stages(scene_file: str, out: str, frames: int, w: int, h: int) -> dict:
     import PIL.Image  # noqa: F401
 
     t.append(time.perf_counter())
-    xvfb = cli.ensure_display()
-    t.append(time.perf_counter())
-    app = cli.qt_app()
-    from nnlab.ui.render import GLPanelRenderer
+    xvfb = app = None
+    if renderer == "egl":
+        from nnlab.ui import egl_render
+
+        egl_render.open_context()  # the probe: libEGL, Mesa, llvmpipe, the context, the GL functions (ctypes)
+        t.append(time.perf_counter())
+        make_renderer = egl_render.EGLPanelRenderer
+    else:
+        xvfb = cli.ensure_display()
+        t.append(time.perf_counter())
+        app = cli.qt_app()
+        from nnlab.ui.render import GLPanelRenderer as make_renderer
 
     t.append(time.perf_counter())
     try:
@@ -115,7 +127,7 @@ def stages(scene_file: str, out: str, frames: int, w: int, h: int) -> dict:
         opts = options_for(scene, kind="orbit", frames=frames, width=w, height=h, fps=30, fmt="gif")
         plan = drain(build_plan(scene, opts))
         t.append(time.perf_counter())
-        render = GLPanelRenderer(plan)
+        render = make_renderer(plan)
         spent = []
 
         def frame_at(i: int) -> np.ndarray:
@@ -129,20 +141,23 @@ def stages(scene_file: str, out: str, frames: int, w: int, h: int) -> dict:
         t.append(time.perf_counter())
         render.close()
     finally:
-        app.processEvents()
-        app.shutdown()
+        if app is not None:
+            app.processEvents()
+            app.shutdown()
         cli.stop_xvfb(xvfb)
+    heavy = sorted({m.split(".")[0] for m in sys.modules} & {"PySide6", "pyqtgraph", "torch", "cvxpy"})
     return {"imports": t[1] - t[0], "display": t[2] - t[1], "qt_gl": t[3] - t[2], "plan": t[4] - t[3],
             "first_frame": spent[0], "frames": sum(spent[1:]), "encode_after": (t[5] - t_write) - sum(spent),
             "total_in_process": t[5] - t[0], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "torch_imported": "torch" in sys.modules, "frames_n": frames}
+            "heavy_modules": heavy, "frames_n": frames, "renderer": renderer,
+            "cpu_s": time.process_time()}
 
 
-def child_stages(frames: int, w: int, h: int, env: dict) -> dict:
+def child_stages(frames: int, w: int, h: int, env: dict, renderer: str = "egl") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         code = (f"import sys, json; sys.path.insert(0, {str(ROOT)!r}); from bench.export import stages; "
                 f"print(json.dumps(stages({str(SCENES / 'default.toml')!r}, {str(Path(tmp, 's.gif'))!r}, "
-                f"{frames}, {w}, {h})))")
+                f"{frames}, {w}, {h}, {renderer!r})))")
         out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env,
                              cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -161,6 +176,7 @@ def main() -> int:
         return 0
     w, h = (int(v) for v in args.size.split("x"))
     n = args.frames
+    load0 = os.getloadavg()[0]
     default = str(SCENES / "default.toml")
     with tempfile.TemporaryDirectory() as tmp:
         env = _env(str(Path(tmp, "cache")))
@@ -174,11 +190,13 @@ def main() -> int:
         trained = {name: whole(nnlab_cmd(str(SCENES / f"{name}.toml"), Path(tmp, f"{name}.gif"), n, args.size), env)
                    for name in TRAINED}
         t_mp4, c_mp4 = whole(nnlab_cmd(default, Path(tmp, "o.mp4"), n, "1280x720"), env)
+        t_qt, c_qt = whole(nnlab_cmd(default, Path(tmp, "q.gif"), n, args.size), dict(env, NNLAB_EXPORT_RENDERER="qt"))
         prof = child_stages(n, w, h, env)
+        prof_qt = child_stages(n, w, h, env, "qt")
         prof3 = child_stages(3 * n, w, h, env) if args.memory else None
     print(f"nnlab export vs matplotlib, {n} frames {w}x{h}, default scene (2-100-100-1 Xavier, 100x100 grid); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; whole commands, fresh processes, "
-          f"no display given")
+          f"load average {os.getloadavg()[0]:.1f} (at the start: {load0:.1f}) on {os.cpu_count()} cores; whole "
+          f"commands, fresh processes, no display given")
     print("                                          wall s   CPU s")
     print(f"  nnlab export orbit GIF (whole command) {t_gif:7.2f} {c_gif:7.2f}  {size_gif:.1f} MB")
     print(f"  matplotlib script (whole)              {t_mpl:7.2f} {c_mpl:7.2f}  {size_mpl:.1f} MB")
@@ -190,14 +208,18 @@ def main() -> int:
     print(f"  MP4 1280x720 (whole command)           {t_mp4:7.2f} {c_mp4:7.2f}  per frame {t_mp4 / t_gif:.2f}x the "
           f"GIF's wall, {c_mp4 / c_gif:.2f}x its CPU (goal <= 2x: {'met' if t_mp4 / t_gif <= 2 else 'NOT met'}; "
           f"{1280 * 720 / (w * h):.2f}x the pixels)")
-    for p in (prof, prof3):
+    print(f"  GIF, Qt renderer forced (Xvfb, before) {t_qt:7.2f} {c_qt:7.2f}  {t_qt / t_gif:.2f}x the EGL command's "
+          f"wall, {c_qt / c_gif:.2f}x its CPU")
+    for p in (prof, prof_qt, prof3):
         if p is None:
             continue
-        print(f"  stages, default orbit, {p['frames_n']} frames (fresh process): imports {p['imports']:.2f} s, "
-              f"display {p['display']:.2f} s, Qt+GL imports {p['qt_gl']:.2f} s, plan {p['plan']:.2f} s, "
+        display, libs = ("renderer import + EGL probe (context)", "other imports") if p["renderer"] == "egl" else ("Xvfb", "Qt+GL imports")
+        print(f"  stages, {p['renderer']}, default orbit, {p['frames_n']} frames (fresh process): imports "
+              f"{p['imports']:.2f} s, {display} {p['display']:.2f} s, {libs} {p['qt_gl']:.2f} s, plan {p['plan']:.2f} s, "
               f"first frame {p['first_frame']:.2f} s, other frames {p['frames']:.2f} s "
               f"({1000 * p['frames'] / max(1, p['frames_n'] - 1):.1f} ms each), encode after the last frame "
-              f"{p['encode_after']:.2f} s; peak RSS {p['peak_rss_mb']:.0f} MB; torch imported: {p['torch_imported']}")
+              f"{p['encode_after']:.2f} s; total {p['total_in_process']:.2f} s wall, {p['cpu_s']:.2f} s CPU; peak RSS "
+              f"{p['peak_rss_mb']:.0f} MB; heavy modules loaded: {', '.join(p['heavy_modules']) or 'none'}")
     if prof3 is not None:
         print(f"  peak RSS at {prof3['frames_n']} / {prof['frames_n']} frames: "
               f"{prof3['peak_rss_mb'] / prof['peak_rss_mb']:.2f}x (flat: the GIF is streamed)")

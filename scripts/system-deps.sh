@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Make sure the Debian packages that Qt, OpenGL (Mesa) and the Xvfb-based tests need are present.
+# Make sure the Debian packages that Qt, OpenGL (Mesa: GLX, and EGL for headless export) and the Xvfb-based tests need are present.
 # As root, missing packages are installed (saying which); otherwise print the exact apt-get line and fail.
 set -euo pipefail
-PKGS="xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
+PKGS="xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libegl-mesa0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xkb1 libxcb-xfixes0
 libfontconfig1 libdbus-1-3 fonts-dejavu-core"
 command -v dpkg-query >/dev/null 2>&1 || { echo "system-deps: not a Debian/Ubuntu system; install Xvfb, Mesa GL and Qt's xcb libraries yourself." >&2; exit 0; }

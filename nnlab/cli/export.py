@@ -1,9 +1,12 @@
-"""`nnlab export SCENE --kind KIND --out FILE [...]`: animations and stills rendered by the app's own GL view.
+"""`nnlab export SCENE --kind KIND --out FILE [...]`: animations and stills of the app's 3-D view.
 
-Without a display it starts a private Xvfb server (when installed) for the duration of the command; it is stopped on
-every way out (done, error, Ctrl+C, SIGTERM). Ctrl+C (SIGINT) stops the export within a frame and exits with 130,
-SIGTERM with 143 and SIGHUP with 129 (128 + the signal number, as a shell reports it); the earlier output file is
-left as it was and no temporary file stays behind.
+Frames are rendered offscreen with EGL (Mesa's surfaceless platform: no display, no Qt, nnlab.ui.egl_render) when it
+works in this process; otherwise with the app's own Qt GL view (nnlab.ui.render), for which, without a display, a
+private Xvfb server (when installed) runs for the duration of the command and is stopped on every way out (done,
+error, Ctrl+C, SIGTERM). NNLAB_EXPORT_RENDERER=egl or =qt forces one (egl when it cannot work: exit 2).
+
+Ctrl+C (SIGINT) stops the export within a frame and exits with 130, SIGTERM with 143 and SIGHUP with 129 (128 + the
+signal number, as a shell reports it); the earlier output file is left as it was and no temporary file stays behind.
 """
 from __future__ import annotations
 
@@ -25,8 +28,9 @@ from nnlab.errors import UsageError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export", help="write a GIF/MP4/PNG-frames animation or a still PNG of a scene",
-        description="Render a scene with the app's GL view and write an animation. The format follows --out: "
-                    ".gif, .mp4, .png (a still), or a folder (ending in /, or --format png-frames).")
+        description="Render a scene offscreen (EGL; the app's GL view where EGL does not work) and write an "
+                    "animation. The format follows --out: .gif, .mp4, .png (a still), or a folder (ending in /, or "
+                    "--format png-frames).")
     p.add_argument("scene", help="scene file (.toml) or the name of a bundled preset, e.g. default")
     p.add_argument("--kind", help="orbit, training, optimizer, gallery or compare (default: the scene's)")
     p.add_argument("--out", required=True, help="output file or folder")
@@ -147,6 +151,30 @@ def ensure_display() -> subprocess.Popen | None:
     return start_xvfb() if needs_xvfb() else None
 
 
+RENDERER_ENV = "NNLAB_EXPORT_RENDERER"
+
+
+def choose_renderer() -> str:
+    """"egl" or "qt": forced by NNLAB_EXPORT_RENDERER, else egl when an EGL context can be made here (the probe
+    makes the context the export then uses), qt inside a running Qt application (the GUI, tests) or without EGL."""
+    forced = os.environ.get(RENDERER_ENV, "").strip().lower()
+    if forced not in ("", "egl", "qt"):
+        raise UsageError(f"{RENDERER_ENV}={forced!r} is not allowed; expected egl or qt (or unset: egl when it works)")
+    if forced == "qt":
+        return "qt"
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if not forced and widgets is not None and widgets.QApplication.instance() is not None:
+        return "qt"  # inside a Qt application: its GL view (its context, not a second one of another platform)
+    from nnlab.ui.egl_render import egl_unavailable
+
+    why = egl_unavailable()
+    if why is None:
+        return "egl"
+    if forced == "egl":
+        raise UsageError(f"{RENDERER_ENV}=egl but offscreen EGL rendering does not work here: {why}")
+    return "qt"
+
+
 def qt_app():
     """The running QApplication, or a new one with shared GL contexts (needed by pyqtgraph's shader cache)."""
     from PySide6.QtCore import QCoreApplication, Qt
@@ -243,19 +271,23 @@ def _export(args: argparse.Namespace, scene, opts) -> int:
     xvfb = app = None
     pipe = None  # read end of a spawned Xvfb's display-number pipe, until wait_xvfb has closed it
     try:
-        with deferred_interrupts():  # Qt and shiboken imports abort the interpreter if interrupted midway
-            if needs_xvfb():
-                xvfb, pipe = spawn_xvfb()  # the server boots (~0.15 s) while the libraries below load
-            _preload(scene, opts)
-            from nnlab.ui.render import GLPanelRenderer
-            if xvfb is not None:
-                r, pipe = pipe, None
-                wait_xvfb(xvfb, r)
-                app = qt_app()
-            qt_app()
+        with deferred_interrupts():  # C-extension imports (Qt, shiboken, GL) abort the interpreter if interrupted
+            if choose_renderer() == "egl":
+                _preload(scene, opts)
+                from nnlab.ui.egl_render import EGLPanelRenderer as make_renderer
+            else:
+                if needs_xvfb():
+                    xvfb, pipe = spawn_xvfb()  # the server boots (~0.15 s) while the libraries below load
+                _preload(scene, opts)
+                from nnlab.ui.render import GLPanelRenderer as make_renderer
+                if xvfb is not None:
+                    r, pipe = pipe, None
+                    wait_xvfb(xvfb, r)
+                    app = qt_app()
+                qt_app()
 
         t0 = time.perf_counter()
-        gen = run_export(scene, opts, args.out, GLPanelRenderer)
+        gen = run_export(scene, opts, args.out, make_renderer)
         show = not args.quiet and sys.stderr.isatty()
         try:
             while True:

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 import pyqtgraph.functions as fn
 from PySide6 import QtCore, QtGui
 
-from nnlab.ui.axes3d import nice_ticks
+from nnlab.ui.ticks import nice_ticks
 from nnlab.ui.colormaps import pg_colormap
 from nnlab.ui.method_colors import BEST_PX, PATH_PX, POINT_PX, method_color
 

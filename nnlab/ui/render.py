@@ -10,10 +10,8 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from nnlab.engine.export.plan import Frame, Panel, Plan
+from nnlab.ui.cube import PATH_COLOR, POINT_COLOR, POINT_SIZE, overlay_lift
 from nnlab.ui.surface_view import BACKGROUNDS as VIEW_BACKGROUNDS, SurfaceView
-
-POINT_COLOR = (0.97, 0.97, 0.97, 0.9)
-PATH_COLOR = (1.0, 0.45, 0.05, 1.0)
 
 
 class GLPanelRenderer:
@@ -56,9 +54,9 @@ class GLPanelRenderer:
 
     @staticmethod
     def _overlays(v: SurfaceView, panel: Panel) -> None:
-        lift = 0.01 * float(np.ptp(panel.z)) if panel.z.size else 0.0  # keep points out of the surface
+        lift = overlay_lift(panel.z)  # keep points out of the surface
         if panel.points is not None and len(panel.points):
-            v.set_points(panel.points + [0.0, 0.0, lift], color=POINT_COLOR, size=5)
+            v.set_points(panel.points + [0.0, 0.0, lift], color=POINT_COLOR, size=POINT_SIZE)
         else:
             v.set_points(None)
         v.set_paths([p + [0.0, 0.0, lift] for p in panel.paths] if panel.paths else None, color=PATH_COLOR)

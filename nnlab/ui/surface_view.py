@@ -16,11 +16,13 @@ from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectF
 
 from nnlab.ui.axes3d import Axes3D
 from nnlab.ui.colormaps import colorize
+from nnlab.ui.cube import (  # the picture's numbers, shared with the Qt-free export renderer (nnlab.ui.egl_render)
+    BACKGROUNDS, CENTER, FOV, HOME, MARKER_COLOR, MARKER_LIFT, MARKER_SIZE, PATH_WIDTH, STEM_COLOR, H, cube_axis,
+    cube_heights, cube_points, value_range,
+)
 from nnlab.ui.gl_render import LIT_SHADER, grid_normals
 
-H = 1.2  # height of the display cube
-HOME = (28.0, -60.0, 5.6)  # elevation, azimuth, distance that fit the cube
-BACKGROUNDS = {"dark": ((22, 24, 30, 255), (225, 228, 235, 255)), "white": ((255, 255, 255, 255), (40, 40, 48, 255))}
+__all__ = ["BACKGROUNDS", "H", "HOME", "SurfaceView"]
 
 class SurfaceView(gl.GLViewWidget):
     """GL view of z[i, j] = f(xs[i], ys[j]) with optional points, paths, optimum marker, target overlay."""
@@ -50,9 +52,9 @@ class SurfaceView(gl.GLViewWidget):
                                                  color=(1.0, 1.0, 1.0, 0.28))
         self.overlay_lines = gl.GLLinePlotItem(mode="lines", width=1.0, antialias=True, glOptions="translucent")
         self.scatter = gl.GLScatterPlotItem(glOptions="translucent")
-        self.path_lines = gl.GLLinePlotItem(mode="lines", width=2.0, antialias=True, glOptions="translucent")
+        self.path_lines = gl.GLLinePlotItem(mode="lines", width=PATH_WIDTH, antialias=True, glOptions="translucent")
         self.marker = gl.GLScatterPlotItem(glOptions="translucent")
-        self.marker_stem = gl.GLLinePlotItem(mode="lines", width=2.0, antialias=True, glOptions="translucent")
+        self.marker_stem = gl.GLLinePlotItem(mode="lines", width=PATH_WIDTH, antialias=True, glOptions="translucent")
         for item in (self.overlay_mesh, self.overlay_lines, self.scatter, self.path_lines, self.marker,
                      self.marker_stem):
             item.setVisible(False)
@@ -66,18 +68,10 @@ class SurfaceView(gl.GLViewWidget):
 
     # ---- mapping data -> display cube -------------------------------------------------------------
     def _map(self, pts: np.ndarray) -> np.ndarray:
-        p = np.asarray(pts, dtype=np.float64).reshape(-1, 3)
-        out = np.empty_like(p)
-        for k, (lo, hi, a, b) in enumerate(((self._xs[0], self._xs[-1], -1, 1), (self._ys[0], self._ys[-1], -1, 1),
-                                            (self._zr[0], self._zr[1], 0, H))):
-            out[:, k] = (a + b) / 2 if hi == lo else a + (b - a) * (p[:, k] - lo) / (hi - lo)
-        return out.astype(np.float32)
+        return cube_points(pts, (self._xs[0], self._xs[-1]), (self._ys[0], self._ys[-1]), self._zr)
 
     def _mz(self, z: np.ndarray) -> np.ndarray:
-        lo, hi = self._zr
-        if hi == lo:
-            return np.full(z.shape, H / 2, dtype=np.float32)
-        return (H * (np.asarray(z, dtype=np.float64) - lo) / (hi - lo)).astype(np.float32)
+        return cube_heights(z, self._zr)
 
     def data_ranges(self) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
         return (float(self._xs[0]), float(self._xs[-1])), (float(self._ys[0]), float(self._ys[-1])), self._zr
@@ -110,14 +104,8 @@ class SurfaceView(gl.GLViewWidget):
         if self._z is None:
             return
         stack = [self._z] + ([self._overlay] if self._overlay is not None else [])
-        finite = np.concatenate([s[np.isfinite(s)] for s in stack])
-        self._zr = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        gx = np.linspace(-1, 1, len(self._xs)).astype(np.float32)
-        gy = np.linspace(-1, 1, len(self._ys)).astype(np.float32)
-        if len(self._xs) > 1 and self._xs[-1] != self._xs[0]:
-            gx = (-1 + 2 * (self._xs - self._xs[0]) / (self._xs[-1] - self._xs[0])).astype(np.float32)
-        if len(self._ys) > 1 and self._ys[-1] != self._ys[0]:
-            gy = (-1 + 2 * (self._ys - self._ys[0]) / (self._ys[-1] - self._ys[0])).astype(np.float32)
+        self._zr = value_range(*stack)
+        gx, gy = cube_axis(self._xs), cube_axis(self._ys)
         zd = np.nan_to_num(self._mz(self._z), nan=0.0)
         self.surface.setData(x=gx, y=gy, z=zd, colors=self._surface_colors(zd))
         # pyqtgraph averages face normals in a Python loop per vertex (~150 ms at 100x100, too slow while
@@ -195,10 +183,10 @@ class SurfaceView(gl.GLViewWidget):
         self.path_lines.setVisible(self._paths is not None and any(len(p) >= 2 for p in self._paths[0]))
         if self._marker is not None:
             m = self._map(self._marker)
-            m[0, 2] += 0.02  # sit on the surface, not in it
-            self.marker.setData(pos=m, color=(1.0, 0.15, 0.1, 1.0), size=18)
+            m[0, 2] += MARKER_LIFT  # sit on the surface, not in it
+            self.marker.setData(pos=m, color=MARKER_COLOR, size=MARKER_SIZE)
             self.marker_stem.setData(pos=np.array([[m[0, 0], m[0, 1], 0.0], m[0]], dtype=np.float32),
-                                     color=(1.0, 0.15, 0.1, 0.9))
+                                     color=STEM_COLOR)
         self.marker.setVisible(self._marker is not None)
         self.marker_stem.setVisible(self._marker is not None)
 
@@ -268,14 +256,14 @@ class SurfaceView(gl.GLViewWidget):
         kw = {"elevation": float(elevation), "azimuth": float(azimuth)}
         if distance is not None and distance > 0:
             kw["distance"] = float(distance)
-        self.setCameraPosition(pos=QtGui.QVector3D(0, 0, H * 0.35), **kw)
+        self.setCameraPosition(pos=QtGui.QVector3D(*CENTER), **kw)
         self._follow_camera()  # offscreen renders paint without paintGL
 
     def camera(self) -> tuple[float, float, float]:
         return float(self.opts["elevation"]), float(self.opts["azimuth"]), float(self.opts["distance"])
 
     def reset_camera(self) -> None:
-        self.opts["fov"] = 45
+        self.opts["fov"] = FOV
         self.set_camera(*HOME)
 
     # ---- offscreen rendering (screenshots and export) ---------------------------------------------------

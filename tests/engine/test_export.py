@@ -158,6 +158,28 @@ def test_gif_roundtrip_one_palette_exact_background_and_deterministic(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.gif", "b.gif"]
 
 
+def test_rgba_frames_map_to_the_palette_exactly_as_their_rgb():
+    """to_palette takes the renderer's RGBA frame directly (no numpy copy of the colour channels, issue 15): the
+    indices and palette are those of the RGB frame, exact colours (white, a text colour) kept exactly, whatever
+    the alpha channel holds."""
+    from nnlab.engine.export.writers import global_palette, to_palette
+
+    rng = np.random.default_rng(3)
+    frames = frames_of()
+    frames[3][5:9, 5:30, :3] = (20, 20, 20)  # a text-like colour covering > 1% of the sample: an exact entry
+    frames[4][..., :3] = np.where(rng.random((48, 64, 1)) < 0.3, rng.integers(0, 256, (48, 64, 3)), frames[4][..., :3])
+    frames[5][..., 3] = rng.integers(0, 256, (48, 64))  # alpha is ignored
+    palette = global_palette(frames)
+    assert len(palette[1]) >= 2  # white and the text colour are exact entries
+    for f in frames:
+        a, b = to_palette(f, palette), to_palette(np.ascontiguousarray(f[..., :3]), palette)
+        assert a.mode == b.mode == "P" and a.getpalette() == b.getpalette()
+        assert np.array_equal(np.array(a), np.array(b))
+        for c, k in palette[1]:
+            rgb = ((c >> 16) & 255, (c >> 8) & 255, c & 255)
+            assert (np.array(a)[(f[..., :3] == rgb).all(axis=2)] == k).all()
+
+
 @pytest.mark.parametrize("pattern", ["distinct", "repeats", "all_same", "one"])
 @pytest.mark.parametrize("loop", [True, False])
 def test_streamed_gif_has_the_bytes_of_pillows_save_all(tmp_path, pattern, loop):

@@ -121,7 +121,9 @@ def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
 
 
 def test_headless_starts_its_own_xvfb_or_says_what_to_install(scenes):
+    """The Qt renderer without a display (forced: by default EGL renders headless with no X server at all)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["NNLAB_EXPORT_RENDERER"] = "qt"
     out = scenes / "h.gif"
     r = _run([str(scenes / "plain.toml"), "--out", str(out), "--frames", "3", "--size", "64x48"], env)
     assert r.returncode == 0, r.stderr

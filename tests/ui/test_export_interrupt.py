@@ -53,14 +53,17 @@ def _maps(pid: int) -> str:
         return ""
 
 
-def interrupt_export(folder: Path, signum: int, after: str, library: str = "") -> tuple[int, float, str, set[int]]:
-    """Start an orbit export of 400 frames over an existing F.gif (no DISPLAY: it starts its own Xvfb) and send
+def interrupt_export(folder: Path, signum: int, after: str, library: str = "",
+                     renderer: str = "qt") -> tuple[int, float, str, set[int]]:
+    """Start an orbit export of 400 frames over an existing F.gif (no DISPLAY: with the Qt `renderer` it starts its
+    own Xvfb; with EGL it needs none; NNLAB_EXPORT_RENDERER forces the renderer) and send
     `signum` once a progress line with `after` in it appeared on stderr (a pty, so progress is shown) or, with
     `library`, as soon as the process has mapped that shared library (the moment an import or GL start-up runs);
     returns (exit code, seconds from the signal to the exit, stderr, Xvfb pids seen)."""
     out = folder / "F.gif"
     out.write_bytes(OLD)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["NNLAB_EXPORT_RENDERER"] = renderer
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "nnlab", "export", str(SCENE), "--kind", "orbit", "--frames",
                              "400", "--size", "400x300", "--out", str(out)], cwd=folder, env=env,
@@ -142,6 +145,44 @@ def test_sigterm_while_rendering_stops_cleanly_with_143(tmp_path):
 def test_ctrl_c_in_the_first_moments_is_one_line(tmp_path, library):
     """Ctrl+C while the export starts up: Qt imports, the Qt application on the private Xvfb, the first view."""
     code, elapsed, err, xvfb = interrupt_export(tmp_path, signal.SIGINT, "", library)
+    check_clean_stop(tmp_path, code, elapsed, err, xvfb, 130)
+    assert messages(err) == ["nnlab: interrupted"], err
+
+
+def _egl_works() -> bool:
+    code = "from nnlab.ui.egl_render import egl_unavailable; raise SystemExit(egl_unavailable() is not None)"
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, timeout=60).returncode == 0
+
+
+needs_egl = pytest.mark.skipif(not _egl_works(), reason="no offscreen EGL (Mesa libegl-mesa0) on this machine")
+
+
+@needs_egl
+@pytest.mark.parametrize("attempt", range(3))
+def test_ctrl_c_while_rendering_with_egl_stops_cleanly(tmp_path, attempt):
+    """The EGL path (no Qt, no Xvfb): the same clean stop, and no Xvfb was started at all."""
+    code, elapsed, err, xvfb = interrupt_export(tmp_path, signal.SIGINT, f"frame {10 + 9 * attempt}/400", renderer="egl")
+    check_clean_stop(tmp_path, code, elapsed, err, xvfb, 130)
+    assert messages(err) == ["nnlab: interrupted"], err
+    assert not xvfb
+
+
+@needs_egl
+def test_sigterm_while_rendering_with_egl_stops_cleanly_with_143(tmp_path):
+    code, elapsed, err, xvfb = interrupt_export(tmp_path, signal.SIGTERM, "frame 12/400", renderer="egl")
+    check_clean_stop(tmp_path, code, elapsed, err, xvfb, 128 + signal.SIGTERM)
+    assert messages(err) == ["nnlab export: stopped by SIGTERM"], err
+
+
+@needs_egl
+@pytest.mark.parametrize("library", [
+    "libEGL_mesa",  # the EGL probe: Mesa's EGL vendor library is loading
+    "libLLVM",  # llvmpipe: the EGL context is being made
+    "_imaging",  # Pillow (labels, the GIF writer)
+])
+def test_ctrl_c_in_the_first_moments_with_egl_is_one_line(tmp_path, library):
+    code, elapsed, err, xvfb = interrupt_export(tmp_path, signal.SIGINT, "", library, renderer="egl")
     check_clean_stop(tmp_path, code, elapsed, err, xvfb, 130)
     assert messages(err) == ["nnlab: interrupted"], err
 
