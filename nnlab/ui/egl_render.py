@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from nnlab.engine.export.layout import pillow_font
 from nnlab.engine.export.plan import Frame, Panel, Plan
 from nnlab.ui import egl_gl
 from nnlab.ui.colormaps import colorize
@@ -204,18 +204,6 @@ _TEXT_FRAGMENT = """
 
 
 # ---- labels ------------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=16)
-def _font(kind: str, pixels: float):
-    """DejaVu Sans (bold for titles) at a pixel size, as Qt resolves the view's label font; Pillow's own font when
-    the system has no DejaVu."""
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.truetype("DejaVuSans-Bold.ttf" if kind == "title" else "DejaVuSans.ttf", pixels)
-    except OSError:
-        return ImageFont.load_default(size=pixels)
-
-
 PAD = 2  # transparent pixels around each label in the atlas (no bleeding between labels)
 
 
@@ -229,7 +217,8 @@ def label_atlas(labels: list[tuple[str, str]], scale: float, color: tuple[int, i
     boxes, images = [], []
     x = 0
     for text, kind in labels:
-        font = _font(kind, round(label_points(kind, scale=scale) * QT_DPI / 72.0, 2))
+        # DejaVu Sans at the pixel size Qt resolves the view's label font to (bold for titles)
+        font = pillow_font(round(label_points(kind, scale=scale) * QT_DPI / 72.0, 2), bold=kind == "title")
         left, top, right, bottom = font.getbbox(text, anchor="ls")  # ink box around the baseline origin
         w, h = right - left + 2 * PAD, bottom - top + 2 * PAD
         img = Image.new("RGBA", (max(1, w), max(1, h)), (0, 0, 0, 0))

@@ -15,15 +15,21 @@ if TYPE_CHECKING:
 
 
 
-@functools.lru_cache(maxsize=8)
-def _font(size: int):
-    """DejaVu Sans when the system has it (crisper at small sizes), else Pillow's bundled font."""
+@functools.lru_cache(maxsize=16)
+def pillow_font(pixels: float, bold: bool = False):
+    """DejaVu Sans (bold for titles) at a pixel size when the system has it (crisper at small sizes), else Pillow's
+    bundled font; the caption bands and the EGL renderer's labels both draw with it."""
     from PIL import ImageFont
 
     try:
-        return ImageFont.truetype("DejaVuSans.ttf", max(8, size))
+        return ImageFont.truetype("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf", pixels)
     except OSError:
-        return ImageFont.load_default(size=max(8, size))
+        return ImageFont.load_default(size=pixels)
+
+
+def _font(size: int):
+    """The caption bands' font: at least 8 px."""
+    return pillow_font(max(8, size))
 
 
 _BANDS: "weakref.WeakKeyDictionary[Plan, tuple[int, int]]" = weakref.WeakKeyDictionary()

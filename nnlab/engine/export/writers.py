@@ -44,10 +44,6 @@ class ExportError(NnlabError):
     """Bad export options or output path; the message is one line."""
 
 
-def _rgb(frame: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[..., :3])
-
-
 def _temp_beside(path: Path, suffix: str = ".part") -> str:
     """An empty temporary file in the target's folder (so the final rename stays on one file system). Callers
     assign it inside a deferred_interrupts() block within their try, so an interrupt never loses its name."""
