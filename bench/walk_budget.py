@@ -53,12 +53,14 @@ def main() -> None:
                     (n.target == g or n.init == g) and n.hidden == (100, 100)]
             if not nets:
                 continue
+            snaps = []  # built once, used at every LP budget
+            for n in nets:
+                built = load_saved_net(conj.weights, n) if S.saved_by_study(n) else S.build_network(n)
+                snaps.append(NetSnapshot(tuple(built["weights"]), tuple(built["biases"]), built["activation"]))
             cells = []
             for lps in args.lps:
                 gaps = []
-                for n in nets:
-                    built = load_saved_net(conj.weights, n) if S.saved_by_study(n) else S.build_network(n)
-                    snap = NetSnapshot(tuple(built["weights"]), tuple(built["biases"]), built["activation"])
+                for n, snap in zip(nets, snaps):
                     lo, hi = n.scene().domain()
                     value, scale, _ = ref[n.key()]
                     for rep in range(args.repeats):
