@@ -241,17 +241,8 @@ class _Surface:
     """One panel surface's GL buffers (positions, normals, colours, triangle indices), uploaded once."""
 
     def __init__(self, GL, panel: Panel, colormap: str) -> None:
-        z = np.asarray(panel.z, dtype=np.float64)
-        self.xr = (float(panel.xs[0]), float(panel.xs[-1]))
-        self.yr = (float(panel.ys[0]), float(panel.ys[-1]))
-        self.zr = value_range(z)
-        gx, gy = cube_axis(panel.xs), cube_axis(panel.ys)
-        zd = np.nan_to_num(cube_heights(z, self.zr), nan=0.0)
-        nx, ny = zd.shape
-        verts = np.empty((nx, ny, 3), dtype=np.float32)
-        verts[..., 0], verts[..., 1], verts[..., 2] = gx[:, None], gy[None, :], zd
-        colors = np.ascontiguousarray(colorize(zd / H, colormap), dtype=np.float32).reshape(-1, 4)
-        normals = grid_normals(gx, gy, zd)
+        nx, ny = np.shape(panel.z)
+        self.shape = (nx, ny)
         # pyqtgraph GLSurfacePlotItem's triangles: (i, j), (i, j+1), (i+1, j) and (i+1, j), (i, j+1), (i+1, j+1)
         v = np.arange(nx * ny, dtype=np.uint32).reshape(nx, ny)
         a, b, c, d = v[:-1, :-1], v[:-1, 1:], v[1:, :-1], v[1:, 1:]
@@ -263,14 +254,30 @@ class _Surface:
         ring = np.concatenate([v[0, :], v[1:, -1], v[-1, -2::-1], v[-2:0:-1, 0]]) if nx > 1 and ny > 1 else v.ravel()
         self.edges = np.ascontiguousarray(np.stack([ring, np.roll(ring, -1)], axis=1).ravel(), dtype=np.uint32)
         self.buffers = [int(b) for b in np.atleast_1d(GL.glGenBuffers(5))]
-        for buf, arr, target in ((self.buffers[0], verts.reshape(-1, 3), GL.GL_ARRAY_BUFFER),
-                                 (self.buffers[1], normals, GL.GL_ARRAY_BUFFER),
-                                 (self.buffers[2], colors, GL.GL_ARRAY_BUFFER),
-                                 (self.buffers[3], self.faces, GL.GL_ELEMENT_ARRAY_BUFFER),
-                                 (self.buffers[4], self.edges, GL.GL_ELEMENT_ARRAY_BUFFER)):
-            GL.glBindBuffer(target, buf)
-            GL.glBufferData(target, arr.nbytes, np.ascontiguousarray(arr), GL.GL_STATIC_DRAW)
-            GL.glBindBuffer(target, 0)
+        for buf, arr in ((self.buffers[3], self.faces), (self.buffers[4], self.edges)):
+            GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, buf)
+            GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, arr.nbytes, arr, GL.GL_STATIC_DRAW)
+            GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, 0)
+        self.fill(GL, panel, colormap)
+
+    def fill(self, GL, panel: Panel, colormap: str) -> None:
+        """Upload a surface of this grid shape (positions, normals, colours): a training animation's morphing
+        surface is re-filled per frame, its triangles and border uploaded once."""
+        z = np.asarray(panel.z, dtype=np.float64)
+        self.xr = (float(panel.xs[0]), float(panel.xs[-1]))
+        self.yr = (float(panel.ys[0]), float(panel.ys[-1]))
+        self.zr = value_range(z)
+        gx, gy = cube_axis(panel.xs), cube_axis(panel.ys)
+        zd = np.nan_to_num(cube_heights(z, self.zr), nan=0.0)
+        nx, ny = zd.shape
+        verts = np.empty((nx, ny, 3), dtype=np.float32)
+        verts[..., 0], verts[..., 1], verts[..., 2] = gx[:, None], gy[None, :], zd
+        colors = np.ascontiguousarray(colorize(zd / H, colormap), dtype=np.float32).reshape(-1, 4)
+        normals = grid_normals(gx, gy, zd)
+        for buf, arr in ((self.buffers[0], verts.reshape(-1, 3)), (self.buffers[1], normals), (self.buffers[2], colors)):
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, buf)
+            GL.glBufferData(GL.GL_ARRAY_BUFFER, arr.nbytes, np.ascontiguousarray(arr), GL.GL_STATIC_DRAW)
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, 0)
         self.lift = overlay_lift(panel.z)
         self.labels: dict[tuple, tuple] = {}  # camera side -> (label texts and kinds, anchors (n, 4))
 
@@ -364,6 +371,10 @@ class EGLPanelRenderer:
     def _surface(self, slot: int, panel: Panel) -> _Surface:
         hit = self._surfaces.get(slot)
         if hit is not None and hit[0] is panel.z:
+            return hit[1]
+        if hit is not None and hit[1].shape == np.shape(panel.z):
+            hit[1].fill(self.GL, panel, self.options.colormap)
+            self._surfaces[slot] = (panel.z, hit[1])
             return hit[1]
         if hit is not None:
             hit[1].free(self.GL)

@@ -3,6 +3,7 @@ the shipped weights of the bundled trained presets, and exports that train no mo
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -113,7 +114,14 @@ def test_each_bundled_trained_preset_finds_its_shipped_weights(path, user_cache)
 
 
 def test_every_shipped_entry_belongs_to_a_preset():
-    keys = {cache.weights_key(load_scene(p)) for p in presets()}
+    """Each shipped file is a preset's weights or its training animation's keyframes: none is stale."""
+    from nnlab.engine.train.keyframes import keyframe_scene
+
+    keys = set()
+    for p in presets():
+        scene = load_scene(p)
+        sc, every = keyframe_scene(scene)
+        keys |= {cache.weights_key(scene), cache.frames_key(sc, every, sc.camera.resolution)}
     shipped = {p.stem for p in cache.bundled_dir().glob("*.npz")}
     assert shipped and shipped <= keys
 
@@ -161,3 +169,45 @@ def test_a_bundled_trained_preset_exports_without_torch_or_training():
             "print(_trains(sc, opts), 'torch' in sys.modules, plan.frames[0].panels[0].z.shape == (sc.camera.resolution,) * 2)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["False", "False", "True"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("name", ["himmelblau", "peaks_tanh", "rastrigin"])
+def test_a_bundled_trained_presets_training_animation_replays_shipped_keyframes(name, tmp_path):
+    """The trained presets ship their training animation's keyframes (issue 15: Himmelblau's trained for 17 s on
+    every export before): the plan trains nothing and imports no torch, for any number of frames."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from nnlab.bundled import scene_path\n"
+            "from nnlab.cli.export import _trains\n"
+            "from nnlab.engine.export.plan import build_plan, options_for\n"
+            "from nnlab.engine.jobs import drain\n"
+            "from nnlab.engine.model.scene import load_scene\n"
+            f"sc = load_scene(scene_path({name!r}))\n"
+            "for n in (7, 120):\n"
+            "    opts = options_for(sc, kind='training', frames=n, width=32, height=24)\n"
+            "    plan = drain(build_plan(sc, opts))\n"
+            "    print(_trains(sc, opts), len(plan.frames), plan.frames[-1].caption.startswith(f'epoch {sc.train.epochs}/'))\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         env={**os.environ, "NNLAB_CACHE_DIR": str(tmp_path)})
+    assert out.stdout.split() == ["False", "7", "True", "False", "120", "True", "False"], out.stdout + out.stderr
+
+
+def test_the_shipped_keyframes_are_what_training_gives():
+    """The bundled keyframes and weights are the engine's own training (a stale entry would show another net's
+    training): retrain the smallest preset and compare every keyframe and the final weights."""
+    from nnlab.bundled import scene_path
+    from nnlab.engine.model.scene import load_scene
+    from nnlab.engine.train.keyframes import keyframe_scene, train_keyframes
+
+    sc, every = keyframe_scene(load_scene(scene_path("peaks_tanh")))
+    shipped = cache.lookup_frames(sc, every, sc.camera.resolution, folders=[cache.bundled_dir()])
+    assert shipped is not None
+    keys, net = drain(train_keyframes(sc))
+    assert [c for _, c in keys] == [c for _, c in shipped[0]] and len(keys) == sc.train.epochs // every
+    for (z, _), (zs, _) in zip(keys, shipped[0]):
+        np.testing.assert_array_equal(z, zs)
+    for a, b in zip(net.weights + net.biases, shipped[1].weights + shipped[1].biases):
+        np.testing.assert_array_equal(a, b)

@@ -248,16 +248,18 @@ def build_plan(scene: Scene, opts: ExportOptions,
 
 
 def training_scene(scene: Scene, opts: ExportOptions) -> tuple[Scene, int]:
-    """The scene a training animation trains (training on, a surface every `every` epochs) and `every`: about
-    one keyframe per frame, at most 60."""
-    every = max(1, scene.train.epochs // max(2, min(opts.frames, 60)))
-    return scene.replace("train", enabled=True, surface_every=every), every
+    """The scene a training animation trains (training on, a surface every `every` epochs) and `every`: at most
+    60 keyframes whatever the number of frames, so one stored set (shipped for the trained presets) serves all."""
+    from nnlab.engine.train.keyframes import keyframe_scene
+
+    return keyframe_scene(scene)
 
 
 def _plan_training(scene: Scene, opts: ExportOptions) -> Generator[ExportProgress, None, tuple[Frame, ...]]:
     """Keyframes every few epochs, blended linearly; the last ~15% of frames hold the trained surface. The
-    keyframes of a scene trained before are replayed from the training cache."""
+    keyframes of a scene trained before (or of a bundled trained preset) are replayed from the training cache."""
     from nnlab.engine.train import cache
+    from nnlab.engine.train.keyframes import KeyframeError, caption, train_keyframes
 
     if scene.target.name == "none":
         raise ExportError("the training kind needs a scene with a [target] to train on")
@@ -267,15 +269,25 @@ def _plan_training(scene: Scene, opts: ExportOptions) -> Generator[ExportProgres
     stored = cache.lookup_frames(sc, every, res)
     if stored is not None:  # replayed: the same keyframes the training below gave the first time
         trained, final_net = stored
-        keys = [(base.z, f"epoch 0/{sc.train.epochs}")] + trained
         yield ExportProgress("train", sc.train.epochs, sc.train.epochs, "keyframes from the training cache")
     else:
-        keys, final_net = yield from _train_keyframes(sc, base, every)
-        cache.store_frames(sc, every, res, keys[1:], final_net)  # keyframe 0 is the initial surface, recomputed
+        gen = train_keyframes(sc)
+        try:
+            while True:
+                epoch, epochs = next(gen)
+                yield ExportProgress("train", epoch, epochs, f"epoch {epoch}/{epochs}")
+        except StopIteration as stop:
+            trained, final_net = stop.value
+        except KeyframeError as e:
+            raise ExportError(str(e)) from None
+        finally:
+            gen.close()
+        cache.store_frames(sc, every, res, trained, final_net)  # keyframe 0 is the initial surface, recomputed
         if cache.lookup(sc) is None:
             cache.store(sc, final_net)
+    keys = [(base.z, caption(0, sc.train.epochs))] + trained
     final = scene_surface(sc, final_net)
-    keys = keys + [(final.z, keys[-1][1] if len(keys) > 1 else f"epoch {sc.train.epochs}/{sc.train.epochs}")]
+    keys = keys + [(final.z, keys[-1][1] if len(keys) > 1 else caption(sc.train.epochs, sc.train.epochs))]
     morph = max(1, round(0.85 * (opts.frames - 1)))
 
     def at(i: int) -> tuple[tuple[Panel, ...], str]:
@@ -286,32 +298,6 @@ def _plan_training(scene: Scene, opts: ExportOptions) -> Generator[ExportProgres
         return (replace(base, z=z),), keys[k if t < 0.5 else k + 1][1]
 
     return plan_frames(opts, at)
-
-
-def _train_keyframes(sc: Scene, base: Panel, every: int
-                     ) -> Generator[ExportProgress, None, tuple[list[tuple[np.ndarray, str]], NetSnapshot]]:
-    """Train the scene, keeping a (surface, caption) keyframe every `every` epochs; returns them and the final net."""
-    from nnlab.engine.train.training import TrainError, train
-
-    keys: list[tuple[np.ndarray, str]] = [(base.z, f"epoch 0/{sc.train.epochs}")]
-    gen = train(sc, surface_resolution=sc.camera.resolution)
-    last = None
-    try:
-        while True:
-            ev = next(gen)
-            if isinstance(ev, TrainError):
-                raise ExportError(f"training failed: {ev.message}" + (f" ({ev.hint})" if ev.hint else ""))
-            yield ExportProgress("train", ev.epoch, ev.epochs, f"epoch {ev.epoch}/{ev.epochs}")
-            # epoch 0 is the base keyframe already; a repeated event is the trainer's heartbeat
-            if ev.surface is not None and ev.epoch > 0 and ev is not last:
-                loss = f"train loss {ev.train_loss:.4g}" + ("" if ev.val_loss is None else f", val loss {ev.val_loss:.4g}")
-                keys.append((np.asarray(ev.surface, dtype=np.float32), _join(f"epoch {ev.epoch}/{ev.epochs}", loss)))
-            last = ev
-    except StopIteration as stop:
-        result = stop.value
-    finally:
-        gen.close()
-    return keys, result.snapshot
 
 
 def _plan_optimizer(scene: Scene, opts: ExportOptions,

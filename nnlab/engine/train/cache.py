@@ -206,10 +206,12 @@ def store_frames(scene: Scene, every: int, resolution: int, keys: Sequence[tuple
 
 
 def bundle_presets() -> list[Path]:
-    """Train every bundled trained preset with the engine's training and write its entry to resources/weights/
-    (run by the maintainers when a preset or the training changes; stale entries are removed)."""
+    """Train every bundled trained preset with the engine's training and write its entries to resources/weights/:
+    the trained weights and the training animation's keyframes (run by the maintainers when a preset or the
+    training changes; stale entries are removed)."""
     from nnlab.bundled import presets
     from nnlab.engine.model.scene import load_scene
+    from nnlab.engine.train.keyframes import keyframe_scene, train_keyframes
     from nnlab.engine.train.training import scene_network
 
     folder = bundled_dir()
@@ -218,10 +220,20 @@ def bundle_presets() -> list[Path]:
         scene = load_scene(p)
         if weights_key(scene) is None:
             continue
-        path = store(scene, scene_network(scene), folder)
-        if path is None:
+        net = scene_network(scene)
+        sc, every = keyframe_scene(scene)
+        gen = train_keyframes(sc)
+        try:
+            while True:
+                next(gen)
+        except StopIteration as stop:
+            keys, final = stop.value
+        if any(not np.array_equal(a, b) for a, b in zip(net.weights + net.biases, final.weights + final.biases)):
+            raise RuntimeError(f"{p.name}: training with keyframes gave other weights than training without")
+        paths = [store(scene, net, folder), store_frames(sc, every, sc.camera.resolution, keys, final, folder)]
+        if None in paths:
             raise OSError(f"cannot write {folder}")
-        written.append(path)
+        written += paths
     for old in folder.glob("*.npz"):
         if old not in written:
             old.unlink()
