@@ -248,8 +248,14 @@ def _preload(scene, opts) -> None:
     import PIL.Image  # noqa: F401
     import PIL.ImageDraw  # noqa: F401
 
-    if opts.kind == "optimizer" or _trains(scene, opts):
+    if _trains(scene, opts) or (opts.kind == "optimizer" and _optimizer_imports_torch(scene, opts)):
         import torch  # noqa: F401
+
+
+def _optimizer_imports_torch(scene, opts) -> bool:
+    from nnlab.engine.optimize.methods import may_import_torch
+
+    return may_import_torch(opts.method or scene.optimizer.method, scene.network.input_dim)
 
 
 def _trains(scene, opts) -> bool:

@@ -5,11 +5,12 @@ import re
 import numpy as np
 import pytest
 
+from nnlab.bundled import presets
 from nnlab.cli.main import main
 from nnlab.cli.optimize import JSON_KEYS
 from nnlab.engine.model.io import save_model
 from nnlab.engine.model.network import NetSnapshot, initial_snapshot
-from nnlab.engine.model.scene import InitSpec, NetworkSpec, Scene, save_scene
+from nnlab.engine.model.scene import InitSpec, NetworkSpec, Scene, load_scene, save_scene
 
 
 def bump() -> NetSnapshot:
@@ -397,3 +398,16 @@ def test_a_bundled_trained_preset_is_optimized_with_its_shipped_weights_without_
     shipped = cache.lookup(load_scene(scene_path("himmelblau")))
     assert shipped is not None
     assert out["value"] == pytest.approx(float(shipped.forward(np.array([out["x"]]))[0]), abs=1e-12)
+
+
+@pytest.mark.parametrize("path", presets(), ids=lambda p: p.stem)
+def test_every_bundled_presets_own_optimizer_accepts_its_network(path):
+    """A preset's [optimizer] must run on its own network (peaks_tanh, a tanh net, named `exact`: its optimizer
+    animation and the app's Optimize refused it)."""
+    from nnlab.engine.optimize.base import check_method
+
+    scene = load_scene(path)
+    lo, hi = scene.domain()
+    o = scene.optimizer
+    entry, *_ = check_method(o.method, scene.base_network(), lo, hi, o.sense, o.time_limit, o.params)
+    assert entry.name == o.method

@@ -435,3 +435,28 @@ def test_walk_steps_start_no_region_lp_after_their_deadline(monkeypatch):
     monkeypatch.setattr(walk_mod, "_now", lambda: 0.0)
     same = list(walk_steps(net, lp, x0, "max", deadline=1.0))  # a deadline never reached: the whole walk
     assert len(same) == len(ref) and all(np.array_equal(a[0], b[0]) for a, b in zip(same, ref))
+
+
+def test_the_methods_said_torch_free_import_no_torch():
+    """An export imports torch (1.4 s) before an optimizer animation only when the method may need it
+    (methods.may_import_torch): every method said torch-free runs, in a fresh process, without importing it."""
+    import subprocess
+    import sys
+
+    from nnlab.engine.optimize.methods import TORCH_FREE, may_import_torch
+
+    assert not may_import_torch("exact", 2) and may_import_torch("exact", 3) and may_import_torch("gradient", 2)
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from nnlab.engine.jobs import drain\n"
+            "from nnlab.engine.model.network import initial_snapshot\n"
+            "from nnlab.engine.model.scene import InitSpec, NetworkSpec\n"
+            "from nnlab.engine.optimize import run_method\n"
+            f"for n, method in [(2, 'exact')] + [(d, m) for m in {sorted(TORCH_FREE)!r} for d in (2, 3)\n"
+            "                                   if d == 2 or m not in ('grid', 'regions')]:\n"
+            "    net = initial_snapshot(NetworkSpec(input_dim=n, hidden=(6, 5)), InitSpec(seed=3))\n"
+            "    r = drain(run_method(method, net, np.zeros(n), np.ones(n), 'max', 5.0, 0, None))\n"
+            "    assert np.isfinite(r.value), (method, n)\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["False"], out.stdout + out.stderr
