@@ -101,6 +101,16 @@ def test_trained_network_trains_once(user_cache, monkeypatch):
     assert not np.array_equal(a.weights[0], initial_snapshot(SMALL.network, SMALL.init).weights[0])
 
 
+# the start of a fresh process's script that plans an export of the bundled preset {name} (as `sc`)
+PRESET_PLAN = ("import sys\n"
+               "from nnlab.bundled import scene_path\n"
+               "from nnlab.cli.export import _trains\n"
+               "from nnlab.engine.export.plan import build_plan, options_for\n"
+               "from nnlab.engine.jobs import drain\n"
+               "from nnlab.engine.model.scene import load_scene\n"
+               "sc = load_scene(scene_path({name!r}))\n")
+
+
 @pytest.mark.parametrize("path", [p for p in presets() if cache.weights_key(load_scene(p)) is not None],
                          ids=lambda p: p.stem)
 def test_each_bundled_trained_preset_finds_its_shipped_weights(path, user_cache):
@@ -157,13 +167,7 @@ def test_a_bundled_trained_preset_exports_without_torch_or_training():
     import subprocess
     import sys
 
-    code = ("import sys\n"
-            "from nnlab.bundled import scene_path\n"
-            "from nnlab.cli.export import _trains\n"
-            "from nnlab.engine.export.plan import build_plan, options_for\n"
-            "from nnlab.engine.jobs import drain\n"
-            "from nnlab.engine.model.scene import load_scene\n"
-            "sc = load_scene(scene_path('himmelblau'))\n"
+    code = (PRESET_PLAN.format(name="himmelblau") +
             "opts = options_for(sc, kind='orbit', frames=2, width=32, height=24)\n"
             "plan = drain(build_plan(sc, opts))\n"
             "print(_trains(sc, opts), 'torch' in sys.modules, plan.frames[0].panels[0].z.shape == (sc.camera.resolution,) * 2)\n")
@@ -178,13 +182,7 @@ def test_a_bundled_trained_presets_training_animation_replays_shipped_keyframes(
     import subprocess
     import sys
 
-    code = ("import sys\n"
-            "from nnlab.bundled import scene_path\n"
-            "from nnlab.cli.export import _trains\n"
-            "from nnlab.engine.export.plan import build_plan, options_for\n"
-            "from nnlab.engine.jobs import drain\n"
-            "from nnlab.engine.model.scene import load_scene\n"
-            f"sc = load_scene(scene_path({name!r}))\n"
+    code = (PRESET_PLAN.format(name=name) +
             "for n in (7, 120):\n"
             "    opts = options_for(sc, kind='training', frames=n, width=32, height=24)\n"
             "    plan = drain(build_plan(sc, opts))\n"
