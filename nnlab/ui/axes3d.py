@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph.opengl as gl
 from OpenGL import GL
 from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from nnlab.ui.cube import BOX_ALPHA, GRID_ALPHA, GRID_STEP
 from nnlab.ui.ticks import LABEL_FONT, LABEL_POINTS, box_lines, label_points, tick_texts
@@ -135,11 +135,19 @@ class LabelsItem(GLGraphicsItem):
             bx, by = px - r.width() / 2, py + r.height() / 2
             x0 = round((bx - origin.x()) * dpr) / dpr  # whole device pixels: the texture maps 1:1
             y0 = round((by - origin.y()) * dpr) / dpr
-            x1, y1 = x0 + img.width() / dpr, y0 + img.height() / dpr
-            X0, X1 = 2 * x0 / W - 1, 2 * x1 / W - 1
-            Y0, Y1 = 1 - 2 * y0 / H, 1 - 2 * y1 / H
-            quads.append([X0, Y0, 0, 0, X1, Y0, 1, 0, X0, Y1, 0, 1, X1, Y0, 1, 0, X1, Y1, 1, 1, X0, Y1, 0, 1])
+            quads.append(self._quad(x0, y0, x0 + img.width() / dpr, y0 + img.height() / dpr, W, H))
             textures.append(self._texture(objs, self._key(text, font, self.color, dpr), img))
+        self._draw_quads(objs, quads, textures)
+
+    @staticmethod
+    def _quad(x0: float, y0: float, x1: float, y1: float, W: float, H: float) -> list[float]:
+        """Two triangles (position, texture coordinate) covering the logical-pixel rectangle in a W x H view."""
+        X0, X1 = 2 * x0 / W - 1, 2 * x1 / W - 1
+        Y0, Y1 = 1 - 2 * y0 / H, 1 - 2 * y1 / H
+        return [X0, Y0, 0, 0, X1, Y0, 1, 0, X0, Y1, 0, 1, X1, Y0, 1, 0, X1, Y1, 1, 1, X0, Y1, 0, 1]
+
+    @staticmethod
+    def _draw_quads(objs: dict, quads: list[list[float]], textures: list[int]) -> None:
         verts = np.asarray(quads, dtype=np.float32)
         vbo = objs["vbo"]
         vbo.bind()
@@ -161,6 +169,57 @@ class LabelsItem(GLGraphicsItem):
             GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
             GL.glDisableVertexAttribArray(0)
             GL.glDisableVertexAttribArray(1)
+
+
+class WidgetsItem(LabelsItem):
+    """Widgets laid over a QOpenGLWindow, drawn by it. The overlay labels (region count, legend, Lecture caption,
+    keys card) are ordinary widgets over the view, but a native GL child window covers every widget below it, so
+    the window draws their pictures itself, at the widgets' places: each grabbed once per change (its text, size,
+    font or style sheet), uploaded as a texture, drawn as a quad after the scene."""
+
+    def __init__(self, host) -> None:
+        super().__init__()
+        self.host = host  # the widget the GL window fills (its window container)
+        self.widgets: list = []
+        self._grabs: dict[int, tuple[tuple, QtGui.QImage]] = {}
+        self.grabbing = False  # a grab paints the widget: its Paint event is ours, not a change
+        self.suspended = False  # (offscreen renders of the scene alone)
+        self.setDepthValue(10 ** 6)  # after every item of the scene
+
+    def _grab(self, w) -> tuple[tuple, QtGui.QImage]:
+        app = QtWidgets.QApplication.instance()
+        key = (id(w), w.text() if hasattr(w, "text") else "", w.width(), w.height(), w.styleSheet(),
+               w.font().key(), hash(app.styleSheet()) if app is not None else 0, round(w.devicePixelRatioF(), 3))
+        hit = self._grabs.get(id(w))
+        if hit is not None and hit[0] == key:
+            return hit
+        self.grabbing = True
+        try:
+            img = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGBA8888_Premultiplied)
+        finally:
+            self.grabbing = False
+        self._grabs[id(w)] = (key, img)
+        return key, img
+
+    def paint(self) -> None:
+        view = self.view()
+        shown = [w for w in self.widgets if w.isVisible() and w.window() is self.host.window()]
+        if not shown or self.suspended or view is None or view.width() < 1 or view.height() < 1:
+            return
+        self.setupGLState()
+        W, H = float(view.width()), float(view.height())
+        origin = self.host.mapTo(self.host.window(), QtCore.QPoint(0, 0))
+        objs = self._context_objects()
+        quads, textures = [], []
+        for w in shown:
+            p = w.mapTo(w.window(), QtCore.QPoint(0, 0)) - origin
+            if p.x() >= W or p.y() >= H or p.x() + w.width() <= 0 or p.y() + w.height() <= 0:
+                continue  # (a caption of the compare pair lies over one of its two views)
+            key, img = self._grab(w)
+            quads.append(self._quad(p.x(), p.y(), p.x() + w.width(), p.y() + w.height(), W, H))
+            textures.append(self._texture(objs, key, img))
+        if quads:
+            self._draw_quads(objs, quads, textures)
 
 
 class Axes3D:

@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtWidgets
 
 from nnlab.app.document import Document
 from nnlab.app.errors import describe
-from nnlab.ui.surface_view import SurfaceView
+from nnlab.ui.surface_view import SurfaceWindow
 from nnlab.ui.worker import TaskSlot
 
 
@@ -21,7 +21,7 @@ class CompareView(QtWidgets.QWidget):
         lay.addWidget(self.split)
         self.slot = TaskSlot(self)
         self.other: Document | None = None
-        self.views: list[SurfaceView] = []
+        self.views: list[SurfaceWindow] = []
         self.titles: list[QtWidgets.QLabel] = []
         for _ in range(2):
             box = QtWidgets.QWidget()
@@ -33,9 +33,9 @@ class CompareView(QtWidgets.QWidget):
             title.setObjectName("compareTitle")
             title.setWordWrap(True)
             title.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
-            view = SurfaceView()
+            view = SurfaceWindow()
             v.addWidget(title)
-            v.addWidget(view, 1)
+            v.addWidget(view.widget, 1)
             self.split.addWidget(box)
             self.views.append(view)
             self.titles.append(title)
@@ -44,7 +44,7 @@ class CompareView(QtWidgets.QWidget):
         b.camera_changed.connect(lambda: self._follow(b, a))
 
     @staticmethod
-    def _follow(src: SurfaceView, dst: SurfaceView) -> None:
+    def _follow(src: SurfaceWindow, dst: SurfaceWindow) -> None:
         if dst.camera() != src.camera():
             dst.set_camera(*src.camera())
 

@@ -26,7 +26,7 @@ from nnlab.ui.panels.optimize_panel import OptimizePanel
 from nnlab.ui.panels.train_panel import TrainPanel
 from nnlab.ui.screenshots import save_qimage, window_image, write_png
 from nnlab.ui.stills import framing_distance, render_still
-from nnlab.ui.surface_view import SurfaceView
+from nnlab.ui.surface_view import SurfaceWindow
 from nnlab.ui.theme import BASE_POINT_SIZE, LECTURE_CAPTION_SCALE, apply_theme, style_plots
 from nnlab.ui.window_actions import WindowActions
 
@@ -49,10 +49,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view.theme = theme
 
         self.stack = QtWidgets.QStackedWidget()
-        self.view3d = SurfaceView()
+        self.view3d = SurfaceWindow()  # shown by its window container, view3d.widget
         self.view2d = HeatmapView()
         self.compare = CompareView()
-        for w in (self.view3d, self.view2d, self.compare):
+        for w in (self.view3d.widget, self.view2d, self.compare):
             self.stack.addWidget(w)
         self.setCentralWidget(self.stack)
         self.rotate_timer = QtCore.QTimer(self)
@@ -102,6 +102,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.error_timer.timeout.connect(self.error_label.clear)
 
         self.menus = WindowActions(self, self.doc, self.docks, self)
+        for v in (self.view3d, *self.compare.views):  # the GL windows cover them: they draw them
+            v.add_overlay(self.caption)
+            v.add_overlay(self.menus.keys)
         next(a.menu() for a in self.menuBar().actions() if a.text() == "&View").addAction(
             "Network diagram", self.show_network_diagram)
         self._connect()
@@ -194,7 +197,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._update_caption()
                 QtCore.QTimer.singleShot(0, self._frame_lecture)  # once the docks are gone
         elif name == "mode":
-            self.stack.setCurrentWidget({"3d": self.view3d, "2d": self.view2d, "compare": self.compare}[value])
+            self.stack.setCurrentWidget({"3d": self.view3d.widget, "2d": self.view2d, "compare": self.compare}[value])
             self.refresh_surface()
 
     def _backgrounds(self) -> None:
@@ -262,7 +265,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ---- what the views show ----------------------------------------------------------------------------
     def current_view(self):
-        return self.stack.currentWidget()
+        """The view on screen: the 3-D view (not its container), the heatmap or the compare pair."""
+        w = self.stack.currentWidget()
+        return self.view3d if w is self.view3d.widget else w
 
     def refresh_surface(self) -> None:
         d = self.doc
@@ -321,7 +326,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def still_image(self, width: int, height: int, style: str = "screen", fit: bool = True) -> np.ndarray:
         view = self.current_view()
-        if isinstance(view, SurfaceView):
+        if isinstance(view, SurfaceWindow):
             return render_still(view, width, height, style, fit)
         if view is self.compare:
             left = render_still(view.views[0], width // 2, height, style, fit)
@@ -333,12 +338,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.view_image(width, height)
 
     def save_window_png(self, path: str | Path) -> None:
-        img = window_image(self, self.menus.keys)
-        if self.caption.isVisible():  # the Lecture view's caption sits above the GL view, as the keys overlay
-            painter = QtGui.QPainter(img)
-            painter.drawPixmap(self.caption.mapTo(self, QtCore.QPoint(0, 0)), self.caption.grab())
-            painter.end()
-        save_qimage(img, path)
+        save_qimage(window_image(self, [self.view3d, *self.compare.views]), path)
 
     # ---- on screen -----------------------------------------------------------------------------------------
     def open_on_screen(self) -> None:

@@ -1,7 +1,7 @@
 """What the views draw over the surface besides the target: the exact linear regions and the optimizer traces.
 
 The engine computes the geometry (nnlab.engine.analysis.regions_map: exact polygons, heights, triangles, edges);
-here it is only drawn: in the 3-D view as GL items of a SurfaceView layer, in the heatmap by HeatmapView itself.
+here it is only drawn: in the 3-D view as GL items of a 3-D view layer, in the heatmap by HeatmapView itself.
 `Overlays` listens to the Document and its ViewState, runs the region enumeration on a worker thread when the
 network on screen changes, and hands both views what to draw, with the region count and the method legend shown
 as corner labels.
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from nnlab.app.view import MethodTrace
     from nnlab.engine.analysis.regions_map import RegionPolygons
     from nnlab.ui.heatmap_view import HeatmapView
-    from nnlab.ui.surface_view import SurfaceView
+    from nnlab.ui.surface_view import SurfaceScene, SurfaceWindow
 
 def _rgba(i: int, alpha: float = 1.0) -> tuple[float, float, float, float]:
     r, g, b = method_color(i)
@@ -86,7 +86,7 @@ class RegionLayer3D:
 
     LIFT = 0.004  # display units the lines sit above the facets (no z-fighting)
 
-    def __init__(self, view: "SurfaceView") -> None:
+    def __init__(self, view: "SurfaceScene") -> None:
         self.view = view
         self.rp: RegionPolygons | None = None
         self.mode = "filled"
@@ -138,7 +138,7 @@ class TraceLayer3D:
 
     LIFT = 0.012  # display units above the surface, so points on it stay visible
 
-    def __init__(self, view: "SurfaceView") -> None:
+    def __init__(self, view: "SurfaceScene") -> None:
         self.view = view
         self.traces: tuple = ()
         self.points = gl.GLScatterPlotItem(glOptions="translucent")
@@ -196,14 +196,16 @@ class Overlays(QtCore.QObject):
     surfaces of a network not yet on screen they are hidden ("updates when training stops"), so what is drawn
     always belongs to the surface under it."""
 
-    def __init__(self, doc: "Document", view3d: "SurfaceView", view2d: "HeatmapView",
+    def __init__(self, doc: "Document", view3d: "SurfaceWindow", view2d: "HeatmapView",
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.doc, self.view3d, self.view2d = doc, view3d, view2d
         self.regions3d = RegionLayer3D(view3d)
         self.traces3d = TraceLayer3D(view3d)
-        self.count_labels = [CornerLabel(view3d, "top-left"), CornerLabel(view2d, "top-left")]
-        self.legends = [CornerLabel(view3d, "top-right"), CornerLabel(view2d.viewport(), "top-right")]
+        self.count_labels = [CornerLabel(view3d.widget, "top-left"), CornerLabel(view2d, "top-left")]
+        self.legends = [CornerLabel(view3d.widget, "top-right"), CornerLabel(view2d.viewport(), "top-right")]
+        view3d.add_overlay(self.count_labels[0])  # (drawn by the GL window, which covers them)
+        view3d.add_overlay(self.legends[0])
         self.slot = TaskSlot(self)
         self.rp: RegionPolygons | None = None
         self._for: tuple = ()  # (network, box) the polygons belong to

@@ -35,20 +35,20 @@ def save_qimage(qimg: QtGui.QImage, path: str | Path) -> None:
             os.unlink(tmp)
 
 
-def window_image(win: QtWidgets.QMainWindow, overlay: QtWidgets.QWidget | None = None) -> QtGui.QImage:
-    """The window as the user sees it; GL views are redrawn into it (a plain grab misses their labels)."""
-    from nnlab.ui.surface_view import SurfaceView
-
+def window_image(win: QtWidgets.QMainWindow, views: list) -> QtGui.QImage:
+    """The window as the user sees it: a grab of its widgets with each GL view's picture (a SurfaceWindow, which a
+    widget grab cannot see; it draws the overlay labels above it itself) put where its container is."""
     img = win.grab().toImage()
     dpr = img.devicePixelRatio()
     painter = QtGui.QPainter(img)
-    for v in win.findChildren(SurfaceView):
-        if v.isVisible() and v.width() > 0:
-            top_left = v.mapTo(win, QtCore.QPoint(0, 0))
-            painter.drawImage(QtCore.QRectF(top_left.x(), top_left.y(), v.width(), v.height()),
-                              v.grabFramebuffer())
-    if overlay is not None and overlay.isVisible():  # the help overlay sits above the GL view
-        painter.drawPixmap(overlay.mapTo(win, QtCore.QPoint(0, 0)), overlay.grab())
+    for v in views:
+        w = v.widget
+        if w.isVisible() and w.width() > 0 and v.isValid():
+            top_left = w.mapTo(win, QtCore.QPoint(0, 0))
+            rgba = v.render_image(round(w.width() * dpr), round(w.height() * dpr), overlays=True)
+            h, wd = rgba.shape[:2]
+            pic = QtGui.QImage(rgba.data, wd, h, 4 * wd, QtGui.QImage.Format.Format_RGBA8888)
+            painter.drawImage(QtCore.QRectF(top_left.x(), top_left.y(), w.width(), w.height()), pic)
     painter.end()
     img.setDevicePixelRatio(dpr)
     return img

@@ -14,7 +14,7 @@ from PySide6 import QtGui
 
 from nnlab.errors import UsageError
 from nnlab.ui.render import transparent_image
-from nnlab.ui.surface_view import H, SurfaceView
+from nnlab.ui.surface_view import H, SurfaceScene
 
 # style -> (label in the dialog, the view's colour scheme while rendering (None: as on screen), transparent)
 STILL_STYLES = {"screen": ("as on screen", None, False),
@@ -23,14 +23,14 @@ STILL_STYLES = {"screen": ("as on screen", None, False),
 FRAME_PAD = 0.05  # free border around the box, as a fraction of the image
 
 
-def box_points(v: SurfaceView) -> list[tuple[float, float, float]]:
+def box_points(v: SurfaceScene) -> list[tuple[float, float, float]]:
     """What must be in frame: the display cube's corners and every axis label."""
     pts = [(x, y, z) for x in (-1.0, 1.0) for y in (-1.0, 1.0) for z in (0.0, H)]
     pts += [tuple(map(float, pos)) for pos, _text, _kind in v.axes.texts()]
     return pts
 
 
-def in_frame(v: SurfaceView, width: int, height: int, distance: float | None = None) -> bool:
+def in_frame(v: SurfaceScene, width: int, height: int, distance: float | None = None) -> bool:
     """Whether the box and its labels project inside the image (with FRAME_PAD) at `distance` (default: the
     view's)."""
     keep = v.opts["distance"]
@@ -48,7 +48,7 @@ def in_frame(v: SurfaceView, width: int, height: int, distance: float | None = N
         v.opts["distance"] = keep
 
 
-def framing_distance(v: SurfaceView, width: int, height: int) -> float:
+def framing_distance(v: SurfaceScene, width: int, height: int) -> float:
     """The camera distance at which the whole box is in a width x height image: the view's own when it already
     fits, else the nearest that fits (never closer: a still never crops more than the screen did)."""
     d = float(v.opts["distance"])
@@ -60,7 +60,7 @@ def framing_distance(v: SurfaceView, width: int, height: int) -> float:
 
 
 @contextmanager
-def styled(v: SurfaceView, style: str, width: int, height: int, fit: bool) -> Iterator[None]:
+def styled(v: SurfaceScene, style: str, width: int, height: int, fit: bool) -> Iterator[None]:
     """The view dressed for a still (colour scheme, camera distance), put back afterwards."""
     if style not in STILL_STYLES:
         raise UsageError(f"unknown still style {style!r}; allowed: {', '.join(STILL_STYLES)}")
@@ -78,7 +78,7 @@ def styled(v: SurfaceView, style: str, width: int, height: int, fit: bool) -> It
         v.set_camera(*cam)
 
 
-def render_still(v: SurfaceView, width: int, height: int, style: str = "screen", fit: bool = True) -> np.ndarray:
+def render_still(v: SurfaceScene, width: int, height: int, style: str = "screen", fit: bool = True) -> np.ndarray:
     """(height, width, 4) RGBA of the view in `style`; transparent styles have alpha 0 where the background was."""
     with styled(v, style, width, height, fit):
         if not STILL_STYLES[style][2]:

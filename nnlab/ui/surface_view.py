@@ -5,16 +5,20 @@ Data (x1, x2, value) are mapped into [-1,1]^2 x [0, H] so one camera fits every 
 """
 from __future__ import annotations
 
+import atexit
+import weakref
 from contextlib import contextmanager
 from typing import Iterator
 
 import numpy as np
 import pyqtgraph.opengl as gl
+import shiboken6
 from OpenGL import GL
-from PySide6 import QtCore, QtGui
-from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat
+from pyqtgraph.opengl.GLViewWidget import GLViewMixin
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat, QOpenGLWindow
 
-from nnlab.ui.axes3d import Axes3D
+from nnlab.ui.axes3d import Axes3D, WidgetsItem
 from nnlab.ui.colormaps import colorize
 from nnlab.ui.cube import (  # the picture's numbers, shared with the Qt-free export renderer (nnlab.ui.egl_render)
     BACKGROUNDS, CENTER, FOV, HOME, MARKER_COLOR, MARKER_LIFT, MARKER_SIZE, PATH_WIDTH, STEM_COLOR, H, cube_axis,
@@ -22,15 +26,14 @@ from nnlab.ui.cube import (  # the picture's numbers, shared with the Qt-free ex
 )
 from nnlab.ui.gl_render import LIT_SHADER, grid_normals
 
-__all__ = ["BACKGROUNDS", "H", "HOME", "SurfaceView"]
+__all__ = ["BACKGROUNDS", "H", "HOME", "SurfaceScene", "SurfaceView", "SurfaceWindow"]
 
-class SurfaceView(gl.GLViewWidget):
-    """GL view of z[i, j] = f(xs[i], ys[j]) with optional points, paths, optimum marker, target overlay."""
+class SurfaceScene:
+    """What the 3-D view draws and how, for either GL surface: z[i, j] = f(xs[i], ys[j]) with optional points,
+    paths, optimum marker and target overlay. Mixed into SurfaceView (a QOpenGLWidget: offscreen export views and
+    tests) and SurfaceWindow (a QOpenGLWindow: the app's on-screen views); both are pyqtgraph GLViewMixins."""
 
-    camera_changed = QtCore.Signal()  # emitted when a repaint shows a new camera (for linked views)
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
+    def _init_scene(self) -> None:
         self._xs = np.linspace(0, 1, 2)
         self._ys = np.linspace(0, 1, 2)
         self._z: np.ndarray | None = None
@@ -136,9 +139,9 @@ class SurfaceView(gl.GLViewWidget):
             self._frame = self._label_frame()
             self.axes.update(*self.data_ranges(), frame=self._frame)
 
-    def paintGL(self) -> None:
+    def paintGL(self) -> None:  # noqa: N802 - Qt's name
         self._follow_camera()
-        super().paintGL()
+        GLViewMixin.paintGL(self)
         cam = self.camera()
         if cam != self._last_cam:
             self._last_cam = cam
@@ -270,8 +273,9 @@ class SurfaceView(gl.GLViewWidget):
     supersample = 2  # rendered at 2x and averaged down on the GL side; MSAA 4x is slower than this in llvmpipe
     keep_targets = False  # keep the framebuffers for the next call (export views); a screenshot frees them
 
-    def render_image(self, width: int, height: int) -> np.ndarray:
-        """(height, width, 4) RGBA uint8 of the current camera, top row first.
+    def render_image(self, width: int, height: int, gl_labels: bool = False) -> np.ndarray:
+        """(height, width, 4) RGBA uint8 of the current camera, top row first. With `gl_labels` the tick labels
+        are the view's own (sized as on screen: a picture of the window), else painted for the image's size.
 
         Rendered at `supersample` x the size and averaged down by a linear blit to the output size (a 2x2 box
         filter, mirrored top-down on the way), so only the output size is read back, straight into a numpy array.
@@ -289,7 +293,7 @@ class SurfaceView(gl.GLViewWidget):
         flip = ss > 1  # destination rows reversed in the blit: the read-back comes out top-down, as images want
         try:
             ms, out = self._targets(width, height, ss)
-            with self._sized_for(ss):
+            with self._sized_for(ss, hide_labels=not gl_labels):
                 ms.bind()
                 GL.glViewport(0, 0, W, Hh)
                 self.paint(region=(0, 0, W, Hh), viewport=(0, 0, W, Hh))
@@ -308,7 +312,7 @@ class SurfaceView(gl.GLViewWidget):
         if not flip:
             img = img[::-1].copy()
         img[..., 3] = 255
-        return np.ascontiguousarray(self._paint_labels(img))
+        return img if gl_labels else np.ascontiguousarray(self._paint_labels(img))
 
     def _targets(self, width: int, height: int, ss: int) -> tuple:
         """The (supersampled or multisampled, output-size) framebuffer pair, made when the size changes."""
@@ -331,10 +335,10 @@ class SurfaceView(gl.GLViewWidget):
             self.doneCurrent()
 
     @contextmanager
-    def _sized_for(self, ss: int) -> Iterator[None]:
+    def _sized_for(self, ss: int, hide_labels: bool = True) -> Iterator[None]:
         """Hide the GL tick labels (painted onto the image at the output size instead) and scale point sizes and
         line widths by the supersampling factor, restoring all of it afterwards."""
-        shown = [item for item in self.axes.labels if item.visible()]
+        shown = [item for item in self.axes.labels if item.visible()] if hide_labels else []
         sized = [(it, it.size) for it in (self.scatter, self.marker)]
         widths = [(it, it.width) for it in (self.path_lines, self.marker_stem, self.overlay_lines, self.axes.box)]
         for layer in self.layers:
@@ -385,3 +389,81 @@ class SurfaceView(gl.GLViewWidget):
             painter.end()
         out = np.frombuffer(qimg.constBits(), dtype=np.uint8, count=Hh * qimg.bytesPerLine())
         return out.reshape(Hh, qimg.bytesPerLine())[:, :4 * W].reshape(Hh, W, 4).copy()
+
+
+class SurfaceView(SurfaceScene, gl.GLViewWidget):
+    """The surface in a QOpenGLWidget: the offscreen views of export and stills (nnlab.ui.render). Not for the
+    app's window: one QOpenGLWidget makes Qt compose the whole window with GL on every repaint of anything, 17-30
+    ms per label change at 1080p under software GL (bench/gl_composite.py); the window uses SurfaceWindow."""
+
+    camera_changed = QtCore.Signal()  # emitted when a repaint shows a new camera (for linked views)
+
+    def __init__(self, parent=None) -> None:
+        gl.GLViewWidget.__init__(self, parent)
+        self._init_scene()
+
+
+_LIVE: "weakref.WeakSet[SurfaceWindow]" = weakref.WeakSet()
+
+
+@atexit.register  # (after PySide's own exit handler is registered, so it runs before it)
+def _delete_windows() -> None:
+    """Delete the top-level windows that hold a SurfaceWindow (and with them their containers and GL windows)
+    before PySide's exit clean-up. PySide counts a SurfaceWindow as Python's (it does not know that its container
+    took it) and deleted it at exit while the container lived on; Qt then crashed destroying the container's
+    top-level window (QWindowContainer::toplevelAboutToBeDestroyed reads the window it thinks it still has)."""
+    for view in list(_LIVE):
+        if shiboken6.isValid(view) and shiboken6.isValid(view.widget):
+            shiboken6.delete(view.widget.window())
+
+
+class SurfaceWindow(SurfaceScene, GLViewMixin, QOpenGLWindow):
+    """The surface in a QOpenGLWindow, shown in the app's window through `widget` (its window container): the
+    window stays a raster window and a repaint of a label costs about 1 ms instead of a GL composition of the
+    whole window (bench/gl_composite.py). Widgets laid over the view (add_overlay) are drawn by the GL window."""
+
+    camera_changed = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__()
+        fmt = QtGui.QSurfaceFormat.defaultFormat()
+        fmt.setDepthBufferSize(24)  # a QOpenGLWidget's framebuffer has one; a window's format must ask for it
+        fmt.setStencilBufferSize(8)
+        self.setFormat(fmt)
+        self.widget = QtWidgets.QWidget.createWindowContainer(self, parent)
+        _LIVE.add(self)
+        self.widget.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
+        self.widget.setMinimumSize(64, 64)
+        self._init_scene()
+        self.overlay_widgets = WidgetsItem(self.widget)
+        self.addItem(self.overlay_widgets)
+
+    def devicePixelRatioF(self) -> float:  # noqa: N802 - GLViewMixin asks a widget's name
+        return float(self.devicePixelRatio())
+
+    def add_overlay(self, w: QtWidgets.QWidget) -> None:
+        """Draw `w` over the view wherever it overlaps it (it is a widget above the view: see WidgetsItem)."""
+        self.overlay_widgets.widgets.append(w)
+        w.installEventFilter(self)
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802 - Qt's name
+        T = QtCore.QEvent.Type
+        if ev.type() in (T.Show, T.Hide, T.Move, T.Resize, T.Paint, T.StyleChange, T.FontChange) \
+                and not self.overlay_widgets.grabbing:
+            self.update()  # an overlay changed (a new text repaints it): draw it again
+        return False
+
+    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        self.widget.setFocus(QtCore.Qt.FocusReason.MouseFocusReason)  # as a widget with ClickFocus: the keys
+        super().mousePressEvent(ev)  # typed next go to the view, not to the field edited before
+
+    def render_image(self, width: int, height: int, overlays: bool = False) -> np.ndarray:
+        """SurfaceScene.render_image; with `overlays`, the labels laid over the view too (a picture of the window:
+        grabFramebuffer would only read back whatever the window last drew). Stills and exports show the scene."""
+        if not self.isValid():  # a QOpenGLWindow makes its context on its first exposure
+            raise RuntimeError("the 3-D view has not been shown yet: it has no GL context to render with")
+        self.overlay_widgets.suspended = not overlays
+        try:
+            return super().render_image(width, height, gl_labels=overlays)
+        finally:
+            self.overlay_widgets.suspended = False

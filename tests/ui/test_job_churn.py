@@ -40,7 +40,7 @@ def test_25_fast_train_and_seed_presses_keep_workers_bounded_and_close_fast(new_
     qtbot.waitUntil(lambda: w.doc.training.epoch >= 0, timeout=60000)  # the job runs on a worker
     w.windowHandle().requestActivate()
     qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is w, timeout=5000)
-    w.view3d.setFocus()
+    w.view3d.widget.setFocus()
     peak = 0
     for i in range(25):
         qtbot.keyClick(w.view3d, QtCore.Qt.Key.Key_T if i % 2 else QtCore.Qt.Key.Key_Space)

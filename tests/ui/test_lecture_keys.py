@@ -79,8 +79,8 @@ def test_one_key_shortcuts_never_fire_while_a_field_has_the_focus(win, qtbot):
         assert now == before, f"typing into {field!r} changed the window"
     assert state(win)["scene file"] == before["scene file"] and win.view3d.camera() == before["camera"]
     # the same keys from the view are commands again
-    win.view3d.setFocus()
-    qtbot.waitUntil(win.view3d.hasFocus, timeout=2000)
+    win.view3d.widget.setFocus()
+    qtbot.waitUntil(win.view3d.widget.hasFocus, timeout=2000)
     qtbot.keyClick(win.view3d, QtCore.Qt.Key.Key_L)
     assert win.view.lecture and fired == [win.menus.lecture.text()]
     qtbot.keyClick(win.view3d, QtCore.Qt.Key.Key_L)

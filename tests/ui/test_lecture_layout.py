@@ -78,7 +78,7 @@ def test_first_start_is_maximized_and_the_surface_gets_half_the_window(open_wind
 def test_lecture_view_hides_the_docks_and_enlarges_labels_and_caption(open_window, qtbot, tmp_path):
     win = open_window()
     normal_ticks = pixel_size(win.view3d.axes._font("tick"))
-    win.view3d.setFocus()
+    win.view3d.widget.setFocus()
     win.menus.lecture.trigger()  # (the L key: see test_lecture_keys)
     assert win.view.lecture and win.menus.lecture.isChecked()
     assert not any(d.isVisible() for d in win.docks.values())
@@ -116,7 +116,7 @@ def test_ctrl_plus_minus_zero_scale_every_text_and_the_docks_follow(open_window,
                 plot.style["tickFont"].pointSizeF() if plot.style.get("tickFont") else None, dock.minimumWidth())
 
     app0, labels0, ticks0, dock0 = sizes()
-    win.view3d.setFocus()
+    win.view3d.widget.setFocus()
     for _ in range(3):
         qtbot.keyClick(win.view3d, QtCore.Qt.Key.Key_Plus, QtCore.Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(win.view3d, QtCore.Qt.Key.Key_Equal, QtCore.Qt.KeyboardModifier.ControlModifier)

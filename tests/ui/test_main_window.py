@@ -33,7 +33,7 @@ def test_seed_and_scheme_change_the_surface_and_the_same_seed_gives_it_back(win,
 
     win.windowHandle().requestActivate()
     qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is win, timeout=5000)
-    win.view3d.setFocus()
+    win.view3d.widget.setFocus()
     qtbot.keyClick(win.view3d, QtCore.Qt.Key.Key_Space)  # lecture key: next seed
     assert win.doc.scene.init.seed == 3
     win.init_panel.seed.setValue(1)
