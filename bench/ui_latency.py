@@ -92,13 +92,13 @@ class Profile:
                 (tp.TrainPanel, "_progress", "train event (record)"),
                 (tp.TrainPanel, "_flush", "frame flush"),
                 (Document, "show_surface", "  surface update"),
-                (sv.SurfaceView, "_refresh", "    surface: numpy + setData"),
-                (sv.SurfaceView, "_surface_colors", "      colours (colormap)"),
-                (sv.SurfaceView, "_upload_mesh", "      mesh hand-over"),
+                (sv.SurfaceScene, "_refresh", "    surface: numpy + setData"),
+                (sv.SurfaceScene, "_surface_colors", "      colours (colormap)"),
+                (sv.SurfaceScene, "_upload_mesh", "      mesh hand-over"),
                 (Axes3D, "update", "      axes / tick labels"),
                 (tp.TrainPanel, "_show_curves", "  loss/R² curves setData"),
                 (tp.TrainPanel, "_status_line", "  status / progress text"),
-                (sv.SurfaceView, "paintGL", "GL paint of the 3-D view"),
+                (sv.SurfaceScene, "paintGL", "GL paint of the 3-D view"),
                 (pg.GraphicsView, "paintEvent", "plot paint (pyqtgraph)"),
                 (nd.NetworkDiagram, "_training", "diagram: live net hand-over"),
                 (nd.NetworkDiagram, "redraw", "diagram rebuild"),
@@ -187,7 +187,7 @@ def train_and_measure(app, win, seconds: float, in_process: bool, diagram: bool,
         prof.report(epochs)
         print("  the longest gaps and what ran inside them (ms):")
         for k in np.argsort(gaps)[::-1][:6]:
-            print(f"    {gaps[k]:6.1f}: {prof.inside(ticks[k], ticks[k + 1])}")
+            print(f"    {gaps[k]:6.1f} at {ticks[k] - t0:5.2f} s of {elapsed:.1f}: {prof.inside(ticks[k], ticks[k + 1])}")
     return gaps, epochs, elapsed, nd.draws - draws0, list(nd.draw_ms), list(nd.canvas.paint_ms)
 
 

@@ -19,7 +19,7 @@ def test_space_new_sample_clears_the_curves_and_the_status_line(win, qtbot, smal
     assert "R²" in tp.progress.text() and "trained at epoch 8" in tp.progress.text()
     win.windowHandle().requestActivate()
     qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is win, timeout=5000)
-    win.view3d.setFocus()
+    win.view3d.widget.setFocus()
     qtbot.keyClick(win.view3d, QtCore.Qt.Key.Key_Space)  # new sample
     assert win.doc.scene.init.seed == 2 and not win.doc.trained
     xs = tp.loss_curve.getData()[0]
@@ -69,9 +69,9 @@ def test_neurons_panel_follows_widths_and_every_unit_is_reachable(win, qtbot):
     win.docks["Neurons"].raise_()
     qtbot.waitUntil(np_.isVisible, timeout=5000)
     win.network_panel.layer_spins[0].setValue(64)
-    assert np_.layer.itemText(0) == "1 (64 units)"
+    qtbot.waitUntil(lambda: np_.layer.itemText(0) == "1 (64 units)", timeout=2000)
     win.network_panel.layer_spins[0].setValue(100)  # same layer count, new width: rebuilt
-    assert np_.layer.itemText(0) == "1 (100 units)"
+    qtbot.waitUntil(lambda: np_.layer.itemText(0) == "1 (100 units)", timeout=2000)
     visible = [b for b in np_.buttons if b.isVisible()]
     assert len(visible) == 100 and "all 100 units" in np_.summary.text()
     np_.scroll.ensureWidgetVisible(visible[-1])
@@ -83,7 +83,8 @@ def test_neurons_panel_follows_widths_and_every_unit_is_reachable(win, qtbot):
     lum = {img.pixelColor(x, y).lightness() for x in range(0, 52, 4) for y in range(0, 52, 4)}
     assert len(lum) > 5
     win.network_panel.layer_spins[0].setValue(7)
-    assert sum(b.isVisible() for b in np_.buttons) == 7 and np_.layer.itemText(0) == "1 (7 units)"
+    qtbot.waitUntil(lambda: np_.layer.itemText(0) == "1 (7 units)", timeout=2000)
+    assert sum(b.isVisible() for b in np_.buttons) == 7
 
 
 def test_info_drops_the_description_after_edits_and_the_title_names_the_scene(win, tmp_path):

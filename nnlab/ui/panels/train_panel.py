@@ -319,15 +319,22 @@ class TrainPanel(QtWidgets.QWidget):
         finally:
             self._own_network = False
         scene, resumed, fresh = self._run or (None, True, False)
-        if result.status == "done" and not resumed and fresh and scene == self.doc.scene:
-            remember(scene, result.snapshot)  # the next load of this scene is instant
+        cache = result.status == "done" and not resumed and fresh and scene == self.doc.scene
         self._show_curves()
         self._status_line()
         self._buttons()
         r2 = "—" if result.val_r2 is None else f"{result.val_r2:.4f}"
         self.doc.message.emit(f"Training {result.status}: {result.epochs_run} epochs, loss {result.train_loss:.4g}, "
                               f"val R² {r2}, {result.seconds:.1f} s")
-        self.trained.emit(result)
+
+        def cache_and_announce() -> None:
+            if cache:
+                remember(scene, result.snapshot)  # the next load of this scene is instant
+            self.trained.emit(result)
+
+        # on the next turn of the event loop: finishing a run (new network, its surface, its thumbnails) and writing
+        # the cache were one 80-100 ms stall of the window (bench/ui_latency.py); `trained` means cached too
+        QtCore.QTimer.singleShot(0, self, cache_and_announce)
 
     def _on_new_network(self) -> None:
         """A network this panel did not train is on screen (new sample, architecture, scene, loaded weights): the
