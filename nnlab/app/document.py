@@ -139,10 +139,11 @@ class Document:
         """New sample: the next seed, a fresh network from the same distribution."""
         return self.update("init", seed=self.scene.init.seed + 1)
 
-    def set_network(self, net: NetSnapshot, trained: bool = True) -> None:
-        """A new network of the same architecture (after training or loading weights)."""
+    def set_network(self, net: NetSnapshot, trained: bool = True, surface: tuple | None = None) -> None:
+        """A new network of the same architecture (after training or loading weights). `surface` = (lower, upper,
+        z): its surface computed elsewhere by evaluate_network (a training job's); used when it is this grid's."""
         self.net, self.trained = net, trained
-        self._recompute()
+        self._recompute(surface)
         self._network_changed()
 
     def reset_network(self) -> None:
@@ -204,7 +205,8 @@ class Document:
     # ---- jobs (picklable factories, run by the UI on a worker) --------------------------------------------
     def train_job(self, first_epoch: int = 0) -> partial:
         """Train the scene's network from the one on screen (`first_epoch`: resume a stopped run from there)."""
-        return jobs.train_job(self.scene, self.net, first_epoch)
+        lo, hi = self._box()
+        return jobs.train_job(self.scene, self.net, first_epoch, surface=(lo, hi, self.scene.camera.resolution))
 
     def race_job(self, names: list[str], sense: str, time_limit: float, seed: int,
                  params: dict[str, dict]) -> partial:
@@ -236,11 +238,14 @@ class Document:
     def domain(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         return self.scene.domain()
 
-    def _recompute(self) -> None:
+    def _recompute(self, surface: tuple | None = None) -> None:
         lo, hi = self._box()
         n = self.scene.camera.resolution
         self.xs, self.ys = grid_axes(lo, hi, n)
-        if self.net.input_dim == 2:
+        if self.net.input_dim == 2 and surface is not None and tuple(surface[0]) == tuple(lo) \
+                and tuple(surface[1]) == tuple(hi) and np.shape(surface[2]) == (n, n):
+            self.z = surface[2]  # the same evaluate_network, run by the job
+        elif self.net.input_dim == 2:
             self.z = evaluate_network(self.net, lo, hi, n)
         else:
             self.z = np.zeros((n, n), dtype=np.float32)

@@ -45,10 +45,26 @@ def race_job(*args: Any) -> partial:
     return partial(race, *args)
 
 
-def train_job(scene: Scene, start: NetSnapshot | None, first_epoch: int = 0) -> partial:
+def train_job(scene: Scene, start: NetSnapshot | None, first_epoch: int = 0,
+              surface: tuple[Any, Any, int] | None = None) -> partial:
+    """Training (nnlab.engine.train.training.train); with `surface` = (lower, upper, n) the result also carries
+    the trained network's exact n x n surface over that box (TrainResult.surface)."""
+    kw = {"first_epoch": first_epoch} if first_epoch else {}
+    return partial(_train_with_surface, scene, start, surface, **kw)
+
+
+def _train_with_surface(scene: Scene, start: NetSnapshot | None, surface: tuple[Any, Any, int] | None,
+                        **kw: Any) -> Generator[Any, None, Any]:
+    from dataclasses import replace
+
+    from nnlab.engine.analysis.surface import evaluate_network
     from nnlab.engine.train.training import train
 
-    return partial(train, scene, start, first_epoch=first_epoch) if first_epoch else partial(train, scene, start)
+    result = yield from train(scene, start, **kw)
+    if surface is not None and result.snapshot.input_dim == 2:
+        lo, hi, n = surface
+        result = replace(result, surface=(tuple(lo), tuple(hi), evaluate_network(result.snapshot, lo, hi, n)))
+    return result
 
 
 def metrics_job(net: NetSnapshot, lower: Any, upper: Any, **kw: Any) -> partial:

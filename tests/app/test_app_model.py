@@ -194,3 +194,26 @@ def test_train_state_records_epochs_once_and_clears():
     assert not t.running and t.result == "result" and "running" in seen
     t.clear()
     assert t.history == [] and t.epoch == -1 and t.result is None
+
+
+def test_a_training_job_brings_the_exact_surface_of_its_network():
+    """The app's training job computes the trained network's surface in the worker (the same evaluate_network), so
+    finishing a run costs the window no forward pass; the document shows exactly what it would have computed."""
+    from nnlab.engine.analysis.surface import evaluate_network
+    from nnlab.engine.jobs import drain
+    from nnlab.engine.model.scene import NetworkSpec, Scene
+
+    s = Scene(network=NetworkSpec(hidden=(6, 6), lower=(-2.0, -1.0), upper=(1.0, 3.0))).replace("target", name="peaks")
+    s = s.replace("train", enabled=True, samples=64, epochs=2, batch_size=32).replace("camera", resolution=12)
+    d = Document(s)
+    result = drain(d.train_job()())
+    lo, hi, z = result.surface
+    assert (lo, hi) == d._box() and z.shape == (12, 12)
+    assert np.array_equal(z, evaluate_network(result.snapshot, lo, hi, 12))
+    d.set_network(result.snapshot, trained=True, surface=result.surface)
+    assert np.array_equal(d.z, z)
+    d.set_network(result.snapshot, trained=True, surface=((0.0, 0.0), (1.0, 1.0), z))  # another box: recomputed
+    assert np.array_equal(d.z, z)  # (the same network and box, evaluated here)
+    d.update("camera", resolution=10)
+    d.set_network(result.snapshot, trained=True, surface=result.surface)  # another grid: recomputed, not taken
+    assert d.z.shape == (10, 10)

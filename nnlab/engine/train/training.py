@@ -57,6 +57,9 @@ class TrainResult:
     val_r2: float | None
     seconds: float
     history: list = field(default_factory=list)  # [(epoch, train_loss, val_r2)]
+    # (lower, upper, z): the exact surface of `snapshot` on a grid (evaluate_network), when the job was asked for it
+    # (the app's: computed in the worker, so finishing a run does not cost the window a forward pass)
+    surface: tuple | None = None
 
 
 def _sample_inputs(scene: Scene, rng: np.random.Generator) -> np.ndarray:

@@ -315,7 +315,7 @@ class TrainPanel(QtWidgets.QWidget):
         self.state.finish(result)
         self._own_network = True
         try:
-            self.doc.set_network(result.snapshot, trained=True)
+            self.doc.set_network(result.snapshot, trained=True, surface=result.surface)
         finally:
             self._own_network = False
         scene, resumed, fresh = self._run or (None, True, False)
