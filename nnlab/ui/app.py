@@ -1,6 +1,7 @@
 """Start the Qt application and the main window (`nnlab gui`)."""
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -21,7 +22,31 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
         from nnlab.ui.theme import RESOURCES
 
         app.setWindowIcon(QtGui.QIcon(str(RESOURCES / "icons" / "nnlab.svg")))
+        app._gc_timer = collect_garbage_in_gui_thread(app)  # (kept with the app)
     return app
+
+
+def collect_garbage_in_gui_thread(app: QtCore.QCoreApplication, interval_ms: int = 500) -> QtCore.QTimer:
+    """Python's cycle collector runs on whatever thread allocates when a threshold is crossed. Run on a job
+    thread (nnlab.ui.worker), it freed Qt objects of the GUI thread there and aborted the process (a test run:
+    "Fatal Python error: Aborted", garbage-collecting inside hosts.run, 1 run in 3 of the training tests). So the
+    automatic collector is off and the GUI thread collects on a timer, generation by generation at the usual
+    thresholds (pyqtgraph's GarbageCollector does the same); gc.enable() undoes it."""
+    gc.disable()
+    limits = gc.get_threshold()
+
+    def collect() -> None:
+        counts = gc.get_count()
+        for generation in (2, 1, 0):  # the oldest generation due, which collects the younger ones with it
+            if counts[generation] > limits[generation]:
+                gc.collect(generation)
+                return
+
+    timer = QtCore.QTimer(app)
+    timer.setInterval(interval_ms)
+    timer.timeout.connect(collect)
+    timer.start()
+    return timer
 
 
 def quit_on_signals(app: QtWidgets.QApplication) -> QtCore.QTimer:

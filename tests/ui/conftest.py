@@ -94,6 +94,21 @@ def open_main_window(qtbot, tmp_path, monkeypatch):
     return w
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gc_in_gui_thread(qapp):
+    """As the app does (nnlab.ui.app.collect_garbage_in_gui_thread): cycles are collected on the GUI thread only,
+    never on a job thread; the rest of the session gets the automatic collector back."""
+    import gc
+
+    from nnlab.ui.app import collect_garbage_in_gui_thread
+
+    timer = collect_garbage_in_gui_thread(qapp)
+    yield
+    timer.stop()
+    gc.collect()
+    gc.enable()
+
+
 @pytest.fixture
 def new_main_window(qtbot, tmp_path, monkeypatch):
     """Call it to open a MainWindow (see open_main_window); the caller closes it."""
