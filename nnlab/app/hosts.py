@@ -395,6 +395,12 @@ def live_hosts() -> int:
         return sum(h.proc.is_alive() for h in _ALL)
 
 
+def busy_hosts() -> int:
+    """Worker processes running a job now (a cancelled one may still be stopping): the hosts new jobs cannot take."""
+    with _COND:
+        return sum(h.owner is not None and h.proc.is_alive() for h in _ALL)
+
+
 def prewarm() -> None:
     """Start one host in the background so the first Train press does not wait for torch to import."""
     def warm() -> None:
