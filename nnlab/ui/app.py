@@ -26,20 +26,32 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
     return app
 
 
+FULL_GC_EVERY = 60.0  # seconds between full collections (see collect_garbage_in_gui_thread)
+
+
 def collect_garbage_in_gui_thread(app: QtCore.QCoreApplication, interval_ms: int = 500) -> QtCore.QTimer:
     """Python's cycle collector runs on whatever thread allocates when a threshold is crossed. Run on a job
     thread (nnlab.ui.worker), it freed Qt objects of the GUI thread there and aborted the process (a test run:
     "Fatal Python error: Aborted", garbage-collecting inside hosts.run, 1 run in 3 of the training tests). So the
     automatic collector is off and the GUI thread collects on a timer, generation by generation at the usual
     thresholds (pyqtgraph's GarbageCollector does the same); gc.enable() undoes it."""
+    import time
+
     gc.disable()
     limits = gc.get_threshold()
+    last_full = [time.monotonic()]
 
     def collect() -> None:
         counts = gc.get_count()
+        # a full collection scans every object (60-80 ms in the app's process: longer than the 50 ms the window
+        # may stall), so at most once a FULL_GC_EVERY seconds; CPython too runs it only now and then (when the
+        # long-lived objects grew by a quarter)
+        full = counts[2] > limits[2] and time.monotonic() - last_full[0] >= FULL_GC_EVERY
         for generation in (2, 1, 0):  # the oldest generation due, which collects the younger ones with it
-            if counts[generation] > limits[generation]:
+            if counts[generation] > limits[generation] and (generation < 2 or full):
                 gc.collect(generation)
+                if generation == 2:
+                    last_full[0] = time.monotonic()
                 return
 
     timer = QtCore.QTimer(app)

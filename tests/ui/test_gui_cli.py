@@ -70,3 +70,35 @@ def test_no_display_is_one_line_and_exit_2():
     assert r.returncode == 2
     assert r.stderr.strip() == "nnlab gui: error: no display to open the window on: set DISPLAY " \
                                "(for a virtual screen: xvfb-run nnlab gui)"
+
+
+def test_cycles_are_collected_on_the_gui_thread_and_full_passes_are_rare(qapp, qtbot, monkeypatch):
+    """Collected by the GUI thread's timer (not by whatever thread allocates): a cycle made here is gone after a
+    few ticks; a full collection (60-80 ms in the app) runs at most once per FULL_GC_EVERY."""
+    import gc
+    import weakref
+
+    from nnlab.ui import app as app_mod
+
+    calls: list[int] = []
+    real = gc.collect
+    monkeypatch.setattr(app_mod.gc, "collect", lambda g=2: calls.append(g) or real(g))
+    timer = app_mod.collect_garbage_in_gui_thread(qapp, interval_ms=20)
+    try:
+        assert not gc.isenabled()
+
+        class Node:
+            pass
+
+        probe = Node()
+        probe.me = probe  # a cycle: only the collector frees it
+        gone = weakref.ref(probe)
+        del probe
+        for _ in range(20000):  # more cycles, past the thresholds many times over
+            x = Node()
+            x.me = x
+        del x
+        qtbot.waitUntil(lambda: gone() is None, timeout=5000)
+        assert calls and calls.count(2) == 0  # (the last full pass was under FULL_GC_EVERY ago: at the start)
+    finally:
+        timer.stop()
