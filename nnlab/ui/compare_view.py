@@ -104,7 +104,7 @@ class CompareView(QtWidgets.QWidget):
                 self.set_title(1, f"{other.caption()} — training, epoch {ev.epoch}/{ev.epochs}")
 
         def on_return(res) -> None:
-            other.set_network(res.snapshot)
+            other.set_network(res.snapshot, surface=res.surface)
             view.set_surface(other.xs, other.ys, other.z)
             r2 = "" if res.val_r2 is None else f", val R² {res.val_r2:.3f}"
             self.set_title(1, other.caption() + r2)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.engine.model.scene import Scene, load_scene
+from nnlab.engine.model.scene import NetworkSpec, Scene, TargetSpec, TrainSpec, load_scene, save_scene
 from nnlab.app.document import Document
 from nnlab.ui.presets import SCENES
 
@@ -57,6 +57,34 @@ def test_a_compare_scene_that_fails_to_load_clears_the_right_pane(new_main_windo
         assert win.compare.other is None and not win.compare.slot.busy
         assert win.compare.views[1]._z is None and not win.compare.views[1].surface.visible()
         assert "gone.toml" in win.error_label.toolTip()
+    finally:
+        win.close()
+
+
+def test_the_trained_compare_partner_takes_its_surface_from_the_training_job(new_main_window, tmp_path,
+                                                                             monkeypatch, qtbot):
+    """The partner trains in a worker that also computes its final surface: the GUI thread must not run that
+    forward pass again when the run ends (it used to, ~22 ms at 100x100: a stall of the event loop)."""
+    import nnlab.app.document as document
+
+    net = NetworkSpec(hidden=(12, 12), lower=(-5.0, -5.0), upper=(5.0, 5.0))
+    save_scene(Scene(title="partner", network=net, target=TargetSpec(name="himmelblau"),
+                     train=TrainSpec(enabled=True, epochs=5, samples=200)).replace("camera", resolution=40),
+               tmp_path / "partner.toml")
+    save_scene(Scene(title="main", network=net, compare="partner.toml"), tmp_path / "main.toml")
+    calls: list[int] = []
+    real = document.evaluate_network
+    monkeypatch.setattr(document, "evaluate_network", lambda *a, **k: calls.append(1) or real(*a, **k))
+    win = new_main_window()
+    try:
+        assert win.load_scene_file(tmp_path / "main.toml")
+        other = win.compare.other
+        assert other is not None and other.scene.title == "partner"
+        before = len(calls)
+        qtbot.waitUntil(lambda: not win.compare.slot.busy and other.trained, timeout=60000)
+        assert len(calls) == before  # the job's surface was taken, none recomputed here
+        np.testing.assert_allclose(other.z, real(other.net, *other.scene.domain(), 40), rtol=0, atol=1e-6)
+        assert win.compare.views[1]._z is not None
     finally:
         win.close()
 

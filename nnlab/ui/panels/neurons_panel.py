@@ -40,7 +40,6 @@ class NeuronsPanel(QtWidgets.QWidget):
         self.buttons: list[QtWidgets.QToolButton] = []
         self._widths: tuple[int, ...] | None = None
         self._dirty = True
-        self._queued = False
         self.layer.currentIndexChanged.connect(self.refresh)
         self.back.clicked.connect(lambda: self.select(-1, -1))
         doc.network_changed.connect(self._mark)
@@ -54,12 +53,10 @@ class NeuronsPanel(QtWidgets.QWidget):
         """A new network: redraw the thumbnails on the next turn of the event loop when they are on screen (100
         of them cost ~40 ms: apart from the rest of a network change, no stall is that long), else when shown."""
         self._dirty = True
-        if self.isVisible() and not self._queued:
-            self._queued = True
+        if self.isVisible():  # a second queued call finds nothing dirty and does nothing
             QtCore.QTimer.singleShot(0, self, self._refresh_queued)
 
     def _refresh_queued(self) -> None:
-        self._queued = False
         if self._dirty and self.isVisible():
             self.refresh()
 
