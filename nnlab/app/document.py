@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any, Generator, Iterator
 
 import numpy as np
 
@@ -203,10 +203,12 @@ class Document:
         return "objective [" + ", ".join(f"{v:g}" for v in c) + "]"
 
     # ---- jobs (picklable factories, run by the UI on a worker) --------------------------------------------
-    def train_job(self, first_epoch: int = 0) -> partial:
-        """Train the scene's network from the one on screen (`first_epoch`: resume a stopped run from there)."""
+    def train_job(self, first_epoch: int = 0, cache: bool = False) -> partial:
+        """Train the scene's network from the one on screen (`first_epoch`: resume a stopped run from there;
+        `cache`: the job stores a finished run in the training cache, for a run from the initial network)."""
         lo, hi = self._box()
-        return jobs.train_job(self.scene, self.net, first_epoch, surface=(lo, hi, self.scene.camera.resolution))
+        return jobs.train_job(self.scene, self.net, first_epoch, surface=(lo, hi, self.scene.camera.resolution),
+                              cache=cache)
 
     def race_job(self, names: list[str], sense: str, time_limit: float, seed: int,
                  params: dict[str, dict]) -> partial:
@@ -282,12 +284,13 @@ class Document:
         act = activations.get(net.activation).value
         return np.asarray(act(g), dtype=np.float32).T.reshape(-1, res, res)
 
-    def unit_reliefs(self, layer: int, res: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """[(u, shade)] per hidden unit of `layer`: its surface scaled to [0, 1] and hill-shaded (nnlab.app.relief),
-        for thumbnails that read as small surfaces."""
+    def unit_reliefs(self, layer: int, res: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(u, shade) per hidden unit of `layer`: its surface scaled to [0, 1] and hill-shaded (nnlab.app.relief),
+        for thumbnails that read as small surfaces. The layer's forward pass runs now, each unit's shading when it
+        is taken (a panel draws a few per turn of the event loop)."""
         from nnlab.app.relief import relief
 
-        return [relief(z) for z in self.unit_surfaces(layer, res)]
+        return map(relief, self.unit_surfaces(layer, res))
 
     def target_grid(self) -> np.ndarray | None:
         """The training target on the surface grid, or None (no target, CSV data, or an error)."""

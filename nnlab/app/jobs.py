@@ -46,21 +46,27 @@ def race_job(*args: Any) -> partial:
 
 
 def train_job(scene: Scene, start: NetSnapshot | None, first_epoch: int = 0,
-              surface: tuple[Any, Any, int] | None = None) -> partial:
+              surface: tuple[Any, Any, int] | None = None, cache: bool = False) -> partial:
     """Training (nnlab.engine.train.training.train); with `surface` = (lower, upper, n) the result also carries
-    the trained network's exact n x n surface over that box (TrainResult.surface)."""
+    the trained network's exact n x n surface over that box (TrainResult.surface); `cache`: a finished run is
+    stored in the training cache by the job (nnlab.app.training.remember) before it returns, so the GUI thread
+    never compresses and writes it (17-27 ms, a stall of the window when a run ended)."""
     kw = {"first_epoch": first_epoch} if first_epoch else {}
-    return partial(_train_with_surface, scene, start, surface, **kw)
+    return partial(_train_with_surface, scene, start, surface, cache, **kw)
 
 
 def _train_with_surface(scene: Scene, start: NetSnapshot | None, surface: tuple[Any, Any, int] | None,
-                        **kw: Any) -> Generator[Any, None, Any]:
+                        cache: bool = False, **kw: Any) -> Generator[Any, None, Any]:
     from dataclasses import replace
 
     from nnlab.engine.analysis.surface import evaluate_network
     from nnlab.engine.train.training import train
 
     result = yield from train(scene, start, **kw)
+    if cache and result.status == "done":
+        from nnlab.app.training import remember
+
+        remember(scene, result.snapshot)  # the next load of this scene is instant
     if surface is not None and result.snapshot.input_dim == 2:
         lo, hi, n = surface
         result = replace(result, surface=(tuple(lo), tuple(hi), evaluate_network(result.snapshot, lo, hi, n)))

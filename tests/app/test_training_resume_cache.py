@@ -75,3 +75,32 @@ def test_relief_shades_slopes_by_the_light_and_keeps_flat_grids_even():
     assert relief(X)[1][16, 16] > relief(np.zeros_like(X))[1][16, 16] - 0.05 > relief(-X)[1][16, 16]
     _, even = relief(np.full((5, 5), 3.0))
     assert np.ptp(even) == 0.0
+
+
+def _drain(gen, stop_after=None):
+    n = 0
+    try:
+        next(gen)
+        while True:
+            n += 1
+            gen.send(stop_after is not None and n >= stop_after)
+    except StopIteration as done:
+        return done.value
+
+
+def test_the_training_job_caches_a_finished_run_itself_and_only_when_asked(tmp_path, monkeypatch):
+    """The app's training job writes the cache in the worker (compressing it on the GUI thread stalled the window
+    when a run ended); a stopped run or a job not asked to cache writes nothing."""
+    from nnlab.app.jobs import train_job
+
+    monkeypatch.setenv("NNLAB_CACHE_DIR", str(tmp_path))
+    scene = small(epochs=3)
+    assert _drain(train_job(scene, None, cache=False)()).status == "done"
+    assert cached_network(scene) is None
+    assert _drain(train_job(scene, None, cache=True)(), stop_after=1).status == "cancelled"
+    assert cached_network(scene) is None
+    result = _drain(train_job(scene, None, cache=True)())
+    snap, source = cached_network(scene)
+    assert source == "cache" and result.status == "done"
+    for a, b in zip(snap.weights, result.snapshot.weights):
+        np.testing.assert_array_equal(a, b)

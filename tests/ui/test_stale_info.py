@@ -79,6 +79,7 @@ def test_neurons_panel_follows_widths_and_every_unit_is_reachable(win, qtbot):
     assert win.view.unit == (0, 99)
     want = win.doc.unit_surfaces(0, win.doc.scene.camera.resolution)[99]
     assert np.array_equal(win.view3d._z, want)
+    qtbot.waitUntil(lambda: not np_.drawing(), timeout=5000)  # (drawn a few per turn of the event loop)
     img = visible[5].icon().pixmap(52, 52).toImage()  # a shaded surface: not a flat colour swatch
     lum = {img.pixelColor(x, y).lightness() for x in range(0, 52, 4) for y in range(0, 52, 4)}
     assert len(lum) > 5
@@ -102,3 +103,28 @@ def test_info_drops_the_description_after_edits_and_the_title_names_the_scene(wi
     assert win.windowTitle() == f"{d.scene.title} (mine.toml) — nnlab"
     assert win.load_scene_file(SCENES / "xavier.toml")
     assert win.windowTitle() == f"{d.scene.title} (xavier.toml) — nnlab"
+
+
+def test_neuron_thumbnails_are_drawn_a_slice_per_turn_and_a_new_network_takes_over(win, qtbot, monkeypatch):
+    """100 thumbnails in one turn of the event loop stalled the window ~40 ms when a training run ended."""
+    import nnlab.ui.panels.neurons_panel as mod
+
+    np_ = win.neurons_panel
+    win.docks["Neurons"].raise_()
+    qtbot.waitUntil(np_.isVisible, timeout=5000)
+    win.network_panel.layer_spins[0].setValue(100)
+    qtbot.waitUntil(lambda: np_.layer.itemText(0) == "1 (100 units)" and not np_.drawing(), timeout=5000)
+    drawn: list[int] = []
+    real = mod.relief_pixmap
+    monkeypatch.setattr(mod, "relief_pixmap", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    monkeypatch.setattr(mod, "SLICE_S", 0.0)  # one thumbnail per turn
+    np_.refresh()
+    assert len(drawn) == 1 and np_.drawing() and "all 100 units" in np_.summary.text()
+    qtbot.waitUntil(lambda: len(drawn) >= 10, timeout=5000)
+    win.init_panel.seed.setValue(win.init_panel.seed.value() + 1)  # a new network mid-drawing: redrawn from unit 1
+    qtbot.waitUntil(lambda: not np_.drawing(), timeout=10000)
+    first = len(drawn)
+    assert 100 < first < 200  # the old drawing stopped where the new one began
+    want = mod.relief_pixmap(*next(iter(win.doc.unit_reliefs(0, mod.THUMB_RES))), mod.THUMB_PX, np_._cmap).toImage()
+    got = np_.buttons[0].icon().pixmap(mod.THUMB_PX, mod.THUMB_PX).toImage()
+    assert got.convertToFormat(want.format()) == want  # unit 1 shows the new network

@@ -37,6 +37,23 @@ def test_a_scene_trained_here_loads_instantly_the_second_time(win, qtbot, tmp_pa
     assert all(np.array_equal(a, b) for a, b in zip(win.doc.net.weights, trained.weights))
 
 
+def test_a_fresh_run_is_cached_by_its_job_not_on_the_gui_thread(win, qtbot, tmp_path, small_scene, monkeypatch):
+    from nnlab.engine.train import cache
+
+    written: list[object] = []
+    real = cache.store
+    monkeypatch.setattr(cache, "store", lambda *a, **k: written.append(a) or real(*a, **k))  # this process's only
+    save_scene(small_scene(epochs=5).replace("init", seed=77).replace("train", enabled=True), tmp_path / "s.toml")
+    tp = win.train_panel
+    with qtbot.waitSignal(tp.trained, timeout=60000) as done:
+        assert win.load_scene_file(tmp_path / "s.toml")  # it trains
+    scene = win.doc.scene
+    assert written == []  # the worker wrote it: nothing on the GUI thread
+    snap, source = cached_network(scene)
+    assert source == "cache"
+    assert all(np.array_equal(a, b) for a, b in zip(snap.weights, done.args[0].snapshot.weights))
+
+
 def test_resume_after_stop_goes_on_and_restart_starts_afresh(win, qtbot, small_scene):
     tp = win.train_panel
     win.doc.set_scene(small_scene(epochs=100000))

@@ -3,6 +3,8 @@ Document); a click shows that unit in the big view. The layer list and the grid 
 changed width rebuilds them), and every unit is reachable (the grid scrolls)."""
 from __future__ import annotations
 
+import time
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from nnlab.app.document import Document
@@ -12,6 +14,7 @@ from nnlab.ui.thumbs import relief_pixmap
 THUMB_RES = 32  # grid of each thumbnail's forward pass (one pass for the whole layer)
 THUMB_PX = 52
 COLUMNS = 5
+SLICE_S = 0.008  # thumbnails drawn per turn of the event loop: until this much time is used (100 take ~40 ms)
 
 
 class NeuronsPanel(QtWidgets.QWidget):
@@ -40,6 +43,8 @@ class NeuronsPanel(QtWidgets.QWidget):
         self.buttons: list[QtWidgets.QToolButton] = []
         self._widths: tuple[int, ...] | None = None
         self._dirty = True
+        self._drawing = 0  # generation of the thumbnail drawing under way (0: none)
+        self._draws = 0
         self.layer.currentIndexChanged.connect(self.refresh)
         self.back.clicked.connect(lambda: self.select(-1, -1))
         doc.network_changed.connect(self._mark)
@@ -59,6 +64,23 @@ class NeuronsPanel(QtWidgets.QWidget):
     def _refresh_queued(self) -> None:
         if self._dirty and self.isVisible():
             self.refresh()
+
+    def drawing(self) -> bool:
+        """Are thumbnails of the last refresh still being drawn (a few per turn of the event loop)?"""
+        return self._drawing != 0
+
+    def _draw_some(self, generation: int, todo) -> None:
+        """Draw thumbnails for SLICE_S, then go on in the next turn of the event loop: all 100 of a layer in one
+        turn stalled the window for ~40 ms when a training run ended (bench/ui_latency.py)."""
+        if generation != self._drawing:
+            return  # a newer refresh took over
+        t0 = time.perf_counter()
+        for i, (u, shade) in todo:
+            self.buttons[i].setIcon(QtGui.QIcon(relief_pixmap(u, shade, THUMB_PX, self._cmap)))
+            if time.perf_counter() - t0 > SLICE_S:
+                QtCore.QTimer.singleShot(0, self, lambda: self._draw_some(generation, todo))
+                return
+        self._drawing = 0
 
     def _colormap(self) -> None:
         if getattr(self, "_cmap", None) != self.doc.scene.camera.colormap:
@@ -91,10 +113,12 @@ class NeuronsPanel(QtWidgets.QWidget):
             for b in self.buttons:
                 b.setVisible(False)
             self.summary.setText("Unit surfaces show 2-input networks." if widths else "No hidden layer.")
+            self._drawing = 0
             self._dirty = False
             return
+        n = widths[layer]
         reliefs = self.doc.unit_reliefs(layer, THUMB_RES)
-        while len(self.buttons) < len(reliefs):
+        while len(self.buttons) < n:
             b = QtWidgets.QToolButton()
             b.setIconSize(QtCore.QSize(THUMB_PX, THUMB_PX))
             b.setAutoRaise(True)
@@ -103,11 +127,12 @@ class NeuronsPanel(QtWidgets.QWidget):
             self.grid.addWidget(b, i // COLUMNS, i % COLUMNS)
             self.buttons.append(b)
         for i, b in enumerate(self.buttons):
-            b.setVisible(i < len(reliefs))
-            if i < len(reliefs):
-                u, shade = reliefs[i]
-                b.setIcon(QtGui.QIcon(relief_pixmap(u, shade, THUMB_PX, self._cmap)))
-                b.setToolTip(f"layer {layer + 1}, unit {i + 1} of {len(reliefs)}: click to show it in the big view")
-        self.summary.setText(f"Layer {layer + 1}: all {len(reliefs)} units; click one to show "
+            b.setVisible(i < n)
+            if i < n:
+                b.setToolTip(f"layer {layer + 1}, unit {i + 1} of {n}: click to show it in the big view")
+        self.summary.setText(f"Layer {layer + 1}: all {n} units; click one to show "
                              "its surface in the big view.")
+        self._draws += 1
+        self._drawing = self._draws
+        self._draw_some(self._drawing, enumerate(reliefs))
         self._dirty = False

@@ -15,7 +15,7 @@ from PySide6 import QtCore, QtWidgets
 from nnlab.app.choices import field_choices
 from nnlab.app.document import Document
 from nnlab.app.errors import describe
-from nnlab.app.training import LiveDiagram, cached_network, remember, with_diagrams
+from nnlab.app.training import LiveDiagram, cached_network, with_diagrams
 from nnlab.engine.analysis.diagram import MAX_SHOWN
 from nnlab.engine.model.scene import TrainSpec
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
@@ -234,7 +234,8 @@ class TrainPanel(QtWidgets.QWidget):
         resume = resume and self.resumable()
         first = self.state.result.epochs_run if resume else 0
         self.state.begin(scene.train.epochs, paused, resume=resume)
-        self._run = (scene, resume, self.doc.net is self.doc.initial)
+        fresh = self.doc.net is self.doc.initial
+        self._run = (scene, resume, fresh)
         self.progress.setRange(0, scene.train.epochs)
         self.progress.setValue(first)
         self.progress.setFormat(f"{'resuming' if resume else 'starting'}… (epoch %v / %m)")
@@ -252,7 +253,7 @@ class TrainPanel(QtWidgets.QWidget):
             self._progress(ev)
 
         lo, hi = self.doc.domain()
-        job = with_diagrams(self.doc.train_job(first_epoch=first), lo, hi, MAX_SHOWN)
+        job = with_diagrams(self.doc.train_job(first_epoch=first, cache=fresh and not resume), lo, hi, MAX_SHOWN)
         self.slot.start(job, on_yield, self._finished, self._failed, self._ended,
                         paused=paused, process=PROCESS_JOBS)
         self.doc.message.emit(f"Resuming at epoch {first} of {scene.train.epochs}…" if resume else
@@ -318,8 +319,6 @@ class TrainPanel(QtWidgets.QWidget):
             self.doc.set_network(result.snapshot, trained=True, surface=result.surface)
         finally:
             self._own_network = False
-        scene, resumed, fresh = self._run or (None, True, False)
-        cache = result.status == "done" and not resumed and fresh and scene == self.doc.scene
         self._show_curves()
         self._status_line()
         self._buttons()
@@ -327,14 +326,9 @@ class TrainPanel(QtWidgets.QWidget):
         self.doc.message.emit(f"Training {result.status}: {result.epochs_run} epochs, loss {result.train_loss:.4g}, "
                               f"val R² {r2}, {result.seconds:.1f} s")
 
-        def cache_and_announce() -> None:
-            if cache:
-                remember(scene, result.snapshot)  # the next load of this scene is instant
-            self.trained.emit(result)
-
-        # on the next turn of the event loop: finishing a run (new network, its surface, its thumbnails) and writing
-        # the cache were one 80-100 ms stall of the window (bench/ui_latency.py); `trained` means cached too
-        QtCore.QTimer.singleShot(0, self, cache_and_announce)
+        # on the next turn of the event loop: finishing a run (new network, its surface, its thumbnails) was one
+        # 80-100 ms stall of the window (bench/ui_latency.py). A fresh run's job has cached it before it returned
+        QtCore.QTimer.singleShot(0, self, lambda: self.trained.emit(result))
 
     def _on_new_network(self) -> None:
         """A network this panel did not train is on screen (new sample, architecture, scene, loaded weights): the
