@@ -105,7 +105,7 @@ def root_bounds(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, lp: bool = True
         alpha = float(ab.output(Ls, Us, [torch.zeros_like(L) for L in Ls], None, None, 50).ub[0])
     t3 = time.perf_counter()
     s = (f"root max bound: CROWN {crown:.5g} ({t1 - t0:.2f} s), alpha-lite {lite:.5g} ({t2 - t1:.2f} s), "
-         f"alpha-CROWN {alpha:.5g} ({t3 - t2:.2f} s)")
+         f"alpha-CROWN {alpha:.7g} ({t3 - t2:.2f} s)")
     if lp and nt.input_dim * sum(nt.widths) <= 50_000:
         s += f", LP {lp_root(nt, lo, hi):.5g} ({time.perf_counter() - t3:.2f} s)"
     try:
@@ -114,13 +114,19 @@ def root_bounds(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, lp: bool = True
         return s + "; auto_LiRPA not installed"
     from auto_LiRPA import BoundedModule, BoundedTensor, PerturbationLpNorm
 
-    model = to_torch(nt).double()
-    x = torch.tensor((lo + hi) / 2, dtype=torch.float64)[None]
-    bm = BoundedModule(model, x)
-    bx = BoundedTensor(x, PerturbationLpNorm(x_L=torch.tensor(lo)[None], x_U=torch.tensor(hi)[None]))
-    for m in ("CROWN", "alpha-CROWN"):
-        _, ub = bm.compute_bounds(x=(bx,), method=m)
-        s += f", auto_LiRPA {m} {float(ub[0, 0]):.5g}"
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # auto_LiRPA 0.7's alpha-CROWN makes its buffers in the default dtype
+    try:
+        model = to_torch(nt).double()
+        x = torch.tensor((lo + hi) / 2, dtype=torch.float64)[None]
+        bm = BoundedModule(model, x, verbose=0)
+        bx = BoundedTensor(x, PerturbationLpNorm(x_L=torch.tensor(lo)[None], x_U=torch.tensor(hi)[None]))
+        for m in ("CROWN", "alpha-CROWN"):
+            t = time.perf_counter()
+            _, ub = bm.compute_bounds(x=(bx,), method=m)
+            s += f", auto_LiRPA {m} {float(ub[0, 0]):.7g} ({time.perf_counter() - t:.2f} s)"
+    finally:
+        torch.set_default_dtype(old)
     return s
 
 
