@@ -460,3 +460,60 @@ def test_the_methods_said_torch_free_import_no_torch():
             "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.split() == ["False"], out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_written_out_steps_give_torch_optims_iterates(optimizer, schedule, dtype):
+    """ascend's Adam / SGD steps, written out so that no torch.optim step imports torch._dynamo (1.6-8 s), move
+    the starts exactly as torch.optim's do."""
+    import math
+
+    import torch
+
+    from nnlab.engine.model.network import to_torch
+    from nnlab.engine.optimize.heuristics.ascent import ascend
+
+    net = initial_snapshot(NetworkSpec(10, (30, 30)), InitSpec(seed=3))
+    u0 = np.random.default_rng(0).uniform(0, 1, (32, 10))
+    lo, hi = np.full(10, -1.0), np.full(10, 2.0)
+    gen = ascend(net, u0, lo, hi, "max", 60, 0.02, optimizer, schedule, dtype=dtype)
+    try:
+        while True:
+            next(gen)
+    except StopIteration as done:
+        mine = done.value
+    tdt = getattr(torch, dtype)
+    model = to_torch(net, tdt)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    u = torch.tensor(u0, dtype=tdt, requires_grad=True)
+    opt = torch.optim.Adam([u], lr=0.02, eps=1e-8) if optimizer == "adam" else torch.optim.SGD([u], lr=0.02)
+    lo_t, w_t = torch.tensor(lo, dtype=tdt), torch.tensor(hi - lo, dtype=tdt)
+    for step in range(60):
+        if schedule == "cosine":
+            opt.param_groups[0]["lr"] = 0.02 * 0.5 * (1 + math.cos(math.pi * step / 60))
+        opt.zero_grad(set_to_none=True)
+        (-model(lo_t + u * w_t)[:, 0].sum()).backward()
+        opt.step()
+        with torch.no_grad():
+            u.clamp_(0.0, 1.0)
+    assert np.abs(mine - u0).max() > 1e-3  # it moved
+    np.testing.assert_array_equal(mine, u.detach().numpy().astype(np.float64))
+
+
+def test_a_gradient_run_does_not_import_torch_dynamo():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from nnlab.engine.model.network import initial_snapshot\n"
+            "from nnlab.engine.model.scene import InitSpec, NetworkSpec\n"
+            "from nnlab.engine.optimize import run_method, run_to_result\n"
+            "net = initial_snapshot(NetworkSpec(3, (8,)), InitSpec(seed=1))\n"
+            "r = run_to_result(run_method('gradient', net, np.zeros(3), np.ones(3), 'max', 30.0, 0, {'steps': 5}))\n"
+            "assert r.x is not None\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "False"

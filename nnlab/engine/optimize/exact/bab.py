@@ -27,6 +27,7 @@ import numpy as np
 from nnlab.errors import NnlabError
 
 from nnlab.engine.model.network import NetSnapshot
+from nnlab.engine.optimize.exact.warmstart import LateHeuristics
 from nnlab.engine.optimize.exact.search import BestFirst, negated
 from nnlab.engine.optimize.formulation.crown import BoxBounds
 from nnlab.engine.optimize.certify import OPTIMAL_GAP, float_margin, is_optimal, outward
@@ -245,6 +246,7 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
         yield from incumbent()
     s.add(lo[None], hi[None], s.bound_boxes(lo[None], hi[None], None), end)
     yield from incumbent()
+    late = LateHeuristics(net, lo, hi, sense, seed, t0, time_limit) if p.warm_start else None
     status, last, last_polish = "optimal", 0.0, 0.0
     while not s.done():
         now = time.perf_counter()
@@ -260,6 +262,13 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
                                              f"bab: {len(s.heap)} open boxes"))) or stop
             if stop:
                 continue
+        if late is not None and late.due(now):  # still open: the heuristics' incumbents (issue 11)
+            for x in late.points(now):
+                s.offer(x[None])
+                yield from incumbent()
+                if stop:
+                    break
+            continue
         if s.improved and now - last_polish > 0.5:
             last_polish = now
             s.polish(end)

@@ -33,6 +33,7 @@ import numpy as np
 from nnlab.errors import NnlabError
 
 from nnlab.engine.model.network import NetSnapshot
+from nnlab.engine.optimize.exact.warmstart import LateHeuristics
 from nnlab.engine.optimize.exact.search import BestFirst, negated
 from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, check_box, finish
 from nnlab.engine.optimize.certify import OPTIMAL_GAP, float_margin, is_optimal, outward
@@ -430,6 +431,7 @@ def relu_bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
         stop = bool((yield BoundProgress(sgn * outward(s.bound(), "max", margin), sgn * s.value,
                                          time.perf_counter() - t0,
                                          f"relu_bab: root, {s.root_unstable} unstable ReLUs"))) or stop
+    late = LateHeuristics(net, lo, hi, sense, seed, t0, time_limit) if p.warm_start else None
     status, last, last_polish, last_grad = "optimal", time.perf_counter(), 0.0, time.perf_counter()
     while not s.done():
         now = time.perf_counter()
@@ -446,6 +448,13 @@ def relu_bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
                                              f"relu_bab: {len(s.heap)} open nodes"))) or stop
             if stop:
                 continue
+        if late is not None and late.due(now):  # still open: the heuristics' incumbents (issue 11)
+            for x in late.points(now):
+                s.offer(x[None])
+                yield from incumbent()
+                if stop:
+                    break
+            continue
         if now - last_grad > 1.0:
             last_grad = now
             s.gradient_polish(end)
