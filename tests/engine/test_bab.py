@@ -185,7 +185,7 @@ def test_cancellation_mid_run(monkeypatch):
     n = 0
     for ev in gen:
         n += isinstance(ev, BoundProgress)
-        if n >= 2:
+        if n >= 2 and counts["crown"] > 1:  # (the heuristics' incumbents may come between two progress reports)
             break
     assert counts["crown"] > 1 and len(searches) == 1  # the search was under way (the root and some branches)
     assert all(ref() is not None for ref in searches[0])

@@ -263,11 +263,7 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
             if stop:
                 continue
         if late is not None and late.due(now):  # still open: the heuristics' incumbents (issue 11)
-            for x in late.points(now):
-                s.offer(x[None])
-                yield from incumbent()
-                if stop:
-                    break
+            yield from late.take(now, s.offer, incumbent, lambda: stop)
             continue
         if s.improved and now - last_polish > 0.5:
             last_polish = now

@@ -449,11 +449,7 @@ def relu_bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
             if stop:
                 continue
         if late is not None and late.due(now):  # still open: the heuristics' incumbents (issue 11)
-            for x in late.points(now):
-                s.offer(x[None])
-                yield from incumbent()
-                if stop:
-                    break
+            yield from late.take(now, s.offer, incumbent, lambda: stop)
             continue
         if now - last_grad > 1.0:
             last_grad = now

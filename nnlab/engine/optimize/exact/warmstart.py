@@ -7,7 +7,7 @@ their time limit, and torch's optimizers cost seconds on their first step.
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from typing import Any, Callable, Generator, Iterator
 
 import numpy as np
 
@@ -75,28 +75,24 @@ HEURISTIC_MIN_S = 0.5  # (but never past the time limit)
 HEURISTIC_AFTER_S = 1.0  # ... once the search is still open after this (or a tenth of its limit): quick proofs stay
 
 
-def heuristic_points(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, seed: int,
-                     seconds: float) -> Iterator[np.ndarray]:
-    """The best points of the library's projected-gradient multistart and relax-and-walk (Tong, Cai & Serra),
-    the gradient for at most half of `seconds`, the walk for the rest, one after the other (the caller offers each to its search and may stop
-    between them). Why: on 10-D to 100-D nets both beat the warm start's incumbent that branch and bound then
-    never improved (by 0.3-1.4 %, bench/nd_exact.py nets), so a proof or a gap was measured from the wrong value."""
-    from nnlab.engine.jobs import drain
+def heuristic_runs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, seed: int,
+                   seconds: float) -> Iterator[Generator[Any, Any, Any]]:
+    """The library's projected-gradient multistart and relax-and-walk (Tong, Cai & Serra) as job generators, one
+    after the other: the gradient for at most half of `seconds`, the walk for the rest. Why: on 10-D to 100-D
+    nets both beat the warm start's incumbent, which branch and bound then never improved (by 0.3-1.4 % on the
+    bench/nd_exact.py nets), so a gap was measured from the wrong value."""
     from nnlab.engine.optimize.heuristics.gradient import GradientParams, gradient
     from nnlab.engine.optimize.heuristics.walk import WalkParams, walk
 
     end = time.perf_counter() + seconds
-    x = drain(gradient(net, lo, hi, sense, GradientParams(draw_paths=0), seconds / 2, seed)).x
-    if x is not None:
-        yield np.asarray(x, dtype=np.float64)
+    yield gradient(net, lo, hi, sense, GradientParams(draw_paths=0), seconds / 2, seed)
     rest = end - time.perf_counter()
-    x = drain(walk(net, lo, hi, sense, WalkParams(), rest, seed)).x if rest > 0.01 else None
-    if x is not None:
-        yield np.asarray(x, dtype=np.float64)
+    if rest > 0.01:
+        yield walk(net, lo, hi, sense, WalkParams(), rest, seed)
 
 
 class LateHeuristics:
-    """heuristic_points for a branch and bound, run once when it is still open after HEURISTIC_AFTER_S (or a tenth
+    """heuristic_runs for a branch and bound, run once when it is still open after HEURISTIC_AFTER_S (or a tenth
     of its time limit): a search that proves its optimum in a fraction of a second is not slowed down."""
 
     def __init__(self, net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, seed: int, t0: float,
@@ -110,6 +106,20 @@ class LateHeuristics:
     def due(self, now: float) -> bool:
         return self.pending and now >= self.start
 
-    def points(self, now: float) -> Iterator[np.ndarray]:
+    def take(self, now: float, offer: Callable[[np.ndarray], None], report: Callable[[], Iterator[Any]],
+             stopped: Callable[[], bool]) -> Generator[Any, Any, None]:
+        """Offer each point a heuristic improves on to the search (`offer`, then the search's own events from
+        `report`, where a stop can come): a cancel during the heuristics is taken at their next improvement."""
+        from nnlab.engine.optimize.base import Incumbent
+
         self.pending = False
-        return heuristic_points(*self.args, min(self.seconds, max(0.0, self.end - now)))
+        for run in heuristic_runs(*self.args, min(self.seconds, max(0.0, self.end - now))):
+            try:
+                for ev in run:
+                    if isinstance(ev, Incumbent):
+                        offer(np.asarray(ev.x, dtype=np.float64)[None])
+                        yield from report()
+                        if stopped():
+                            return
+            finally:
+                run.close()
