@@ -222,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
                 via = f" via {r.extra['via']}" if "via" in r.extra else ""
                 cert = r.status == "optimal"
                 rows.append((name, sense, m, cert, r.gap, r.seconds))
-                print(f"  {sense:3s} {m + via:24s} {r.status:10s} value {r.value:.7g}  bound {r.bound:.7g}  "
-                      f"gap {r.gap:.3g}  {r.seconds:6.1f} s  nodes {nodes}  load {os.getloadavg()[0]:.1f}",
+                g = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731  (a heuristic has no bound)
+                print(f"  {sense:3s} {m + via:24s} {r.status:10s} value {r.value:.7g}  bound {g(r.bound, '.7g')}  "
+                      f"gap {g(r.gap, '.3g')}  {r.seconds:6.1f} s  nodes {nodes}  load {os.getloadavg()[0]:.1f}",
                       flush=True)
     print("\ncertified (gap <= 1e-6) per method:")
     for m in methods:
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             b = ref.get((r[0], r[1]))
             if b is None:
                 continue
-            ratio = "c/c" if r[3] and b[3] else ("-" if b[4] in (None, 0) else f"{r[4] / b[4]:.3g}")
+            ratio = "c/c" if r[3] and b[3] else ("-" if b[4] in (None, 0) or r[4] is None else f"{r[4] / b[4]:.3g}")
             print(f"  {r[0]:32s} {r[1]:3s} {r[2]:24s} {ratio}")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
