@@ -9,7 +9,7 @@ Root bounds: nnlab's CROWN (crown.py), alpha-lite (crown.py's output slopes, as 
 (alpha_beta.py), and the LP bound over the triangle relaxation with LP-tightened intermediate bounds (bounds.py +
 bigm.py: the limit of any slope choice, Salman et al. 2019's convex barrier); auto_LiRPA's CROWN / alpha-CROWN and
 gurobipy (method "gurobi": the big-M MILP with interval bounds, one thread) are used only when they are installed
-(optional; not project dependencies). Gurobi's "optimal" is its own MIPGap test, not certify.is_optimal.
+(optional; not project dependencies); method "cvxpy" is the same big-M MILP in plain cvxpy, solved by HiGHS. Gurobi's "optimal" is its own MIPGap test, not certify.is_optimal.
 
 Printed per problem and method: status, value, bound, relative gap, seconds, nodes (boxes / nodes / -), then the
 certified counts per method and the ratio of each method's final gap to relu_bab's ("c" = certified). The load
@@ -169,6 +169,41 @@ def gurobi(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: floa
     return _Res(status, value, float(m.ObjBound), time.perf_counter() - t0)
 
 
+def cvxpy_highs(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: float) -> _Res:
+    """The same big-M MILP (interval bounds) written in plain cvxpy and solved by HiGHS through it (method
+    "cvxpy"): what a user without nnlab's formulation layer would write. The bound is HiGHS's MIP dual bound moved
+    back to f (else the objective at a proven optimum, nan without a solution); value = forward pass at its x."""
+    import cvxpy as cp
+
+    from nnlab.engine.optimize.formulation.bounds import interval_bounds
+
+    t0 = time.perf_counter()
+    x = cp.Variable(lo.size)
+    cons, h = [x >= lo, x <= hi], x
+    for (w, b), (L, U) in zip(nt.layers()[:-1], interval_bounds(nt, lo, hi)):
+        g = w @ h + b
+        hn, z = cp.Variable(w.shape[0]), cp.Variable(w.shape[0], boolean=True)
+        cons += [hn >= 0, hn >= g, hn <= g - cp.multiply(np.minimum(L, 0.0), 1 - z),
+                 hn <= cp.multiply(np.maximum(U, 0.0), z)]
+        h = hn
+    w, b = nt.layers()[-1]
+    obj = (w @ h)[0] + float(b[0])
+    prob = cp.Problem(cp.Maximize(obj) if sense == "max" else cp.Minimize(obj), cons)
+    try:
+        prob.solve(solver="HIGHS", time_limit=tl, mip_rel_gap=1e-6, threads=1)
+    except cp.error.SolverError:
+        pass
+    xv = None if x.value is None else np.clip(np.asarray(x.value, dtype=np.float64), lo, hi)
+    value = float(nt.forward(xv)) if xv is not None else float("nan")
+    optimal = prob.status == cp.OPTIMAL
+    extra = getattr(prob.solver_stats, "extra_stats", None)  # highspy's HighsInfo: of cvxpy's canonical problem,
+    bound = float(prob.value) if optimal else float("nan")  # which minimises -f for a max and drops constants
+    if extra is not None and prob.value is not None and hasattr(extra, "mip_dual_bound"):
+        sgn = -1.0 if sense == "max" else 1.0
+        bound = sgn * extra.mip_dual_bound + (float(prob.value) - sgn * extra.objective_function_value)
+    return _Res("optimal" if optimal else "time_limit", value, float(bound), time.perf_counter() - t0)
+
+
 def parse_method(spec: str) -> tuple[str, dict]:
     """"bab:alpha_iters=0;batch=128" -> ("bab", {"alpha_iters": 0, "batch": 128}) (numbers parsed, else strings)."""
     name, _, rest = spec.partition(":")
@@ -206,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         for sense in a.senses.split(","):
             for m in methods:
-                if m == "gurobi":
+                if m == "cvxpy":
+                    r = cvxpy_highs(nt, lo, hi, sense, tl)
+                elif m == "gurobi":
                     try:
                         r = gurobi(nt, lo, hi, sense, tl)
                     except ImportError:
