@@ -69,23 +69,22 @@ def polish(net: NetSnapshot, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, sen
     return best_x, best_v
 
 
-HEURISTIC_SHARE = 0.05  # of an exact method's time limit given to the heuristics' incumbents (at most MAX_S)
-HEURISTIC_MAX_S = 2.0
-HEURISTIC_MIN_S = 0.5  # (but never past the time limit)
-HEURISTIC_AFTER_S = 1.0  # ... once the search is still open after this (or a tenth of its limit): quick proofs stay
+HEURISTIC_AFTER_S = 1.0  # a search still open after this (or a tenth of its limit) runs the heuristics: quick
+# proofs stay quick
 
 
 def heuristic_runs(net: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, seed: int,
                    seconds: float) -> Iterator[Generator[Any, Any, Any]]:
-    """The library's projected-gradient multistart and relax-and-walk (Tong, Cai & Serra) as job generators, one
-    after the other: the gradient for at most half of `seconds`, the walk for the rest. Why: on 10-D to 100-D
-    nets both beat the warm start's incumbent, which branch and bound then never improved (by 0.3-1.4 % on the
-    bench/nd_exact.py nets), so a gap was measured from the wrong value."""
+    """The library's projected-gradient multistart and relax-and-walk (Tong, Cai & Serra) with their default
+    work (256 starts x 300 steps; 10 walks: 0.2 s and 0.4-2.2 s on 10-D to 100-D nets), one after the other, both
+    within `seconds` (the search's remaining time). Why: on those nets both beat the warm start's incumbent,
+    which branch and bound then never improved (by 0.3-26 % on the bench/nd_exact.py nets), so a gap was
+    measured from the wrong value."""
     from nnlab.engine.optimize.heuristics.gradient import GradientParams, gradient
     from nnlab.engine.optimize.heuristics.walk import WalkParams, walk
 
     end = time.perf_counter() + seconds
-    yield gradient(net, lo, hi, sense, GradientParams(draw_paths=0), seconds / 2, seed)
+    yield gradient(net, lo, hi, sense, GradientParams(draw_paths=0), seconds, seed)
     rest = end - time.perf_counter()
     if rest > 0.01:
         yield walk(net, lo, hi, sense, WalkParams(), rest, seed)
@@ -99,7 +98,6 @@ class LateHeuristics:
                  time_limit: float) -> None:
         self.args = (net, lo, hi, sense, seed)
         self.start = t0 + min(HEURISTIC_AFTER_S, 0.1 * time_limit)
-        self.seconds = min(HEURISTIC_MAX_S, max(HEURISTIC_MIN_S, HEURISTIC_SHARE * time_limit))
         self.end = t0 + time_limit
         self.pending = True
 
@@ -113,7 +111,7 @@ class LateHeuristics:
         from nnlab.engine.optimize.base import Incumbent
 
         self.pending = False
-        for run in heuristic_runs(*self.args, min(self.seconds, max(0.0, self.end - now))):
+        for run in heuristic_runs(*self.args, max(0.0, self.end - now)):
             try:
                 for ev in run:
                     if isinstance(ev, Incumbent):
