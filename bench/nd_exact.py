@@ -170,38 +170,14 @@ def gurobi(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: floa
 
 
 def cvxpy_highs(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: float) -> _Res:
-    """The same big-M MILP (interval bounds) written in plain cvxpy and solved by HiGHS through it (method
-    "cvxpy"): what a user without nnlab's formulation layer would write. The bound is HiGHS's MIP dual bound moved
-    back to f (else the objective at a proven optimum, nan without a solution); value = forward pass at its x."""
-    import cvxpy as cp
+    """bench/optimize.py's plain_milp (the big-M MILP in plain cvxpy, HiGHS, interval bounds: what a user without
+    nnlab's formulation layer would write) at this bench's gap, one thread (method "cvxpy")."""
+    from optimize import plain_milp  # bench/optimize.py, beside this script
 
-    from nnlab.engine.optimize.formulation.bounds import interval_bounds
-
-    t0 = time.perf_counter()
-    x = cp.Variable(lo.size)
-    cons, h = [x >= lo, x <= hi], x
-    for (w, b), (L, U) in zip(nt.layers()[:-1], interval_bounds(nt, lo, hi)):
-        g = w @ h + b
-        hn, z = cp.Variable(w.shape[0]), cp.Variable(w.shape[0], boolean=True)
-        cons += [hn >= 0, hn >= g, hn <= g - cp.multiply(np.minimum(L, 0.0), 1 - z),
-                 hn <= cp.multiply(np.maximum(U, 0.0), z)]
-        h = hn
-    w, b = nt.layers()[-1]
-    obj = (w @ h)[0] + float(b[0])
-    prob = cp.Problem(cp.Maximize(obj) if sense == "max" else cp.Minimize(obj), cons)
-    try:
-        prob.solve(solver="HIGHS", time_limit=tl, mip_rel_gap=1e-6, threads=1)
-    except cp.error.SolverError:
-        pass
-    xv = None if x.value is None else np.clip(np.asarray(x.value, dtype=np.float64), lo, hi)
-    value = float(nt.forward(xv)) if xv is not None else float("nan")
-    optimal = prob.status == cp.OPTIMAL
-    extra = getattr(prob.solver_stats, "extra_stats", None)  # highspy's HighsInfo: of cvxpy's canonical problem,
-    bound = float(prob.value) if optimal else float("nan")  # which minimises -f for a max and drops constants
-    if extra is not None and prob.value is not None and hasattr(extra, "mip_dual_bound"):
-        sgn = -1.0 if sense == "max" else 1.0
-        bound = sgn * extra.mip_dual_bound + (float(prob.value) - sgn * extra.objective_function_value)
-    return _Res("optimal" if optimal else "time_limit", value, float(bound), time.perf_counter() - t0)
+    status, value, bound, seconds = plain_milp(nt, lo, hi, sense, tl, mip_rel_gap=1e-6, threads=1)
+    nan = float("nan")
+    return _Res(status if status != "error" else "time_limit", nan if value is None else value,
+                nan if bound is None else bound, seconds)
 
 
 def parse_method(spec: str) -> tuple[str, dict]:

@@ -43,8 +43,7 @@ class NeuronsPanel(QtWidgets.QWidget):
         self.buttons: list[QtWidgets.QToolButton] = []
         self._widths: tuple[int, ...] | None = None
         self._dirty = True
-        self._drawing = 0  # generation of the thumbnail drawing under way (0: none)
-        self._draws = 0
+        self._todo = None  # the thumbnails still to draw: (index, relief) pairs of the last refresh, or None
         self.layer.currentIndexChanged.connect(self.refresh)
         self.back.clicked.connect(lambda: self.select(-1, -1))
         doc.network_changed.connect(self._mark)
@@ -67,20 +66,20 @@ class NeuronsPanel(QtWidgets.QWidget):
 
     def drawing(self) -> bool:
         """Are thumbnails of the last refresh still being drawn (a few per turn of the event loop)?"""
-        return self._drawing != 0
+        return self._todo is not None
 
-    def _draw_some(self, generation: int, todo) -> None:
+    def _draw_some(self, todo) -> None:
         """Draw thumbnails for SLICE_S, then go on in the next turn of the event loop: all 100 of a layer in one
         turn stalled the window for ~40 ms when a training run ended (bench/ui_latency.py)."""
-        if generation != self._drawing:
+        if todo is not self._todo:
             return  # a newer refresh took over
         t0 = time.perf_counter()
         for i, (u, shade) in todo:
             self.buttons[i].setIcon(QtGui.QIcon(relief_pixmap(u, shade, THUMB_PX, self._cmap)))
             if time.perf_counter() - t0 > SLICE_S:
-                QtCore.QTimer.singleShot(0, self, lambda: self._draw_some(generation, todo))
+                QtCore.QTimer.singleShot(0, self, lambda: self._draw_some(todo))
                 return
-        self._drawing = 0
+        self._todo = None
 
     def _colormap(self) -> None:
         if getattr(self, "_cmap", None) != self.doc.scene.camera.colormap:
@@ -113,7 +112,7 @@ class NeuronsPanel(QtWidgets.QWidget):
             for b in self.buttons:
                 b.setVisible(False)
             self.summary.setText("Unit surfaces show 2-input networks." if widths else "No hidden layer.")
-            self._drawing = 0
+            self._todo = None
             self._dirty = False
             return
         n = widths[layer]
@@ -132,7 +131,6 @@ class NeuronsPanel(QtWidgets.QWidget):
                 b.setToolTip(f"layer {layer + 1}, unit {i + 1} of {n}: click to show it in the big view")
         self.summary.setText(f"Layer {layer + 1}: all {n} units; click one to show "
                              "its surface in the big view.")
-        self._draws += 1
-        self._drawing = self._draws
-        self._draw_some(self._drawing, enumerate(reliefs))
+        self._todo = enumerate(reliefs)
+        self._draw_some(self._todo)
         self._dirty = False

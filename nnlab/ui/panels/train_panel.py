@@ -17,7 +17,7 @@ from nnlab.app.document import Document
 from nnlab.app.errors import describe
 from nnlab.app.training import LiveDiagram, cached_network, with_diagrams
 from nnlab.engine.analysis.diagram import MAX_SHOWN
-from nnlab.engine.model.scene import TrainSpec
+from nnlab.engine.model.scene import Scene, TrainSpec
 from nnlab.ui.forms import combo, set_quiet, spin_float, spin_int
 from nnlab.ui.progress import ProgressBar
 from nnlab.ui.panels.target_box import TargetBox
@@ -43,7 +43,7 @@ class TrainPanel(QtWidgets.QWidget):
         self._pending_surface = None
         self._pending_event = None
         self._own_network = False  # set while this panel puts its training result on screen
-        self._run: tuple | None = None  # (scene, resumed) of the running or last run
+        self._run: Scene | None = None  # the scene of the running or last run
         self._frame = QtCore.QTimer(self, singleShot=True, interval=FRAME_MS)
         self._frame.timeout.connect(self._flush)
         lay = QtWidgets.QVBoxLayout(self)
@@ -161,9 +161,8 @@ class TrainPanel(QtWidgets.QWidget):
 
     def resumable(self) -> bool:
         """The last run was stopped early and nothing that determines it changed since: Resume goes on."""
-        run = self._run
-        return (self.slot.worker is None and self.state.resumable and run is not None and
-                run[0] == self.doc.scene and self.doc.trained)
+        return (self.slot.worker is None and self.state.resumable and self._run == self.doc.scene
+                and self.doc.trained)
 
     def _buttons(self) -> None:
         w = self.slot.worker
@@ -235,7 +234,7 @@ class TrainPanel(QtWidgets.QWidget):
         first = self.state.result.epochs_run if resume else 0
         self.state.begin(scene.train.epochs, paused, resume=resume)
         fresh = self.doc.net is self.doc.initial
-        self._run = (scene, resume, fresh)
+        self._run = scene
         self.progress.setRange(0, scene.train.epochs)
         self.progress.setValue(first)
         self.progress.setFormat(f"{'resuming' if resume else 'starting'}… (epoch %v / %m)")

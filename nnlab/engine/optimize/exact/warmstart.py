@@ -12,6 +12,7 @@ from typing import Any, Callable, Generator, Iterator
 import numpy as np
 
 from nnlab.engine.model.network import NetSnapshot
+from nnlab.engine.optimize.base import Incumbent
 from nnlab.engine.optimize.heuristics.ascent import value_and_grad
 
 
@@ -108,8 +109,6 @@ class LateHeuristics:
              stopped: Callable[[], bool]) -> Generator[Any, Any, None]:
         """Offer each point a heuristic improves on to the search (`offer`, then the search's own events from
         `report`, where a stop can come): a cancel during the heuristics is taken at their next improvement."""
-        from nnlab.engine.optimize.base import Incumbent
-
         self.pending = False
         for run in heuristic_runs(*self.args, max(0.0, self.end - now)):
             try:

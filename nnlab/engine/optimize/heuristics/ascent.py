@@ -43,8 +43,7 @@ def value_and_grad(net: NetSnapshot, x: np.ndarray) -> tuple[np.ndarray, np.ndar
 class _Steps:
     """Adam (or plain gradient) steps on one tensor, torch.optim's single-tensor algorithm written out op for op
     (the same iterates): torch.optim's first step imports torch._dynamo, 1.6 s on a quiet machine and 3-8 s on a
-    loaded one, longer than a whole multistart run (and than the share of an exact method's time limit that its
-    incumbents get)."""
+    loaded one, longer than a whole multistart run (and than many exact searches, which run it for incumbents)."""
 
     def __init__(self, u: Any, lr: float, eps: float, adam: bool, b1: float = 0.9, b2: float = 0.999) -> None:
         self.u, self.lr, self.eps, self.adam, self.b1, self.b2, self.n = u, lr, eps, adam, b1, b2, 0
