@@ -203,12 +203,13 @@ class Document:
         return "objective [" + ", ".join(f"{v:g}" for v in c) + "]"
 
     # ---- jobs (picklable factories, run by the UI on a worker) --------------------------------------------
-    def train_job(self, first_epoch: int = 0, cache: bool = False) -> partial:
-        """Train the scene's network from the one on screen (`first_epoch`: resume a stopped run from there;
-        `cache`: the job stores a finished run in the training cache, for a run from the initial network)."""
+    def train_job(self, first_epoch: int = 0, cache: bool = False, resume_state: dict | None = None) -> partial:
+        """Train the scene's network from the one on screen (`first_epoch`: resume a stopped run from there, with
+        its optimizer state `resume_state`; `cache`: the job stores a finished run in the training cache, for a run
+        from the initial network)."""
         lo, hi = self._box()
         return jobs.train_job(self.scene, self.net, first_epoch, surface=(lo, hi, self.scene.camera.resolution),
-                              cache=cache)
+                              cache=cache, resume_state=resume_state)
 
     def race_job(self, names: list[str], sense: str, time_limit: float, seed: int,
                  params: dict[str, dict]) -> partial:

@@ -46,12 +46,16 @@ def race_job(*args: Any) -> partial:
 
 
 def train_job(scene: Scene, start: NetSnapshot | None, first_epoch: int = 0,
-              surface: tuple[Any, Any, int] | None = None, cache: bool = False) -> partial:
+              surface: tuple[Any, Any, int] | None = None, cache: bool = False,
+              resume_state: dict | None = None) -> partial:
     """Training (nnlab.engine.train.training.train); with `surface` = (lower, upper, n) the result also carries
     the trained network's exact n x n surface over that box (TrainResult.surface); `cache`: a finished run is
     stored in the training cache by the job (nnlab.app.training.remember) before it returns, so the GUI thread
-    never compresses and writes it (17-27 ms, a stall of the window when a run ended)."""
-    kw = {"first_epoch": first_epoch} if first_epoch else {}
+    never compresses and writes it (17-27 ms, a stall of the window when a run ended); `resume_state`: the stopped
+    run's optimizer state (TrainResult.optimizer_state), with `first_epoch`."""
+    kw: dict[str, Any] = {"first_epoch": first_epoch} if first_epoch else {}
+    if first_epoch and resume_state is not None:
+        kw["resume_state"] = resume_state
     return partial(_train_with_surface, scene, start, surface, cache, **kw)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Generator
+from typing import Any, Callable, Generator
 
 import numpy as np
 
@@ -60,6 +60,33 @@ class TrainResult:
     # (lower, upper, z): the exact surface of `snapshot` on a grid (evaluate_network), when the job was asked for it
     # (the app's: computed in the worker, so finishing a run does not cost the window a forward pass)
     surface: tuple | None = None
+    # the optimizer's state at the end (e.g. Adam's moments) as numpy (optimizer_state): a resumed run goes on from
+    # it; None after a divergence
+    optimizer_state: dict | None = None
+
+
+def optimizer_state(state: Any) -> Any:
+    """torch.optim's state_dict with every tensor as a numpy array (picklable without torch: the app's window
+    receives training results and does not import torch)."""
+    if hasattr(state, "detach"):
+        return state.detach().cpu().numpy().copy()
+    if isinstance(state, dict):
+        return {k: optimizer_state(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(optimizer_state(v) for v in state)
+    return state
+
+
+def _torch_state(state: Any) -> Any:
+    import torch
+
+    if isinstance(state, np.ndarray):
+        return torch.from_numpy(state.copy())
+    if isinstance(state, dict):
+        return {k: _torch_state(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_torch_state(v) for v in state)
+    return state
 
 
 def _sample_inputs(scene: Scene, rng: np.random.Generator) -> np.ndarray:
@@ -140,13 +167,15 @@ def _lr_at(scene: Scene, frac: float) -> float:
 
 
 def train(scene: Scene, start: NetSnapshot | None = None, surface_resolution: int | None = None,
-          first_epoch: int = 0, data: tuple[np.ndarray, np.ndarray] | None = None
-          ) -> Generator[TrainProgress | TrainError, object, TrainResult]:
+          first_epoch: int = 0, data: tuple[np.ndarray, np.ndarray] | None = None,
+          resume_state: dict | None = None) -> Generator[TrainProgress | TrainError, object, TrainResult]:
     """Train `start` (default: the scene's initial network) on the scene's target; one event per epoch at least.
 
     surface_resolution: grid size of the surfaces in the events (None: scene.camera.resolution, 0: no surfaces).
     first_epoch: resume a stopped run after this many epochs (the lr schedule, batch order and epoch numbers go on
-    from there; the optimizer's own state, e.g. Adam's moments, starts afresh).
+    from there); resume_state: the stopped run's TrainResult.optimizer_state, so the optimizer's own state (Adam's
+    moments) goes on too. Without it the moments start afresh and the first steps can throw the loss back up
+    (3.5x in a fresh-clone test run).
     data: (X, y) to fit instead of the scene's target (a study's real data set, inside scene.domain()).
     """
     import torch
@@ -195,6 +224,8 @@ def train(scene: Scene, start: NetSnapshot | None = None, surface_resolution: in
             grid = tensor((grid_points(dlo, dhi, res) - c) / s)
         method = OPTIMIZERS.get(tr.optimizer)
         opt = method.obj(params, tr)
+        if resume_state is not None and first_epoch > 0:
+            opt.load_state_dict(_torch_state(resume_state))
         batch = len(tr_idx) if method.full_batch else min(tr.batch_size, len(tr_idx))
         steps = math.ceil(len(tr_idx) / batch)
         total = tr.epochs * steps
@@ -282,8 +313,9 @@ def train(scene: Scene, start: NetSnapshot | None = None, surface_resolution: in
             with torch.no_grad():  # back to the end of the last good epoch
                 for p, q in zip(params, good):
                     p.copy_(q)
+        state = None if status == "diverged" else optimizer_state(opt.state_dict())
         return TrainResult(snapshot(), status, epochs_run, last.train_loss, last.val_r2,
-                           time.perf_counter() - t0, history)
+                           time.perf_counter() - t0, history, optimizer_state=state)
 
 
 def train_to_result(scene: Scene, start: NetSnapshot | None = None, surface_resolution: int | None = 0,

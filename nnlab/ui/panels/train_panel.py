@@ -232,6 +232,7 @@ class TrainPanel(QtWidgets.QWidget):
         scene = self.doc.scene
         resume = resume and self.resumable()
         first = self.state.result.epochs_run if resume else 0
+        carry = self.state.result.optimizer_state if resume else None  # Adam's moments go on too
         self.state.begin(scene.train.epochs, paused, resume=resume)
         fresh = self.doc.net is self.doc.initial
         self._run = scene
@@ -252,7 +253,8 @@ class TrainPanel(QtWidgets.QWidget):
             self._progress(ev)
 
         lo, hi = self.doc.domain()
-        job = with_diagrams(self.doc.train_job(first_epoch=first, cache=fresh and not resume), lo, hi, MAX_SHOWN)
+        job = with_diagrams(self.doc.train_job(first_epoch=first, cache=fresh and not resume,
+                                                resume_state=carry), lo, hi, MAX_SHOWN)
         self.slot.start(job, on_yield, self._finished, self._failed, self._ended,
                         paused=paused, process=PROCESS_JOBS)
         self.doc.message.emit(f"Resuming at epoch {first} of {scene.train.epochs}…" if resume else
