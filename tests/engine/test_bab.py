@@ -59,6 +59,48 @@ def test_crown_bound_is_sound_and_within_interval_bound(scheme, intermediate, al
     assert np.all(bb2.ub <= bb.ub + 1e-12)
 
 
+
+@pytest.mark.parametrize("m,n,n2", [(1, 30, 20), (40, 30, 20), (60, 30, 5)])
+@pytest.mark.parametrize("cached", [True, False])
+def test_shared_rows_times_per_box_slopes_equal_the_plain_products(monkeypatch, m, n, n2, cached):
+    """Crown._rows_times_slopes, each of its three ways (the cached right factor; rows scaled per box when they are
+    few; w scaled per box), against pos diag(su_b) w + neg diag(sl_b) w summed term by term."""
+    import torch
+
+    from nnlab.engine.optimize.formulation import crown as crown_mod
+
+    monkeypatch.setattr(crown_mod, "_PRODUCT_FLOATS", 10**9 if cached else 0)
+    rng = np.random.default_rng(m + n + n2)
+    lam, w = rng.normal(size=(m, n)), rng.normal(size=(n, n2))
+    su, sl = rng.uniform(0, 1, (7, n)), (rng.uniform(0, 1, (7, n)) > 0.5).astype(float)
+    pos, neg = np.maximum(lam, 0), np.minimum(lam, 0)
+    want = np.einsum("rj,bj,ji->bri", pos, su, w) + np.einsum("rj,bj,ji->bri", neg, sl, w)
+    cr = Crown(make(3, (4,), "torch_default", 0))
+    T = lambda a: torch.from_numpy(a)  # noqa: E731
+    for _ in range(2):  # the second call reuses the cached factor
+        got = cr._rows_times_slopes(T(pos), T(neg), T(su), T(sl), T(w), 0).numpy()
+        assert got.shape == (7, m, n2)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert bool(cr._products) == cached
+
+
+@pytest.mark.parametrize("hidden", [(20, 20), (30, 12, 25)])
+def test_crown_bounds_agree_whichever_way_the_rows_are_multiplied(monkeypatch, hidden):
+    from nnlab.engine.optimize.formulation import crown as crown_mod
+
+    net = make(5, hidden, "torch_default", 4)
+    rng = np.random.default_rng(2)
+    lo = rng.uniform(-1, 0.5, (40, 5))
+    hi = lo + rng.uniform(0, 0.8, (40, 5))
+    cached = Crown(net, alpha_iters=3).bounds(lo, hi)
+    monkeypatch.setattr(crown_mod, "_PRODUCT_FLOATS", 0)
+    plain = Crown(net, alpha_iters=3).bounds(lo, hi)
+    np.testing.assert_allclose(cached.ub, plain.ub, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cached.A, plain.A, rtol=1e-12, atol=1e-12)
+    for (L1, U1), (L2, U2) in zip(cached.layers, plain.layers):
+        np.testing.assert_allclose(L1, L2, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(U1, U2, rtol=1e-12, atol=1e-12)
+
 def bump(n0):
     """1 - sum |x_i - c_i|: max 1 at c (interior, every ReLU at its kink); min at the farthest corner of [-1, 1]^n."""
     c = np.array([0.3, -0.2, 0.1, 0.4, -0.35][:n0])

@@ -44,6 +44,9 @@ class BoxBounds:
         return out
 
 
+_PRODUCT_FLOATS = 4_000_000  # largest right factor Crown._rows_times_slopes keeps per layer (32 MB)
+
+
 class Crown:
     """CROWN bounds of `net`'s output (maximised: negate the last layer for a minimum) over batches of boxes."""
 
@@ -61,6 +64,7 @@ class Crown:
         self.intermediate = intermediate
         self.alpha_iters = int(alpha_iters)
         self.alpha_lr = float(alpha_lr)
+        self._products: dict = {}  # (layer, rows) -> the right factor of _rows_times_slopes
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """The network at points x (N, n0), single-threaded torch (cheaper than numpy's BLAS threads here)."""
@@ -98,7 +102,7 @@ class Crown:
             pos, neg = lam.clamp(min=0), lam.clamp(max=0)
             w, bj = self.W[top], self.b[top]
             const = const + tu @ pos.T + (su * bj) @ pos.T + (sl * bj) @ neg.T
-            lam = pos @ (su[:, :, None] * w) + neg @ (sl[:, :, None] * w)
+            lam = self._rows_times_slopes(pos, neg, su, sl, w, top)
             start = top - 1
         for j in range(start, -1, -1):
             if j == 0:
@@ -106,12 +110,40 @@ class Crown:
             su, tu, sl, unst = relax[j]
             if slopes is not None:
                 sl = self.torch.where(unst, slopes[j], sl)
-            pos, neg = lam.clamp(min=0), lam.clamp(max=0)
-            const = const + (pos * tu[:, None, :]).sum(-1)
-            lam = pos * su[:, None, :] + neg * sl[:, None, :]
+            # pos su + neg sl written as lam sl + pos (su - sl), the products as matrix products (no (B, m, n)
+            # temporaries beyond two: the pass is memory-bound; the same terms, summed in another order)
+            pos = lam.clamp(min=0)
+            const = const + (pos @ tu[:, :, None])[..., 0]
+            lam = (lam * sl[:, None, :]).addcmul_(pos, (su - sl)[:, None, :])
             const = const + lam @ self.b[j]
-            lam = lam @ self.W[j]
+            B, m, n = lam.shape
+            lam = (lam.reshape(B * m, n) @ self.W[j]).view(B, m, -1)  # one product (a permuted lam would batch)
         return lam, const
+
+    def _rows_times_slopes(self, pos: Any, neg: Any, su: Any, sl: Any, w: Any, top: int) -> Any:
+        """pos diag(su_b) w + neg diag(sl_b) w for every box b: rows (m, n) shared by the boxes (the fixed rows of
+        layer top + 1: [W; -W] of an intermediate layer, or the output's), slopes (B, n), w (n, n'); (B, m, n').
+
+        Why: written as `pos @ (su[:, :, None] * w)` this is a batched matmul of B small (m x n) @ (n x n')
+        products: 74 ms for 512 boxes of a 10-100-100-1 net and ~90 % of a whole bound. Here it is one product
+        [su, sl] (B, 2n) @ [pos x w; neg x w] (2n, m n'), the right factor made once per layer (11 ms), or, past
+        _PRODUCT_FLOATS for that factor, the rows scaled per box and one (B m, n) @ (n, n') product (few rows, as the
+        output's: 0.7 ms instead of 82) or w scaled per box and one (m, 2n) @ (2n, B n') product. The same
+        products summed in another order: the same rounding bound (certify.float_margin)."""
+        t = self.torch
+        B, m, n, n2 = su.shape[0], pos.shape[0], w.shape[0], w.shape[1]
+        if 2 * n * m * n2 <= _PRODUCT_FLOATS:
+            R = self._products.get((top, m))
+            if R is None:
+                R = t.cat([(pos[:, :, None] * w[None]).permute(1, 0, 2).reshape(n, m * n2),
+                           (neg[:, :, None] * w[None]).permute(1, 0, 2).reshape(n, m * n2)])
+                self._products[(top, m)] = R
+            return (t.cat([su, sl], 1) @ R).view(B, m, n2)
+        if m <= 2 * n2:
+            return (pos[None] * su[:, None, :] + neg[None] * sl[:, None, :]) @ w
+        X = t.cat([su[:, :, None] * w, sl[:, :, None] * w], 1)  # (B, 2n, n')
+        Y = t.cat([pos, neg], 1) @ X.permute(1, 0, 2).reshape(2 * n, B * n2)
+        return Y.view(m, B, n2).permute(1, 0, 2)
 
     @staticmethod
     def _concretize(A: Any, const: Any, mid: Any, rad: Any) -> Any:
