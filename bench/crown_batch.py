@@ -1,7 +1,8 @@
 """CROWN over a batch of boxes (formulation/crown.py, the bound of input branch and bound): its backward pass with the
 shared rows times the per-box slopes as one large matrix product (Crown._rows_times_slopes) and two temporaries per
 layer, against the pass it replaced (a batched matmul of B small products, `pos @ (su[:, :, None] * w)`, and five
-temporaries; kept here as `old`), side by side in one run on the same boxes; then `bab` with each
+temporaries; kept here as `old`) and its concretisation (A mid + |A| rad as batched products against three
+temporaries), side by side in one run on the same boxes; then `bab` with each
 for the same time limit on the nets of up to 20 inputs (boxes bounded, final bound: more boxes, tighter bound).
 
 Printed: ms per batch of 512 boxes (median of 7) for CROWN and for alpha-lite (3 slope steps, bab's default), the
@@ -26,7 +27,7 @@ from nnlab.engine.model.scene import InitSpec, NetworkSpec  # noqa: E402
 from nnlab.engine.optimize import run_method, run_to_result  # noqa: E402
 from nnlab.engine.optimize.formulation.crown import Crown  # noqa: E402
 
-NEW = Crown._backward
+NEW = (Crown._backward, Crown._concretize)
 
 
 def old(self, lam, const, top, relax, slopes=None):  # noqa: ANN001, ANN201
@@ -52,6 +53,18 @@ def old(self, lam, const, top, relax, slopes=None):  # noqa: ANN001, ANN201
         const = const + lam @ self.b[j]
         lam = lam @ self.W[j]
     return lam, const
+
+
+def old_concretize(self, A, const, mid, rad):  # noqa: ANN001, ANN201
+    """Crown._concretize as it was (three (B, m, n0) temporaries)."""
+    return (A * mid[:, None, :]).sum(-1) + (A.abs() * rad[:, None, :]).sum(-1) + const
+
+
+OLD = (old, old_concretize)
+
+
+def use(pair: tuple) -> None:
+    Crown._backward, Crown._concretize = pair
 
 
 def per_batch(nt, lo: np.ndarray, hi: np.ndarray, alpha: int, reps: int = 7) -> tuple[float, np.ndarray]:  # noqa: ANN001
@@ -81,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         name = "-".join(map(str, (n0, *hidden, 1)))
         for alpha in (0, 3):
             rows = {}
-            for label, f in (("old", old), ("new", NEW)):
-                Crown._backward = f
+            for label, pair in (("old", OLD), ("new", NEW)):
+                use(pair)
                 rows[label] = per_batch(nt, lo, hi, alpha)
-            Crown._backward = NEW
+            use(NEW)
             diff = float(np.max(np.abs(rows["old"][1] - rows["new"][1])))
             print(f"{name} {'alpha-lite' if alpha else 'CROWN':10s} 512 boxes: old {rows['old'][0]:7.1f} ms, "
                   f"new {rows['new'][0]:6.1f} ms, ratio {rows['old'][0] / rows['new'][0]:.2f}x "
@@ -92,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         if n0 > 20:
             continue  # bab (input splitting) is the path up to 12 inputs: no bab run on the 784-input net
         unit = (np.zeros(n0), np.ones(n0))
-        for label, f in (("old", old), ("new", NEW)):
-            Crown._backward = f
+        for label, pair in (("old", OLD), ("new", NEW)):
+            use(pair)
             try:
                 r = run_to_result(run_method("bab", nt, *unit, "max", time_limit=tl, seed=0))
             finally:
-                Crown._backward = NEW
+                use(NEW)
             print(f"{name} bab max {tl:g} s, {label}: {r.extra['boxes']} boxes, bound {r.bound:.5g}, value "
                   f"{r.value:.5g}, load {os.getloadavg()[0]:.2f}")
     return 0

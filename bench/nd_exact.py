@@ -12,11 +12,13 @@ gurobipy (method "gurobi": the big-M MILP with interval bounds, one thread) are 
 (optional; not project dependencies); method "cvxpy" is the same big-M MILP in plain cvxpy, solved by HiGHS. Gurobi's "optimal" is its own MIPGap test, not certify.is_optimal.
 
 Printed per problem and method: status, value, bound, relative gap, seconds, nodes (boxes / nodes / -), then the
-certified counts per method and the ratio of each method's final gap to relu_bab's ("c" = certified). The load
+certified counts per method and the ratio of each method's final gap to relu_bab's ("c" = certified), then the
+anytime table: each method's best proven bound at the --checkpoints (nnlab: its BoundProgress reports; Gurobi: its
+MIP callback's dual bound) and at how many checkpoints the first method's bound is at least as tight as each other's. The load
 average is printed next to every row (2 shared cores: times are noisy). Work is budgeted by the time limit only.
 A method may carry parameters, METHOD:key=value;key=value (e.g. bab:alpha_iters=0, the bab of before alpha-lite):
 variants run side by side in one run. Run: .venv/bin/python bench/nd_exact.py [--quick] [--time-limit S]
-[--methods relu_bab,bab,milp] [--senses max,min] [--only SUBSTR] [--no-lp-root]
+[--methods relu_bab,bab,milp] [--senses max,min] [--only SUBSTR] [--no-lp-root] [--checkpoints 1,2,5,...]
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from nnlab.engine.model.network import NetSnapshot, from_torch, initial_snapshot
 from nnlab.engine.model.scene import InitSpec, NetworkSpec  # noqa: E402
 
 from fitting import fit  # noqa: E402  (bench/fitting.py, beside this script)
-from nnlab.engine.optimize import run_method, run_to_result  # noqa: E402
+from nnlab.engine.optimize import run_method  # noqa: E402
 
 
 def net(n0: int, hidden: tuple[int, ...], scheme: str, seed: int = 1) -> NetSnapshot:
@@ -139,6 +141,7 @@ class _Res:
         self.status, self.value, self.bound, self.seconds = status, value, bound, seconds
         self.gap = relative_gap(value, bound)
         self.extra: dict = {}
+        self.trajectory: list[tuple[float, float]] = []  # (seconds, bound) as the solver reported them
 
 
 def gurobi(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: float) -> _Res:
@@ -162,11 +165,19 @@ def gurobi(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: floa
         h = hn
     w, b = nt.layers()[-1]
     m.setObjective((w @ h)[0] + float(b[0]), gp.GRB.MAXIMIZE if sense == "max" else gp.GRB.MINIMIZE)
-    m.optimize()
+    traj: list[tuple[float, float]] = []
+
+    def seen(model, where) -> None:  # noqa: ANN001  (Gurobi's callback: its MIP dual bound over time)
+        if where == gp.GRB.Callback.MIP:
+            traj.append((time.perf_counter() - t0, float(model.cbGet(gp.GRB.Callback.MIP_OBJBND))))
+
+    m.optimize(seen)
     xv = np.clip(np.asarray(x.X), lo, hi) if m.SolCount else None
     value = float(nt.forward(xv)) if xv is not None else float("nan")
     status = "optimal" if m.Status == gp.GRB.OPTIMAL else "time_limit"
-    return _Res(status, value, float(m.ObjBound), time.perf_counter() - t0)
+    r = _Res(status, value, float(m.ObjBound), time.perf_counter() - t0)
+    r.trajectory = traj + [(r.seconds, r.bound)]
+    return r
 
 
 def cvxpy_highs(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: float) -> _Res:
@@ -178,6 +189,31 @@ def cvxpy_highs(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl:
     nan = float("nan")
     return _Res(status if status != "error" else "time_limit", nan if value is None else value,
                 nan if bound is None else bound, seconds)
+
+
+def run_nnlab(name: str, params: dict, nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: float):  # noqa: ANN201
+    """An nnlab method run to its result, with the (seconds, bound) of every BoundProgress it reported."""
+    from nnlab.engine.jobs import drain
+    from nnlab.engine.optimize.base import BoundProgress
+
+    traj: list[tuple[float, float]] = []
+
+    def on(ev) -> None:  # noqa: ANN001
+        if isinstance(ev, BoundProgress) and ev.bound is not None:
+            traj.append((ev.seconds, ev.bound))
+
+    r = drain(run_method(name, nt, lo, hi, sense, tl, 0, params), on)
+    if r.bound is not None:
+        traj.append((r.seconds, r.bound))
+    return r, traj
+
+
+def bound_at(traj: list[tuple[float, float]], t: float, sense: str) -> float | None:
+    """The tightest bound a run had proved by `t` seconds (None: none yet)."""
+    got = [b for s, b in traj if s <= t and np.isfinite(b)]
+    if not got:
+        return None
+    return min(got) if sense == "max" else max(got)
 
 
 def parse_method(spec: str) -> tuple[str, dict]:
@@ -204,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--senses", default="max,min")
     ap.add_argument("--only", default="", help="run only problems whose name contains this")
     ap.add_argument("--no-lp-root", action="store_true", help="skip the LP root bound")
+    ap.add_argument("--checkpoints", default="1,2,5,10,20,30,60",
+                    help="seconds at which every method's bound so far is printed and compared (anytime)")
     a = ap.parse_args(argv)
     tl = a.time_limit if a.time_limit is not None else (10.0 if a.quick else 60.0)
     methods = [m for m in a.methods.split(",") if m]
@@ -212,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.zeros(1)  # the import is not part of any measurement
     print(f"nd_exact: time limit {tl:g} s per method and problem; {os.cpu_count()} cores")
     rows = []
+    checks = [float(c) for c in a.checkpoints.split(",") if c and float(c) <= tl]
+    anytime: dict = {}  # (problem, sense, method) -> bound so far at each checkpoint
     for name, nt, lo, hi in problems(a.quick, a.only):
         print(f"\n{name}  [{root_bounds(nt, lo, hi, not a.no_lp_root)}]  load {os.getloadavg()[0]:.1f}",
               flush=True)
@@ -230,11 +270,12 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                 else:
                     name_, params = parse_method(m)
-                    r = run_to_result(run_method(name_, nt, lo, hi, sense, tl, 0, params))
+                    r, r.trajectory = run_nnlab(name_, params, nt, lo, hi, sense, tl)
                 nodes = r.extra.get("nodes", r.extra.get("boxes", "-"))
                 via = f" via {r.extra['via']}" if "via" in r.extra else ""
                 cert = r.status == "optimal"
                 rows.append((name, sense, m, cert, r.gap, r.seconds))
+                anytime[(name, sense, m)] = [bound_at(getattr(r, "trajectory", []), c, sense) for c in checks]
                 g = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731  (a heuristic has no bound)
                 print(f"  {sense:3s} {m + via:24s} {r.status:10s} value {r.value:.7g}  bound {g(r.bound, '.7g')}  "
                       f"gap {g(r.gap, '.3g')}  {r.seconds:6.1f} s  nodes {nodes}  load {os.getloadavg()[0]:.1f}",
@@ -255,6 +296,24 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             ratio = "c/c" if r[3] and b[3] else ("-" if b[4] in (None, 0) or r[4] is None else f"{r[4] / b[4]:.3g}")
             print(f"  {r[0]:32s} {r[1]:3s} {r[2]:24s} {ratio}")
+    if len(methods) > 1 and checks:
+        first = methods[0]
+        print(f"\nanytime: bound so far at {', '.join(f'{c:g}' for c in checks)} s ('-': none yet); "
+              f"{first} at least as tight as each other method at how many checkpoints:")
+        fmt = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
+        for (pname, sense, m), bs in anytime.items():
+            print(f"  {pname:32s} {sense:3s} {m:24s} {' '.join(f'{fmt(b):>9s}' for b in bs)}")
+        for m in methods[1:]:
+            ok = total = 0
+            for (pname, sense, mm), bs in anytime.items():
+                if mm != m or (pname, sense, first) not in anytime:
+                    continue
+                for mine, theirs in zip(anytime[(pname, sense, first)], bs):
+                    if theirs is None:
+                        continue  # the other has no bound yet: nothing to compare
+                    total += 1
+                    ok += mine is not None and (mine <= theirs if sense == "max" else mine >= theirs)
+            print(f"  {first} vs {m}: at least as tight at {ok} of {total} checkpoints")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
