@@ -187,8 +187,10 @@ def cvxpy_highs(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl:
 
     status, value, bound, seconds = plain_milp(nt, lo, hi, sense, tl, mip_rel_gap=1e-6, threads=1)
     nan = float("nan")
-    return _Res(status if status != "error" else "time_limit", nan if value is None else value,
-                nan if bound is None else bound, seconds)
+    r = _Res(status if status != "error" else "time_limit", nan if value is None else value,
+             nan if bound is None else bound, seconds)
+    r.trajectory = [(seconds, r.bound)]  # cvxpy reports HiGHS's bound only at the end
+    return r
 
 
 def run_nnlab(name: str, params: dict, nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, sense: str, tl: float):  # noqa: ANN201
@@ -257,11 +259,14 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         for sense in a.senses.split(","):
             for m in methods:
+                traj: list = []
                 if m == "cvxpy":
                     r = cvxpy_highs(nt, lo, hi, sense, tl)
+                    traj = r.trajectory
                 elif m == "gurobi":
                     try:
                         r = gurobi(nt, lo, hi, sense, tl)
+                        traj = r.trajectory
                     except ImportError:
                         print("  gurobi: gurobipy not installed")
                         continue
@@ -270,12 +275,14 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                 else:
                     name_, params = parse_method(m)
-                    r, r.trajectory = run_nnlab(name_, params, nt, lo, hi, sense, tl)
+                    r, traj = run_nnlab(name_, params, nt, lo, hi, sense, tl)
                 nodes = r.extra.get("nodes", r.extra.get("boxes", "-"))
                 via = f" via {r.extra['via']}" if "via" in r.extra else ""
                 cert = r.status == "optimal"
                 rows.append((name, sense, m, cert, r.gap, r.seconds))
-                anytime[(name, sense, m)] = [bound_at(getattr(r, "trajectory", []), c, sense) for c in checks]
+                # at the time limit: the final bound (a run reports it a little after the limit)
+                anytime[(name, sense, m)] = [(bound_at(traj, c if c < tl else np.inf, sense),
+                                              cert and (r.seconds <= c or c >= tl)) for c in checks]
                 g = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731  (a heuristic has no bound)
                 print(f"  {sense:3s} {m + via:24s} {r.status:10s} value {r.value:.7g}  bound {g(r.bound, '.7g')}  "
                       f"gap {g(r.gap, '.3g')}  {r.seconds:6.1f} s  nodes {nodes}  load {os.getloadavg()[0]:.1f}",
@@ -302,18 +309,22 @@ def main(argv: list[str] | None = None) -> int:
               f"{first} at least as tight as each other method at how many checkpoints:")
         fmt = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
         for (pname, sense, m), bs in anytime.items():
-            print(f"  {pname:32s} {sense:3s} {m:24s} {' '.join(f'{fmt(b):>9s}' for b in bs)}")
+            cells = " ".join(f"{fmt(b) + ('c' if c else ' '):>10s}" for b, c in bs)
+            print(f"  {pname:32s} {sense:3s} {m:24s} {cells}")
+        print("  (c: certified by then, gap <= 1e-6; two certified bounds count as a tie: each is within the gap)")
         for m in methods[1:]:
-            ok = total = 0
+            ok = total = ties = 0
             for (pname, sense, mm), bs in anytime.items():
                 if mm != m or (pname, sense, first) not in anytime:
                     continue
-                for mine, theirs in zip(anytime[(pname, sense, first)], bs):
+                for (mine, mc), (theirs, tc) in zip(anytime[(pname, sense, first)], bs):
                     if theirs is None:
                         continue  # the other has no bound yet: nothing to compare
                     total += 1
-                    ok += mine is not None and (mine <= theirs if sense == "max" else mine >= theirs)
-            print(f"  {first} vs {m}: at least as tight at {ok} of {total} checkpoints")
+                    if mc and tc:
+                        ties += 1
+                    ok += (mc and tc) or (mine is not None and (mine <= theirs if sense == "max" else mine >= theirs))
+            print(f"  {first} vs {m}: at least as tight at {ok} of {total} checkpoints ({ties} with both certified)")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
