@@ -219,11 +219,15 @@ def bound_at(traj: list[tuple[float, float]], t: float, sense: str) -> float | N
 
 
 def parse_method(spec: str) -> tuple[str, dict]:
-    """"bab:alpha_iters=0;batch=128" -> ("bab", {"alpha_iters": 0, "batch": 128}) (numbers parsed, else strings)."""
+    """"bab:alpha_iters=0;warm_start=false" -> ("bab", {"alpha_iters": 0, "warm_start": False}) (numbers and
+    true/false parsed, else strings)."""
     name, _, rest = spec.partition(":")
     params: dict = {}
     for kv in filter(None, rest.split(";")):
         k, _, v = kv.partition("=")
+        if v in ("true", "false"):
+            params[k] = v == "true"
+            continue
         try:
             params[k] = int(v)
         except ValueError:
