@@ -193,19 +193,42 @@ def test_a_bundled_trained_presets_training_animation_replays_shipped_keyframes(
     assert out.stdout.split() == ["False", "7", "True", "False", "120", "True", "False"], out.stdout + out.stderr
 
 
+def _training_differs(keys: list, net, shipped: tuple) -> str | None:
+    """Why the trained keyframes and weights (keys, net) are not the shipped ones, None if they are. Epochs exactly;
+    losses to 2e-3 (captions round to 4 digits), surfaces to 1e-3 of their range, weights to 1e-2 of their largest.
+    Why not bit for bit: float32 training over 120 epochs amplifies last-bit differences between machines (seen on
+    another CPU: weights 2e-4 apart, val loss 0.01761 against 0.01762), while another net's training differs far
+    more (the next init seed: train loss 2.428 against 2.325 at epoch 2; 1 % more learning rate: 2.319)."""
+    import re
+
+    if len(keys) != len(shipped[0]):
+        return f"{len(keys)} keyframes, {len(shipped[0])} shipped"
+    for (z, c), (zs, cs) in zip(keys, shipped[0]):
+        num = [float(v) for v in re.findall(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?", c)]
+        nums = [float(v) for v in re.findall(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?", cs)]
+        if len(num) != len(nums) or num[:2] != nums[:2] or not np.allclose(num[2:], nums[2:], rtol=2e-3, atol=0):
+            return f"caption {c!r} against {cs!r}"
+        scale = float(np.ptp(zs)) or 1.0
+        if float(np.abs(z - zs).max()) > 1e-3 * scale:
+            return f"{c}: surface {float(np.abs(z - zs).max()):.3g} from the shipped one (scale {scale:.3g})"
+    for a, b in zip(net.weights + net.biases, shipped[1].weights + shipped[1].biases):
+        if a.shape != b.shape or float(np.abs(a - b).max()) > 1e-2 * max(1.0, float(np.abs(b).max())):
+            return "final weights differ"
+    return None
+
+
 def test_the_shipped_keyframes_are_what_training_gives():
     """The bundled keyframes and weights are the engine's own training (a stale entry would show another net's
-    training): retrain the smallest preset and compare every keyframe and the final weights."""
+    training): retrain the smallest preset and compare every keyframe and the final weights; the same comparison
+    tells the training of the next init seed apart (so the tolerance is not too loose to fail)."""
     from nnlab.bundled import scene_path
-    from nnlab.engine.model.scene import load_scene
     from nnlab.engine.train.keyframes import keyframe_scene, train_keyframes
 
     sc, every = keyframe_scene(load_scene(scene_path("peaks_tanh")))
     shipped = cache.lookup_frames(sc, every, sc.camera.resolution, folders=[cache.bundled_dir()])
     assert shipped is not None
     keys, net = drain(train_keyframes(sc))
-    assert [c for _, c in keys] == [c for _, c in shipped[0]] and len(keys) == sc.train.epochs // every
-    for (z, _), (zs, _) in zip(keys, shipped[0]):
-        np.testing.assert_array_equal(z, zs)
-    for a, b in zip(net.weights + net.biases, shipped[1].weights + shipped[1].biases):
-        np.testing.assert_array_equal(a, b)
+    assert len(keys) == sc.train.epochs // every
+    assert _training_differs(keys, net, shipped) is None
+    other = dataclasses.replace(sc, init=dataclasses.replace(sc.init, seed=sc.init.seed + 1))
+    assert _training_differs(*drain(train_keyframes(other)), shipped) is not None
