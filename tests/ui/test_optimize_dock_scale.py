@@ -13,19 +13,33 @@ STEPS = [float(p) for p in np.arange(MIN_POINT_SIZE, MAX_POINT_SIZE + 0.5, 1.0)]
 
 
 def test_the_steps_are_the_ones_ctrl_plus_minus_reach(new_main_window, qtbot):
+    """The window's Ctrl +/- step by 1 pt and Ctrl 0 resets (each press restyles the whole window: ~0.7 s); the walk
+    over every step and two past each end uses the same WindowActions.font_step on a ViewState no window listens to
+    (it reads only .view), so the range the other tests cover is the range the keys reach."""
+    from types import SimpleNamespace
+
+    from nnlab.app.view import ViewState
+    from nnlab.ui.window_actions import WindowActions
+
     win = new_main_window()
     try:
-        reached = {win.view.point_size}
-        for delta in (1.0, -1.0):
-            win.menus.font_reset()
-            for _ in range(len(STEPS) + 2):  # every step from the base one way, and two presses past the end
-                win.menus.font_step(delta)
-                reached.add(win.view.point_size)
-        assert sorted(reached) == STEPS
+        win.menus.font_step(1.0)
+        assert win.view.point_size == BASE_POINT_SIZE + 1
+        win.menus.font_step(-1.0)
+        win.menus.font_step(-1.0)
+        assert win.view.point_size == BASE_POINT_SIZE - 1
         win.menus.font_reset()
         assert win.view.point_size == BASE_POINT_SIZE
     finally:
         win.close()
+    quiet = SimpleNamespace(view=ViewState(point_size=BASE_POINT_SIZE))
+    reached = {quiet.view.point_size}
+    for delta in (1.0, -1.0):
+        quiet.view.point_size = BASE_POINT_SIZE
+        for _ in range(len(STEPS) + 2):  # every step from the base one way, and two presses past the end
+            WindowActions.font_step(quiet, delta)
+            reached.add(quiet.view.point_size)
+    assert sorted(reached) == STEPS
 
 
 def too_wide(root: QtWidgets.QWidget, width: int) -> list[str]:
