@@ -201,16 +201,19 @@ def _training_differs(keys: list, net, shipped: tuple) -> str | None:
     more (the next init seed: train loss 2.428 against 2.325 at epoch 2; 1 % more learning rate: 2.319)."""
     import re
 
+    def numbers(caption: str) -> list[float]:  # epoch, epochs, train loss, val loss
+        return [float(v) for v in re.findall(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?", caption)]
+
     if len(keys) != len(shipped[0]):
         return f"{len(keys)} keyframes, {len(shipped[0])} shipped"
     for (z, c), (zs, cs) in zip(keys, shipped[0]):
-        num = [float(v) for v in re.findall(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?", c)]
-        nums = [float(v) for v in re.findall(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?", cs)]
+        num, nums = numbers(c), numbers(cs)
         if len(num) != len(nums) or num[:2] != nums[:2] or not np.allclose(num[2:], nums[2:], rtol=2e-3, atol=0):
             return f"caption {c!r} against {cs!r}"
         scale = float(np.ptp(zs)) or 1.0
-        if float(np.abs(z - zs).max()) > 1e-3 * scale:
-            return f"{c}: surface {float(np.abs(z - zs).max()):.3g} from the shipped one (scale {scale:.3g})"
+        off = float(np.abs(z - zs).max())
+        if off > 1e-3 * scale:
+            return f"{c}: surface {off:.3g} from the shipped one (scale {scale:.3g})"
     for a, b in zip(net.weights + net.biases, shipped[1].weights + shipped[1].biases):
         if a.shape != b.shape or float(np.abs(a - b).max()) > 1e-2 * max(1.0, float(np.abs(b).max())):
             return "final weights differ"

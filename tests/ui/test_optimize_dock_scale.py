@@ -35,7 +35,7 @@ def test_the_steps_are_the_ones_ctrl_plus_minus_reach(new_main_window, qtbot):
     quiet = SimpleNamespace(view=ViewState(point_size=BASE_POINT_SIZE))
     reached = {quiet.view.point_size}
     for delta in (1.0, -1.0):
-        quiet.view.point_size = BASE_POINT_SIZE
+        WindowActions.font_reset(quiet)
         for _ in range(len(STEPS) + 2):  # every step from the base one way, and two presses past the end
             WindowActions.font_step(quiet, delta)
             reached.add(quiet.view.point_size)
