@@ -12,6 +12,9 @@ per node, warm-started from the parent), and the best-bound node is split on the
   layer's relaxation slack it removes, as crown.Crown._score), the hidden bounds re-bounded on the halves;
 - "hybrid": per node, the input split when its score beats every neuron's (both estimate the bound slack removed),
   else the fsb neuron. Nodes then carry their own boxes.
+Hull: with `hull` (default) the root is bounded once more with the first layer's input-space hull fitted
+(alpha_beta.set_hull); kept when it removes >= HULL_MIN_GAIN of the root's gap, every node then mixes it with the
+chords (a theta per neuron, optimised with the slopes).
 Leaves: a node with at most `lp_close` unstable neurons is solved exactly by the region LPs of its 2^u sign patterns
 (HiGHS; their union is the node's domain). A node whose split bounds cross (L > U) is empty.
 Incumbents: warm start (corners, samples, projected gradient from the 64 best) and a region-LP walk at the start,
@@ -56,9 +59,14 @@ class ReluBabParams:
     max_bytes: int = 400_000_000  # memory cap of the open nodes: past it new nodes are stored without their slopes
     # and multipliers (their children start from CROWN's slopes again)
     threads: int = 1
+    hull: bool = True  # first layer's input-space hull (Anderson et al. 2020) in the output bound: fitted at the
+    # root, then mixed per node and neuron with the chord (alpha_beta.AlphaBetaCrown.set_hull)
 
 
 BRANCHINGS = ("babsr", "fsb", "input", "hybrid")
+# the root's fitted hull is kept when it removes at least this share of the root's gap (bound - incumbent): below
+# it (measured: 0.0 of 46 on the 10-D Styblinski-Tang net) its per-node cost (~20 % more per node) buys nothing
+HULL_MIN_GAIN = 0.02
 LP_CELLS = 20_000
 
 
@@ -85,7 +93,7 @@ class _Search(BestFirst):
 
         super().__init__(inet, p.mip_gap)
         self.lo, self.hi, self.p = lo, hi, p
-        self.ab = AlphaBetaCrown(inet, lo, hi, p.dtype)
+        self.ab = AlphaBetaCrown(inet, lo, hi, p.dtype, hull=p.hull)
         self.lp = RegionLP(inet, lo, hi)
         self.widths = list(inet.widths)
         self.offs = np.concatenate([[0], np.cumsum(self.widths)]).astype(int)
@@ -95,6 +103,7 @@ class _Search(BestFirst):
         self.input_split = p.branching in ("input", "hybrid")
         self.stored = 0  # bytes held by open nodes
         self.seeds: np.ndarray | None = None
+        self.hull_gain: float | None = None  # root bound removed by the fitted hull (None: not fitted)
         self.per_node = 0.0  # measured seconds per bounded child (sizes the last batches to the time left)
         # region LPs are dense n0 x sum(widths): past LP_CELLS entries one costs ~0.1 s (784-50-50-1), more than
         # bounding the children of further splits, so there only nodes with every ReLU fixed are closed by an LP
@@ -141,6 +150,15 @@ class _Search(BestFirst):
         self.root_unstable = int(sum(int(((L < 0) & (U > 0)).sum()) for L, U in zip(Ls, Us)))
         nb = yield from self.ab.iter_output(Ls, Us, sp, None, None, self.p.root_iters, self.p.lr_alpha,
                                             self.p.lr_beta, deadline=deadline)
+        if self.p.hull and (deadline is None or time.perf_counter() < deadline):
+            nbh = yield from self.ab.iter_output(Ls, Us, sp, nb.alpha, None, self.p.root_iters, self.p.lr_alpha,
+                                                 self.p.lr_beta, deadline=deadline, fit_hull=True)
+            gain, gap = float(nb.ub[0] - nbh.ub[0]), float(nb.ub[0]) - self.value
+            self.hull_gain = gain
+            if gain > 0 and gain >= HULL_MIN_GAIN * gap:  # fixed for every node (theta = 0: as fitted here)
+                self.ab.set_hull(nbh.hull)
+                nb = nbh
+                nb.hull = t.zeros_like(Ls[0])
         crown = self._pop()
         self.n_nodes -= 1  # the same root, bounded again
         self._add(self._flat(Ls), self._flat(Us), zero, self.lo[None], self.hi[None], nb, np.array([-crown[0]]),
@@ -197,6 +215,7 @@ class _Search(BestFirst):
         L, U, split, lo, hi, ub = L[rows], U[rows], split[rows].astype(np.int8), lo[rows], hi[rows], ub[rows]
         alpha = self._flat(nb.alpha)[rows].astype(np.float32)
         beta = self._flat(nb.beta)[rows].astype(np.float32)
+        hull = None if nb.hull is None else nb.hull.numpy()[rows].astype(np.float32)  # theta (fixed hull)
         scores = self._scores(L, U, lam).astype(np.float32)
         isc = None
         if self.input_split:
@@ -205,14 +224,15 @@ class _Search(BestFirst):
                                      ).astype(np.float32)
         small = L[0].nbytes + U[0].nbytes + split[0].nbytes + scores[0].nbytes + lo[0].nbytes + hi[0].nbytes + (
             isc[0].nbytes if isc is not None else 0)
-        full = small + alpha[0].nbytes + beta[0].nbytes
+        full = small + alpha[0].nbytes + beta[0].nbytes + (0 if hull is None else hull[0].nbytes)
         # copies: a row view would keep its whole batch's array alive as long as the node lives
         for j in range(rows.size):
             keep_ab = self.stored < self.p.max_bytes
             nbytes = full if keep_ab else small
             nd = (-float(ub[j]), next(self.ids), L[j].copy(), U[j].copy(), split[j].copy(),
                   alpha[j].copy() if keep_ab else None, beta[j].copy() if keep_ab else None, scores[j].copy(),
-                  lo[j].copy(), hi[j].copy(), isc[j].copy() if isc is not None else None, nbytes)
+                  lo[j].copy(), hi[j].copy(), isc[j].copy() if isc is not None else None, nbytes,
+                  hull[j].copy() if keep_ab and hull is not None else None)
             self.stored += nbytes
             heapq.heappush(self.heap, nd)
 
@@ -265,7 +285,12 @@ class _Search(BestFirst):
             if rows.size:
                 al[rows] = np.stack([nodes[i][5] for i in rows])
                 be[rows] = np.stack([nodes[i][6] for i in rows])
-        return {"L": L, "U": U, "sp": np.stack([nd[4] for nd in nodes]).astype(np.float64), "al": al, "be": be,
+        T = None
+        if self.ab.fixed is not None:  # the hull's theta per node; 0 (the fixed hull alone) where not stored
+            z = np.zeros(self.widths[0], np.float32)
+            T = np.stack([nd[12] if nd[12] is not None else z for nd in nodes]).astype(np.float64)
+        return {"T": T, "L": L, "U": U, "sp": np.stack([nd[4] for nd in nodes]).astype(np.float64), "al": al,
+                "be": be,
                 "lo": np.stack([nd[8] for nd in nodes]), "hi": np.stack([nd[9] for nd in nodes]),
                 "pub": np.array([-nd[0] for nd in nodes]), "scores": np.stack([nd[7] for nd in nodes]),
                 "isc": np.stack([nd[10] for nd in nodes]) if self.input_split else None}
@@ -277,6 +302,7 @@ class _Search(BestFirst):
         n = 2 * reps
         L, U, sp, al, be, lo, hi = (np.repeat(S[k], n, axis=0) for k in ("L", "U", "sp", "al", "be", "lo", "hi"))
         pub = np.repeat(S["pub"], n)
+        T = None if S["T"] is None else np.repeat(S["T"], n, axis=0)
         ch = np.repeat(choice, 2)
         first = np.tile([True, False], choice.size)
         relu = ch >= 0
@@ -293,7 +319,7 @@ class _Search(BestFirst):
             f = first[irows]
             hi[irows[f], d[f]] = m[f]
             lo[irows[~f], d[~f]] = m[~f]
-        return L, U, sp, al, be, lo, hi, pub, ch
+        return L, U, sp, al, be, lo, hi, pub, ch, T
 
     def _refined(self, L: np.ndarray, U: np.ndarray, lo: np.ndarray, hi: np.ndarray, ch: np.ndarray) -> tuple:
         """Children's hidden bounds re-bounded after their split (the layers after it; all of them after an input
@@ -353,7 +379,7 @@ class _Search(BestFirst):
         if not nodes:
             return
         S = self._stack(nodes)
-        L, U, sp, al, be, lo, hi, pub, ch = self._children(S, self._choose(S))
+        L, U, sp, al, be, lo, hi, pub, ch, T = self._children(S, self._choose(S))
         L, U, _ = self._refined(L, U, lo, hi, ch)
         empty = (L > U).any(axis=1)
         self.n_empty += int(empty.sum())
@@ -361,11 +387,12 @@ class _Search(BestFirst):
             return
         keep = ~empty
         L, U, sp, al, be, lo, hi, pub = (v[keep] for v in (L, U, sp, al, be, lo, hi, pub))
+        T = None if T is None else T[keep]
         t = self.ab.t
         box = (t.from_numpy(lo), t.from_numpy(hi)) if self.input_split else None
         nb = self.ab.output(self._split_layers(L), self._split_layers(U), self._split_layers(sp),
                             self._split_layers(al), self._split_layers(be), self.p.iters, self.p.lr_alpha,
-                            self.p.lr_beta, box, deadline)
+                            self.p.lr_beta, box, deadline, None if T is None else self.ab.t.from_numpy(T))
         self._add(L, U, sp, lo, hi, nb, pub, deadline)
         per = (time.perf_counter() - t0) / (2 * len(nodes))
         self.per_node = per if self.per_node == 0 else 0.7 * self.per_node + 0.3 * per
@@ -475,4 +502,5 @@ def relu_bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str,
     return finish(net, "relu_bab", sense, s.x, status, t0, bound=bound,
                   extra={"nodes": s.n_nodes, "open": len(s.heap), "region_lps": s.n_lp, "leaves": s.n_leaf,
                          "empty": s.n_empty, "branching": p.branching, "root_bound": sgn * s.root_bound,
-                         "root_unstable": s.root_unstable, "bound_history": hist})
+                         "root_unstable": s.root_unstable, "bound_history": hist,
+                         "hull": s.ab.fixed is not None, "hull_gain": s.hull_gain})
