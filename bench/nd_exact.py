@@ -5,8 +5,8 @@ run on the same nets, boxes and time limit; max and min.
 Nets: 10-100-100-1 Xavier (zero bias), PyTorch default and trained on Styblinski-Tang; 20-50-50-1; 10-50-50-50-1;
 100-100-1 (a cell of Tong, Cai & Serra's grid); a 784-50-50-1 net over a small box (a stand-in for the MNIST case:
 no data set is downloaded). Boxes [0, 1]^n (Styblinski-Tang: [-5, 5]^n; 784: radius 0.002 around a random point).
-Root bounds: nnlab's CROWN (crown.py), alpha-lite (crown.py's output slopes, as bab bounds a box) and alpha-CROWN
-(alpha_beta.py), and the LP bound over the triangle relaxation with LP-tightened intermediate bounds (bounds.py +
+Root bounds: nnlab's CROWN (crown.py), alpha-lite (crown.py's output slopes, as bab bounds a box), alpha-CROWN
+(alpha_beta.py) and alpha-CROWN with the first layer's input-space hull (relu_bab's root), and the LP bound over the triangle relaxation with LP-tightened intermediate bounds (bounds.py +
 bigm.py: the limit of any slope choice, Salman et al. 2019's convex barrier); auto_LiRPA's CROWN / alpha-CROWN and
 gurobipy (method "gurobi": the big-M MILP with interval bounds, one thread) are used only when they are installed
 (optional; not project dependencies); method "cvxpy" is the same big-M MILP in plain cvxpy, solved by HiGHS. Gurobi's "optimal" is its own MIPGap test, not certify.is_optimal.
@@ -102,12 +102,18 @@ def root_bounds(nt: NetSnapshot, lo: np.ndarray, hi: np.ndarray, lp: bool = True
     lite = float(Crown(nt, alpha_iters=50).bounds(lo[None], hi[None]).ub[0])
     t2 = time.perf_counter()
     with torch_threads(1):  # as relu_bab runs it (2 spinning threads on a loaded machine ran far slower)
-        ab = AlphaBetaCrown(nt, lo, hi)
+        ab = AlphaBetaCrown(nt, lo, hi, hull=True)  # hull used only when fitted (fit_hull) or set_hull
         Ls, Us = ab.root(50)
-        alpha = float(ab.output(Ls, Us, [torch.zeros_like(L) for L in Ls], None, None, 50).ub[0])
-    t3 = time.perf_counter()
+        sp = [torch.zeros_like(L) for L in Ls]
+        nb = ab.output(Ls, Us, sp, None, None, 50)
+        alpha = float(nb.ub[0])
+        t3 = time.perf_counter()
+        # + the first layer's input-space hull (Anderson et al. 2020), fitted warm from the slopes as relu_bab's root
+        hull = float(ab.output(Ls, Us, sp, nb.alpha, None, 50, fit_hull=True).ub[0])
+    t4 = time.perf_counter()
     s = (f"root max bound: CROWN {crown:.5g} ({t1 - t0:.2f} s), alpha-lite {lite:.5g} ({t2 - t1:.2f} s), "
-         f"alpha-CROWN {alpha:.7g} ({t3 - t2:.2f} s)")
+         f"alpha-CROWN {alpha:.7g} ({t3 - t2:.2f} s), + hull {hull:.7g} (+{t4 - t3:.2f} s)")
+    t3 = t4
     if lp and nt.input_dim * sum(nt.widths) <= 50_000:
         s += f", LP {lp_root(nt, lo, hi):.5g} ({time.perf_counter() - t3:.2f} s)"
     try:
