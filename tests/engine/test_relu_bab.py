@@ -212,6 +212,9 @@ def test_time_limit_reports_progress_history_and_a_valid_bound(open_problem):
     assert r.extra["nodes"] > 1 and r.extra["branching"] == "fsb" and r.bound <= r.extra["root_bound"] + 1e-9
     hist = r.extra["bound_history"]
     assert len(hist) >= 2 and all(b >= truth.value for _, b, _ in hist)
+    js = r.to_json()["search"]  # what `nnlab optimize --json` prints
+    assert js["branching"] == "fsb" and js["nodes"] == r.extra["nodes"] and len(js["bound_history"]) == len(hist)
+    assert isinstance(js["hull"], bool) and js["hull_gain"] is not None and (js["hull_gain"] > 0 or not js["hull"])
     assert all(h1[1] >= h2[1] for h1, h2 in zip(hist, hist[1:]))  # the anytime bound only tightens
     incs = [e for e in evs if isinstance(e, Incumbent)]
     assert incs and incs[-1].value == pytest.approx(r.value)

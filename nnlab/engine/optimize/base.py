@@ -101,10 +101,10 @@ class OptResult:
         }
 
 
-# what a search method reports of its work (exact: which path and why; branch and bound: nodes, branching, the
-# bound's history as [seconds, bound, incumbent] rows), shown under "search" in the JSON
+# what a search method reports of its work (exact: which path and why; branch and bound: nodes, branching, whether
+# relu_bab kept its first-layer hull and the root bound it removed, the bound's history as [seconds, bound, incumbent] rows), shown under "search" in the JSON
 SEARCH_KEYS = ("via", "why", "nodes", "open", "leaves", "region_lps", "branching", "root_bound", "root_unstable",
-               "bound_history")
+               "hull", "hull_gain", "bound_history")
 
 
 def _strict(v: Any) -> Any:
