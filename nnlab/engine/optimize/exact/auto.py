@@ -35,7 +35,10 @@ class ExactParams:
 
 INPUT_SPLIT_MAX = 12  # auto: input splitting up to this many inputs, ReLU splitting past it (bench/nd_exact.py:
 # at 20 s on 10-100-100-1 Xavier, bound 0.75 by input splitting against 1.9 by ReLU splitting; on 20-50-50-1
-# PyTorch-default 0.47 by ReLU splitting against 0.69)
+# PyTorch-default 0.47 by ReLU splitting against 0.69. Re-measured 2026-12-04, relu_bab with the first-layer hull,
+# max at 20 s: bab's bound 0.535 / 0.119 / 9.66 on the Xavier / PyTorch-default / Styblinski-Tang 10-100-100-1
+# nets against relu_bab's input splitting 0.663 / 0.169 / 11.9 and its hybrid 0.719 / 0.169 / 13.4: bab's
+# boxes are ~3x cheaper than relu_bab's nodes)
 
 
 @METHODS.register("exact", label="Exact (regions in 2-D, else branch and bound)", params=ExactParams,
