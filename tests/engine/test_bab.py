@@ -326,3 +326,83 @@ def test_an_open_search_takes_the_heuristics_incumbents(method):
     assert r.value == pytest.approx(float(net.forward(r.x)), rel=0, abs=0)
     for h in ("gradient", "walk"):
         assert r.value >= run_to_result(run_method(h, net, lo, hi, "max", limit, 0, {})).value
+
+
+def test_cone_reduction_drops_and_flattens_sub_boxes():
+    """search.Cone over [-1, 2] x [0, 1] x [0, 3]: the outer faces are x1 = -1, x1 = 2, x2 = 1, x3 = 3."""
+    from nnlab.engine.optimize.exact.search import Cone
+
+    net = make(3, (6,), "xavier_uniform", 1)
+    lo, hi = np.array([-1.0, 0.0, 0.0]), np.array([2.0, 1.0, 3.0])
+    cone = Cone.of(net, lo, hi)
+    assert cone is not None
+    sub_lo = np.array([[-0.5, 0.0, 0.0],   # touches no outer face: dropped
+                       [-0.5, 0.5, 0.0],   # x2 = 1 only: flattened onto it
+                       [-1.0, 0.0, 0.0],   # x1 = -1 only: flattened onto it
+                       [-0.5, 0.5, 1.0],   # x2 = 1 and x3 = 3: kept whole
+                       [-1.0, 0.0, 0.0]])  # x1 = -1 and x1 = 2: kept whole
+    sub_hi = np.array([[1.0, 0.5, 2.0], [1.0, 1.0, 2.0], [1.0, 0.5, 2.0], [1.0, 1.0, 3.0], [2.0, 0.5, 2.0]])
+    rlo, rhi, keep = cone.reduce(sub_lo, sub_hi)
+    assert keep.tolist() == [False, True, True, True, True]
+    np.testing.assert_array_equal(rlo[1], [-0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(rhi[1], sub_hi[1])
+    np.testing.assert_array_equal(rlo[2], sub_lo[2])
+    np.testing.assert_array_equal(rhi[2], [-1.0, 0.5, 2.0])
+    np.testing.assert_array_equal(rlo[3:], sub_lo[3:])
+    np.testing.assert_array_equal(rhi[3:], sub_hi[3:])
+    np.testing.assert_array_equal(sub_lo[1], [-0.5, 0.5, 0.0])  # the caller's arrays are not changed
+
+
+def test_cone_reduction_holds_only_for_cones_over_boxes_holding_the_origin():
+    from nnlab.engine.optimize.exact.search import Cone
+
+    net = make(3, (6,), "xavier_uniform", 1)
+    lo, hi = np.zeros(3), np.ones(3)
+    assert Cone.of(net, lo, hi) is not None
+    assert Cone.of(make(3, (6,), "torch_default", 1), lo, hi) is None  # biases: not homogeneous
+    ws, bs = list(net.weights), list(net.biases)
+    bs[-1] = np.array([1e-12])
+    assert Cone.of(snapshot_from_layers(list(zip(ws, bs))), lo, hi) is None  # one tiny output bias is enough
+    assert Cone.of(net, lo + 0.1, hi) is None  # the origin is outside the box
+    assert Cone.of(net, np.zeros(3), np.zeros(3)) is None  # a point
+    tanh = snapshot_from_layers(list(zip(net.weights, net.biases)), activation="tanh")
+    assert Cone.of(tanh, lo, hi) is None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_cone_search_agrees_with_milp(seed):
+    """Zero-bias nets over boxes holding the origin (as a corner, inside, on a face), max and min: the reduced
+    search finds the MILP's optimum, with a bound on the right side, and does reduce boxes."""
+    rng = np.random.default_rng(seed)
+    n0 = 3 + seed % 3
+    net = make(n0, (10, 10), "xavier_uniform", seed)
+    boxes = [(np.zeros(n0), np.ones(n0)), (-np.ones(n0), 0.5 * np.ones(n0)),
+             (np.where(rng.random(n0) < 0.5, 0.0, -rng.uniform(0.2, 1, n0)), rng.uniform(0.2, 1.5, n0))]
+    flattened = 0
+    for lo, hi in boxes:
+        for sense in ("max", "min"):
+            rm = run_to_result(run_method("milp", net, lo, hi, sense, 30, 0, TIGHT))
+            rb = run_to_result(run_method("bab", net, lo, hi, sense, 30, 0, {**TIGHT, "warm_start": False}))
+            assert rm.status == rb.status == "optimal" and rb.extra["cone"]
+            assert rb.value == pytest.approx(rm.value, rel=1e-6, abs=1e-6)
+            sgn = 1 if sense == "max" else -1
+            assert sgn * (rb.bound - rm.value) >= -1e-9
+            check(net, rb, lo, hi)
+            flattened += rb.extra["cone_flattened"]
+    assert flattened > 0
+
+
+def test_cone_search_finds_the_origin_when_no_face_beats_it(monkeypatch):
+    """f = -|x|_1 over [-1, 2]^3: f <= -1 on every outer face, the maximum 0 is at the origin only (not a corner
+    or centre of any sub-box); the sub-boxes near it touch no outer face and are dropped, so the search must
+    offer the origin itself (search.Cone). The region-LP walks would also reach it (every linear region of a cone
+    is a cone with its apex at 0): they are switched off here."""
+    from nnlab.engine.optimize.exact.search import BestFirst
+
+    monkeypatch.setattr(BestFirst, "polish", lambda self, deadline=None: None)
+    net = snapshot_from_layers([(np.vstack([np.eye(3), -np.eye(3)]), np.zeros(6)), (-np.ones((1, 6)), np.zeros(1))])
+    lo, hi = -np.ones(3), 2 * np.ones(3)
+    r = run_to_result(run_method("bab", net, lo, hi, "max", 30, 0, {**TIGHT, "warm_start": False, "lp_close": 0}))
+    assert r.status == "optimal" and r.extra["cone"]
+    assert r.value == 0.0 and abs(r.bound) <= 1e-9
+    np.testing.assert_array_equal(r.x, np.zeros(3))

@@ -28,7 +28,7 @@ from nnlab.errors import NnlabError
 
 from nnlab.engine.model.network import NetSnapshot
 from nnlab.engine.optimize.exact.warmstart import LateHeuristics
-from nnlab.engine.optimize.exact.search import BestFirst, negated
+from nnlab.engine.optimize.exact.search import BestFirst, Cone, negated
 from nnlab.engine.optimize.formulation.crown import BoxBounds
 from nnlab.engine.optimize.certify import OPTIMAL_GAP, float_margin, is_optimal, outward
 from nnlab.engine.optimize.base import METHODS, BoundProgress, Event, Incumbent, OptResult, check_box, finish
@@ -44,6 +44,8 @@ class BabParams:
     lp_close: int = 2  # close a box with at most this many unstable ReLUs by its 2^u region LPs (0: off)
     warm_start: bool = True
     branching: str = "score"  # "score": largest |A_i| * width_i; "smart": try every dimension, keep the best split
+    cone: bool = True  # a zero-bias net over a box holding the origin: drop the sub-boxes that touch no outer
+    # face, flatten those touching one onto it (search.Cone: the net is positively homogeneous)
 
 
 _STORE_FLOATS = 25_000_000  # queued boxes keep their hidden-layer bounds up to ~200 MB
@@ -76,6 +78,8 @@ class _Search(BestFirst):
         self.stored = 0  # floats of hidden-layer bounds held by queued boxes
         self.no_layers = [(np.full(n, -np.inf), np.full(n, np.inf)) for n in inet.widths]
         self.per_second = 0.0  # measured boxes bounded per second (sizes the last batches to the time left)
+        self.cone = Cone.of(inet, lo, hi) if p.cone else None
+        self.n_dropped = self.n_flat = 0  # sub-boxes the cone reduction dropped / flattened onto a face
 
     def batch_values(self, pts: np.ndarray) -> np.ndarray:
         return self.crown.forward(pts) if pts.shape[0] > 1 else self.inet.forward(pts)
@@ -116,13 +120,24 @@ class _Search(BestFirst):
     def add(self, lo: np.ndarray, hi: np.ndarray, bb: "BoxBounds", deadline: float | None = None) -> None:
         """Queue the bounded boxes that stay open; close the others (no region LPs past `deadline`)."""
         n_unst = bb.unstable()
+        keep = None
+        if self.cone is not None:  # the bounds stay valid: the flattened boxes are subsets
+            flo, fhi, keep = self.cone.reduce(lo, hi)
+            self.n_dropped += int((~keep).sum())
+            self.n_flat += int(np.sum(np.any(fhi - flo < hi - lo, axis=1) & keep))
+            lo, hi = flo, fhi
         width = hi - lo
         score = bb.score if bb.score is not None else np.abs(bb.A) * width
+        score = np.where(width > 0, score, 0.0)  # a flattened dimension is never split
         dims = np.where(score.max(axis=1) > 0, np.argmax(score, axis=1), np.argmax(width, axis=1))
         # closed at once: within the gap of the incumbent, or affine on the box (the corner value is exact)
         shut = (bb.ub <= self.value + self.tol()) | (n_unst == 0) | ~np.any(width > 0, axis=1)
+        if keep is not None:
+            shut &= keep  # a dropped box holds no maximiser: it adds nothing to the bound
         if shut.any():
             self.closed = max(self.closed, float(bb.ub[shut].max()))
+        if keep is not None:
+            shut |= ~keep
         for i in np.flatnonzero(~shut):
             ub = float(bb.ub[i])
             if ub <= self.value + self.tol():  # an LP-closed box may have raised the incumbent
@@ -244,6 +259,8 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
         s.offer(warm_start(net, lo, hi, sense, seed, deadline=t0 + 0.25 * time_limit)[0][None])
         s.polish(deadline=t0 + 0.5 * time_limit)
         yield from incumbent()
+    if s.cone is not None:
+        s.offer(np.zeros((1, lo.shape[0])))  # f(0) = 0: the maximum when no outer face beats it (search.Cone)
     s.add(lo[None], hi[None], s.bound_boxes(lo[None], hi[None], None), end)
     yield from incumbent()
     late = LateHeuristics(net, lo, hi, sense, seed, t0, time_limit) if p.warm_start else None
@@ -280,4 +297,5 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
     if status != "cancelled":
         yield BoundProgress(bound, sgn * s.value, time.perf_counter() - t0, "bab: done")
     return finish(net, "bab", sense, s.x, status, t0, bound=bound,
-                  extra={"boxes": s.n_boxes, "open": len(s.heap), "region_lps": s.n_lp})
+                  extra={"boxes": s.n_boxes, "open": len(s.heap), "region_lps": s.n_lp, "cone": s.cone is not None,
+                         "cone_dropped": s.n_dropped, "cone_flattened": s.n_flat})
