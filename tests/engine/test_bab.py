@@ -389,6 +389,11 @@ def test_cone_search_agrees_with_milp(seed):
             assert sgn * (rb.bound - rm.value) >= -1e-9
             check(net, rb, lo, hi)
             flattened += rb.extra["cone_flattened"]
+            js = rb.to_json()["search"]  # what `nnlab optimize --json` prints
+            assert js["cone"] is True and js["boxes"] == rb.extra["boxes"]
+            assert js["cone_flattened"] == rb.extra["cone_flattened"] and js["cone_dropped"] >= 0
+            off = run_to_result(run_method("bab", net, lo, hi, sense, 30, 0, {**TIGHT, "cone": False}))
+            assert off.value == pytest.approx(rm.value, rel=1e-6, abs=1e-6) and off.to_json()["search"]["cone"] is False
     assert flattened > 0
 
 

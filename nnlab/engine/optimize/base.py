@@ -102,9 +102,11 @@ class OptResult:
 
 
 # what a search method reports of its work (exact: which path and why; branch and bound: nodes, branching, whether
-# relu_bab kept its first-layer hull and the root bound it removed, the bound's history as [seconds, bound, incumbent] rows), shown under "search" in the JSON
-SEARCH_KEYS = ("via", "why", "nodes", "open", "leaves", "region_lps", "branching", "root_bound", "root_unstable",
-               "hull", "hull_gain", "bound_history")
+# relu_bab kept its first-layer hull and the root bound it removed, whether bab used the cone reduction of a zero-bias
+# net and how many sub-boxes it dropped / flattened, the bound's history as [seconds, bound, incumbent] rows), shown
+# under "search" in the JSON
+SEARCH_KEYS = ("via", "why", "nodes", "boxes", "open", "leaves", "region_lps", "branching", "root_bound",
+               "root_unstable", "hull", "hull_gain", "cone", "cone_dropped", "cone_flattened", "bound_history")
 
 
 def _strict(v: Any) -> Any:
