@@ -226,7 +226,13 @@ class _Search(BestFirst):
         width = phi - plo
         # the worse half first, the better half as a tie-break (else a box whose best corner no split can lower
         # would be split along the same dimension forever)
-        key = np.where(width > 0, np.maximum(ub[:, 0], ub[:, 1]) + 0.5 * np.minimum(ub[:, 0], ub[:, 1]), np.inf)
+        # only dimensions at least a tenth as wide (relative to the root box) as the box's widest: else a dimension
+        # already ~1e-7 wide whose splits each lower the bound a little was split forever while the wide one the
+        # bound needed never was (a 3-input net: 4 million boxes in 10 s, not proved; score branching: 159 boxes;
+        # with 1e-3 or 1e-2 instead of a tenth a 6-input net still was not proved in 15 s, 0.1 and 0.3: 58-60k boxes)
+        rel = width / np.where(self.hi > self.lo, self.hi - self.lo, 1.0)
+        ok = (width > 0) & (rel >= 0.1 * rel.max(axis=1, keepdims=True))
+        key = np.where(ok, np.maximum(ub[:, 0], ub[:, 1]) + 0.5 * np.minimum(ub[:, 0], ub[:, 1]), np.inf)
         best = np.argmin(key, axis=1)
         stuck = np.min(key, axis=1) >= 1.5 * pub[0::2] - 1e-12 * (1.0 + np.abs(pub[0::2]))
         best[stuck] = np.array(dims)[stuck]  # no split lowers the bound: the parent's score dimension
