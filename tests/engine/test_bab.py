@@ -192,9 +192,11 @@ def test_time_limit_returns_incumbent_and_valid_bound():
     assert progress and all(e.bound >= truth.value - 1e-9 for e in progress)
 
 
-def test_cancellation_mid_run(monkeypatch):
-    """Closing the search mid-run stops its work and frees what it held (the CROWN bounder, the HiGHS region LP):
-    no bound or LP runs after close(), no thread is left, and the search state is garbage once the generator is."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cancellation_mid_run(monkeypatch, threads):
+    """Closing the search mid-run stops its work and frees what it held (the CROWN bounders, the HiGHS region LP,
+    the bounding threads): no bound or LP runs after close(), no thread is left, and the search state is garbage
+    once the generator is."""
     import gc
     import threading
     import weakref
@@ -221,23 +223,26 @@ def test_cancellation_mid_run(monkeypatch):
     monkeypatch.setattr(Crown, "bounds", bounds)
     monkeypatch.setattr(RegionLP, "solve", solve)
     monkeypatch.setattr(bab_mod._Search, "__init__", init)
-    threads = set(threading.enumerate())
+    alive = set(threading.enumerate())
     net = make(10, (60, 60), "xavier_uniform", 1)
-    gen = run_method("bab", net, np.zeros(10), np.ones(10), "max", 120.0, 0)
+    gen = run_method("bab", net, np.zeros(10), np.ones(10), "max", 120.0, 0, {"threads": threads})
     n = 0
     for ev in gen:
         n += isinstance(ev, BoundProgress)
         if n >= 2 and counts["crown"] > 1:  # (the heuristics' incumbents may come between two progress reports)
             break
     assert counts["crown"] > 1 and len(searches) == 1  # the search was under way (the root and some branches)
+    workers = [t for t in threading.enumerate() if t.name.startswith("bab")]
+    assert len(workers) == threads - 1  # the bounding threads were there
     assert all(ref() is not None for ref in searches[0])
     before = dict(counts)
     gen.close()
     assert counts == before  # no CROWN bound or region LP after close
+    assert not [t for t in threading.enumerate() if t.name.startswith("bab")]  # joined by close, not left to gc
     del gen, ev
     gc.collect()
     assert all(ref() is None for ref in searches[0])  # the search, its CROWN bounder and its HiGHS LP are freed
-    assert set(threading.enumerate()) <= threads
+    assert set(threading.enumerate()) <= alive
     assert counts == before
 
 
@@ -436,3 +441,35 @@ def test_smart_branching_splits_the_wide_dimension_too(case, cone):
     rm = run_to_result(run_method("milp", net, lo, hi, sense, 30, 0, TIGHT))
     assert r.value == pytest.approx(rm.value, abs=1e-7)
     check(net, r, lo, hi)
+
+
+def test_threads_bound_each_box_as_one_thread_does():
+    """bab's bounding threads (`threads`): each part of a step's boxes bounded by its own CROWN bounder gives the
+    bounds one bounder gives the whole batch; and the search agrees with the MILP whatever the thread count."""
+    from nnlab.engine.optimize.exact.bab import BabParams, _Search
+
+    net = make(5, (20, 20), "torch_default", 4)
+    lo, hi = -np.ones(5), np.ones(5)
+    rng = np.random.default_rng(0)
+    blo = rng.uniform(-1, 0.5, (300, 5))
+    bhi = np.minimum(blo + rng.uniform(0.05, 0.5, (300, 5)), 1.0)
+    one = Crown(net, "crown", 3).bounds(blo, bhi, None, None)
+    s = _Search(net, lo, hi, BabParams(threads=3))
+    try:
+        assert s.pool is not None and len(s.crowns) == 3
+        par = s._bounds(blo, bhi, None, None)
+    finally:
+        s.close()
+    np.testing.assert_allclose(par.ub, one.ub, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(par.A, one.A, rtol=1e-12, atol=1e-12)
+    for (L1, U1), (L2, U2) in zip(par.layers, one.layers):
+        np.testing.assert_allclose(L1, L2, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(U1, U2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(par.slopes[0], one.slopes[0], atol=1e-6)
+    rm = run_to_result(run_method("milp", net, lo, hi, "max", 30, 0, TIGHT))
+    for threads in (1, 2, 3):
+        r = run_to_result(run_method("bab", net, lo, hi, "max", 30, 0, {**TIGHT, "threads": threads}))
+        assert r.status == "optimal" and r.value == pytest.approx(rm.value, rel=1e-6, abs=1e-6)
+        check(net, r, lo, hi)
+    with pytest.raises(NnlabError, match="threads"):
+        run_to_result(run_method("bab", net, lo, hi, "max", 30, 0, {"threads": -1}))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generator
 
@@ -50,6 +51,8 @@ class BabParams:
     lp_close: int = 2  # close a box with at most this many unstable ReLUs by its 2^u region LPs (0: off)
     warm_start: bool = True
     branching: str = "score"  # "score": largest |A_i| * width_i; "smart": try every dimension, keep the best split
+    threads: int = 0  # threads bounding each step's boxes, `batch` boxes each (0: torch's intra-op thread count,
+    # i.e. the cores from the CLI, 1 in a study worker or the app's host on 2 cores)
     cone: bool = True  # a zero-bias net over a box holding the origin: drop the sub-boxes that touch no outer
     # face, flatten those touching one onto it (search.Cone: the net is positively homogeneous)
 
@@ -62,6 +65,8 @@ def _check(p: BabParams) -> None:
         raise NnlabError(f"mip_gap {p.mip_gap!r} must be in [0, 1)")
     if p.batch < 1 or p.alpha_iters < 0 or not 0 <= p.lp_close <= 8:
         raise NnlabError("bab needs batch >= 1, alpha_iters >= 0 and 0 <= lp_close <= 8")
+    if not 0 <= p.threads <= 64:
+        raise NnlabError(f"threads {p.threads!r} must be in [0, 64] (0: torch's thread count)")
     if p.branching not in ("score", "smart"):
         raise NnlabError(f"branching {p.branching!r} is not allowed; expected score or smart")
     if p.intermediate not in ("crown", "ibp"):
@@ -78,6 +83,10 @@ class _Search(BestFirst):
         super().__init__(inet, p.mip_gap)  # heap entries: (-ub, id, lo, hi, split dim, layer bounds, slopes)
         self.lo, self.hi, self.p = lo, hi, p
         self.crown = Crown(inet, p.intermediate, p.alpha_iters)
+        k = min(p.threads or self.crown.torch.get_num_threads(), 64)
+        # one CROWN bounder per thread (each keeps per-pass state); this thread bounds the first part itself
+        self.crowns = [self.crown] + [Crown(inet, p.intermediate, p.alpha_iters) for _ in range(k - 1)]
+        self.pool = ThreadPoolExecutor(k - 1, thread_name_prefix="bab") if k > 1 else None
         self.lp = RegionLP(inet, lo, hi)
         self.n_boxes = self.n_lp = 0
         self.per_box = (2 + (p.alpha_iters > 0)) * sum(inet.widths)
@@ -118,10 +127,42 @@ class _Search(BestFirst):
                     ) -> "BoxBounds":
         """CROWN bounds of the boxes (B, n0) (alpha-lite from `slopes`); their corners and centres are offered as
         incumbents."""
-        bb = self.crown.bounds(lo, hi, prev, slopes)
+        bb = self._bounds(lo, hi, prev, slopes)
         self.n_boxes += lo.shape[0]
         self.offer(np.vstack([bb.corner, (lo + hi) / 2]))
         return bb
+
+    def _bounds(self, lo: np.ndarray, hi: np.ndarray, prev: list | None, slopes: list | None) -> "BoxBounds":
+        """crown.bounds of the boxes, split into one part per thread when there are enough of them.
+
+        Why: torch frees the GIL in its products, so on 2 cores two threads (one intra-op thread each) bound a
+        step's boxes ~1.3x faster (10-100-100-1 Xavier max, 15 s: 227k boxes against 170k, bound 0.486 against
+        0.518); each box's bound is the same either way (boxes are bounded independently)."""
+        from nnlab.engine.threads import torch_threads
+
+        k = len(self.crowns)
+        B = lo.shape[0]
+        if self.pool is None or B < 32 * k:
+            return self.crown.bounds(lo, hi, prev, slopes)
+        cut = np.linspace(0, B, k + 1).astype(int)
+
+        def part(i: int) -> "BoxBounds":
+            a, b = cut[i], cut[i + 1]
+            return self.crowns[i].bounds(lo[a:b], hi[a:b], None if prev is None else [(L[a:b], U[a:b]) for L, U in prev],
+                                         None if slopes is None else [x[a:b] for x in slopes])
+
+        with torch_threads(1):  # before the threads start: Crown.bounds' own set and restore are then no-ops
+            futures = [self.pool.submit(part, i) for i in range(1, k)]
+            try:
+                first = part(0)
+            finally:
+                parts = [f.result() for f in futures]  # none left running, whatever happened here
+        return BoxBounds.concat([first, *parts])
+
+    def close(self) -> None:
+        """Stop the bounding threads (none is left running after this)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
     def add(self, lo: np.ndarray, hi: np.ndarray, bb: "BoxBounds", deadline: float | None = None) -> None:
         """Queue the bounded boxes that stay open; close the others (no region LPs past `deadline`)."""
@@ -166,7 +207,7 @@ class _Search(BestFirst):
         """Split the best `batch` open boxes (skipping those the incumbent has since closed) and bound the halves;
         fewer when the measured cost per box says the batch would overrun `deadline`."""
         t0 = time.perf_counter()
-        size = self.p.batch
+        size = self.p.batch * len(self.crowns)
         if deadline is not None and self.per_second > 0:
             size = int(min(size, max(1, 0.5 * (deadline - t0) * self.per_second / 2)))
         los, his, prevs, pub, dims, slopes = [], [], [], [], [], []
@@ -254,60 +295,63 @@ def bab(net: NetSnapshot, lower: np.ndarray, upper: np.ndarray, sense: str, para
     lo, hi = check_box(net, lower, upper)
     sgn = 1.0 if sense == "max" else -1.0
     s = _Search(net if sense == "max" else negated(net), lo, hi, p)
-    margin = float_margin(net, lo, hi)  # float64 CROWN sums (any slopes in [0, 1]): a proof after this
-    end = t0 + time_limit
-    reported = -np.inf
-    stop = False  # gen.send(True) at any yield: stop and return the best so far with its bound (status cancelled)
+    try:  # the bounding threads stop however the search ends (time limit, cancel, close, an error)
+        margin = float_margin(net, lo, hi)  # float64 CROWN sums (any slopes in [0, 1]): a proof after this
+        end = t0 + time_limit
+        reported = -np.inf
+        stop = False  # gen.send(True) at any yield: stop and return the best so far with its bound (status cancelled)
 
-    def incumbent() -> Generator[Event, None, None]:
-        nonlocal reported, stop
-        if s.value > reported:
-            reported = s.value
-            stop = bool((yield Incumbent(sgn * s.value, s.x.copy(), time.perf_counter() - t0))) or stop
+        def incumbent() -> Generator[Event, None, None]:
+            nonlocal reported, stop
+            if s.value > reported:
+                reported = s.value
+                stop = bool((yield Incumbent(sgn * s.value, s.x.copy(), time.perf_counter() - t0))) or stop
 
-    if p.warm_start:
-        from nnlab.engine.optimize.exact.warmstart import warm_start
+        if p.warm_start:
+            from nnlab.engine.optimize.exact.warmstart import warm_start
 
-        s.offer(warm_start(net, lo, hi, sense, seed, deadline=t0 + 0.25 * time_limit)[0][None])
-        s.polish(deadline=t0 + 0.5 * time_limit)
+            s.offer(warm_start(net, lo, hi, sense, seed, deadline=t0 + 0.25 * time_limit)[0][None])
+            s.polish(deadline=t0 + 0.5 * time_limit)
+            yield from incumbent()
+        if s.cone is not None:
+            s.offer(np.zeros((1, lo.shape[0])))  # f(0) = 0: the maximum when no outer face beats it (search.Cone)
+        s.add(lo[None], hi[None], s.bound_boxes(lo[None], hi[None], None), end)
         yield from incumbent()
-    if s.cone is not None:
-        s.offer(np.zeros((1, lo.shape[0])))  # f(0) = 0: the maximum when no outer face beats it (search.Cone)
-    s.add(lo[None], hi[None], s.bound_boxes(lo[None], hi[None], None), end)
-    yield from incumbent()
-    late = LateHeuristics(net, lo, hi, sense, seed, t0, time_limit) if p.warm_start else None
-    status, last, last_polish = "optimal", 0.0, 0.0
-    while not s.done():
-        now = time.perf_counter()
-        if stop:
-            status = "cancelled"
-            break
-        if now - t0 > time_limit:
-            status = "time_limit"
-            break
-        if now - last > 0.2:
-            last = now
-            stop = bool((yield BoundProgress(outward(sgn * s.bound(), sense, margin), sgn * s.value, now - t0,
-                                             f"bab: {len(s.heap)} open boxes"))) or stop
+        late = LateHeuristics(net, lo, hi, sense, seed, t0, time_limit) if p.warm_start else None
+        status, last, last_polish = "optimal", 0.0, 0.0
+        while not s.done():
+            now = time.perf_counter()
             if stop:
+                status = "cancelled"
+                break
+            if now - t0 > time_limit:
+                status = "time_limit"
+                break
+            if now - last > 0.2:
+                last = now
+                stop = bool((yield BoundProgress(outward(sgn * s.bound(), sense, margin), sgn * s.value, now - t0,
+                                                 f"bab: {len(s.heap)} open boxes"))) or stop
+                if stop:
+                    continue
+            if late is not None and late.due(now):  # still open: the heuristics' incumbents (issue 11)
+                yield from late.take(now, s.offer, incumbent, lambda: stop)
                 continue
-        if late is not None and late.due(now):  # still open: the heuristics' incumbents (issue 11)
-            yield from late.take(now, s.offer, incumbent, lambda: stop)
-            continue
-        if s.improved and now - last_polish > 0.5:
-            last_polish = now
-            s.polish(end)
-        yield from incumbent()
-        s.step(end)
-    if s.x is not None and status == "optimal":
-        s.polish(end)  # a few region LPs: the value within the gap may still improve
-    if status != "cancelled":
-        yield from incumbent()
-    bound = outward(sgn * s.bound(), sense, margin)
-    if status == "optimal" and not is_optimal(sgn * s.value if s.x is not None else None, bound, sense):
-        status = "feasible"  # closed at a gap looser than OPTIMAL_GAP (a larger mip_gap)
-    if status != "cancelled":
-        yield BoundProgress(bound, sgn * s.value, time.perf_counter() - t0, "bab: done")
-    return finish(net, "bab", sense, s.x, status, t0, bound=bound,
-                  extra={"boxes": s.n_boxes, "open": len(s.heap), "region_lps": s.n_lp, "cone": s.cone is not None,
-                         "cone_dropped": s.n_dropped, "cone_flattened": s.n_flat})
+            if s.improved and now - last_polish > 0.5:
+                last_polish = now
+                s.polish(end)
+            yield from incumbent()
+            s.step(end)
+        if s.x is not None and status == "optimal":
+            s.polish(end)  # a few region LPs: the value within the gap may still improve
+        if status != "cancelled":
+            yield from incumbent()
+        bound = outward(sgn * s.bound(), sense, margin)
+        if status == "optimal" and not is_optimal(sgn * s.value if s.x is not None else None, bound, sense):
+            status = "feasible"  # closed at a gap looser than OPTIMAL_GAP (a larger mip_gap)
+        if status != "cancelled":
+            yield BoundProgress(bound, sgn * s.value, time.perf_counter() - t0, "bab: done")
+        return finish(net, "bab", sense, s.x, status, t0, bound=bound,
+                      extra={"boxes": s.n_boxes, "open": len(s.heap), "region_lps": s.n_lp, "cone": s.cone is not None,
+                             "cone_dropped": s.n_dropped, "cone_flattened": s.n_flat})
+    finally:
+        s.close()

@@ -48,6 +48,19 @@ class BoxBounds:
     score: np.ndarray | None = None  # (B, n0) branching score per input dimension (see Crown._score)
     slopes: list[np.ndarray] | None = None  # alpha-lite: each box's best lower slopes per hidden layer (B, n_k)
 
+    @staticmethod
+    def concat(parts: "list[BoxBounds]") -> "BoxBounds":
+        """The bounds of several batches as one batch (their boxes in order)."""
+        cat = np.concatenate
+        first = parts[0]
+        return BoxBounds(cat([q.ub for q in parts]), cat([q.A for q in parts]), cat([q.c for q in parts]),
+                         cat([q.corner for q in parts]),
+                         [(cat([q.layers[k][0] for q in parts]), cat([q.layers[k][1] for q in parts]))
+                          for k in range(len(first.layers))],
+                         None if first.score is None else cat([q.score for q in parts]),
+                         None if first.slopes is None else [cat([q.slopes[k] for q in parts])
+                                                             for k in range(len(first.slopes))])
+
     def unstable(self) -> np.ndarray:
         """Number of unstable neurons (L < 0 < U) per box."""
         out = np.zeros(self.ub.shape[0], dtype=np.int64)
