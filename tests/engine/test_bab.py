@@ -473,3 +473,34 @@ def test_threads_bound_each_box_as_one_thread_does():
         check(net, r, lo, hi)
     with pytest.raises(NnlabError, match="threads"):
         run_to_result(run_method("bab", net, lo, hi, "max", 30, 0, {"threads": -1}))
+
+
+def test_a_plateau_maximum_is_closed_by_the_box_milp():
+    """A 4-5-6-1 zero-bias net whose maximum 0 is reached on a whole region (f <= 0 = f(0)): CROWN bounds of the
+    boxes along that region's boundary stay a little above 0 however small they are split (bound 4.1e-6 after
+    243k boxes in 10 s, not proved); the root box's MILP (11 unstable ReLUs) proves it at once."""
+    net = make(4, (5, 6), "xavier_uniform", 178916)
+    lo = np.array([-1.05329589, -0.44138513, 0.0, -0.15005622])
+    hi = np.array([0.75718194, 1.46597871, 1.31067832, 1.04685002])
+    r = run_to_result(run_method("bab", net, lo, hi, "max", 10, 0, {"lp_close": 1, "warm_start": False}))
+    assert r.status == "optimal" and r.extra["milps"] >= 1 and r.seconds < 5
+    assert r.value == 0.0 and 0.0 <= r.bound <= 1e-6
+    check(net, r, lo, hi)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_box_milps_agree_with_the_milp(seed):
+    """Small nets (with biases) whose root box has at most milp_close unstable ReLUs: closed by that box's MILP,
+    the value is the MILP method's and the bound lies on the right side of it."""
+    net = make(3, (4, 4), "torch_default", seed)
+    lo, hi = -2 * np.ones(3), 2 * np.ones(3)
+    for sense in ("max", "min"):
+        rm = run_to_result(run_method("milp", net, lo, hi, sense, 30, 0, TIGHT))
+        rb = run_to_result(run_method("bab", net, lo, hi, sense, 30, 0, {"lp_close": 0, "warm_start": False}))
+        assert rm.status == rb.status == "optimal" and rb.extra["milps"] >= 1
+        assert rb.value == pytest.approx(rm.value, rel=1e-6, abs=1e-6)
+        sgn = 1 if sense == "max" else -1
+        assert sgn * (rb.bound - rm.value) >= -1e-9
+        check(net, rb, lo, hi)
+    with pytest.raises(NnlabError, match="milp_close"):
+        run_to_result(run_method("bab", net, lo, hi, "max", 30, 0, {"milp_close": -1}))

@@ -105,7 +105,7 @@ class OptResult:
 # relu_bab kept its first-layer hull and the root bound it removed, whether bab used the cone reduction of a zero-bias
 # net and how many sub-boxes it dropped / flattened, the bound's history as [seconds, bound, incumbent] rows), shown
 # under "search" in the JSON
-SEARCH_KEYS = ("via", "why", "nodes", "boxes", "open", "leaves", "region_lps", "branching", "root_bound",
+SEARCH_KEYS = ("via", "why", "nodes", "boxes", "open", "leaves", "region_lps", "milps", "branching", "root_bound",
                "root_unstable", "hull", "hull_gain", "cone", "cone_dropped", "cone_flattened", "bound_history")
 
 
