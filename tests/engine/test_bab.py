@@ -471,6 +471,21 @@ def test_threads_bound_each_box_as_one_thread_does():
         r = run_to_result(run_method("bab", net, lo, hi, "max", 30, 0, {**TIGHT, "threads": threads}))
         assert r.status == "optimal" and r.value == pytest.approx(rm.value, rel=1e-6, abs=1e-6)
         check(net, r, lo, hi)
+    import torch
+
+    from nnlab.engine.optimize.exact import bab as bab_mod
+
+    old = torch.get_num_threads()
+    try:  # threads = 0: torch's thread count, capped (each thread holds its own CROWN bounder and product cache)
+        torch.set_num_threads(bab_mod.AUTO_THREADS + 4)
+        s = _Search(net, lo, hi, BabParams())
+        s.close()
+        assert len(s.crowns) == bab_mod.AUTO_THREADS
+        torch.set_num_threads(1)
+        s = _Search(net, lo, hi, BabParams())
+        assert s.pool is None and len(s.crowns) == 1
+    finally:
+        torch.set_num_threads(old)
     with pytest.raises(NnlabError, match="threads"):
         run_to_result(run_method("bab", net, lo, hi, "max", 30, 0, {"threads": -1}))
 

@@ -56,11 +56,12 @@ class BabParams:
     warm_start: bool = True
     branching: str = "score"  # "score": largest |A_i| * width_i; "smart": try every dimension, keep the best split
     threads: int = 0  # threads bounding each step's boxes, `batch` boxes each (0: torch's intra-op thread count,
-    # i.e. the cores from the CLI, 1 in a study worker or the app's host on 2 cores)
+    # at most AUTO_THREADS: the cores from the CLI, 1 in a study worker or the app's host on 2 cores)
     cone: bool = True  # a zero-bias net over a box holding the origin: drop the sub-boxes that touch no outer
     # face, flatten those touching one onto it (search.Cone: the net is positively homogeneous)
 
 
+AUTO_THREADS = 8  # threads = 0 takes torch's thread count, at most this many
 _STORE_FLOATS = 25_000_000  # queued boxes keep their hidden-layer bounds up to ~200 MB
 
 
@@ -89,8 +90,9 @@ class _Search(BestFirst):
         super().__init__(inet, p.mip_gap)  # heap entries: (-ub, id, lo, hi, split dim, layer bounds, slopes)
         self.lo, self.hi, self.p = lo, hi, p
         self.crown = Crown(inet, p.intermediate, p.alpha_iters)
-        k = min(p.threads or self.crown.torch.get_num_threads(), 64)
-        # one CROWN bounder per thread (each keeps per-pass state); this thread bounds the first part itself
+        k = p.threads or min(self.crown.torch.get_num_threads(), AUTO_THREADS)
+        # one CROWN bounder per thread (each keeps per-pass state and a product cache of up to 32 MB per layer);
+        # this thread bounds the first part itself
         self.crowns = [self.crown] + [Crown(inet, p.intermediate, p.alpha_iters) for _ in range(k - 1)]
         self.pool = ThreadPoolExecutor(k - 1, thread_name_prefix="bab") if k > 1 else None
         self.lp = RegionLP(inet, lo, hi)
