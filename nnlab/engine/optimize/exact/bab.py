@@ -51,7 +51,7 @@ class BabParams:
     # (0: adaptive slopes only)
     lp_close: int = 2  # close a box with at most this many unstable ReLUs by its 2^u region LPs (0: off)
     milp_close: int = 16  # else, with at most this many, by a MILP over the box (HiGHS; 0: off; the root box with
-    # up to twice as many, then at most a tenth of the search's time) if it proves the box within the gap in
+    # up to twice as many, then after 1 s at most a tenth of the search's time) if it proves the box within the gap in
     milp_seconds: float = 0.5  # this long (else the box stays open and the search's limit is halved)
     warm_start: bool = True
     branching: str = "score"  # "score": largest |A_i| * width_i; "smart": try every dimension, keep the best split
@@ -134,13 +134,14 @@ class _Search(BestFirst):
         return best + 1e-9 * (1.0 + abs(best)) if np.isfinite(best) else best
 
     def _milp_due(self) -> bool:
-        """A MILP for the root box, then at most a tenth of the search's time in MILPs, none in its first 0.1 s.
-        Why: a box with 16 unstable ReLUs that CROWN and splitting close in microseconds took 30-40 ms as a MILP
-        (a 5-10-10-1 search: 0.02 s without, 0.19-0.76 s with a MILP per such box)."""
+        """A MILP for the root box, then at most a tenth of the search's time in MILPs, none in its first second.
+        Why: a box with 16 unstable ReLUs that CROWN and splitting close in microseconds took 30-90 ms as a MILP
+        (a 5-10-10-1 search: 0.02 s without, 0.19-0.76 s with a MILP per such box; 5-50-50-1, proved in 0.11 s:
+        0.20 s when one MILP was allowed from 0.1 s on)."""
         if self.n_boxes <= 1:
             return True
         spent = time.perf_counter() - self.t_start
-        return spent >= 0.1 and self.milp_time <= 0.1 * spent
+        return spent >= 1.0 and self.milp_time <= 0.1 * spent
 
     def _milp_close(self, lo: np.ndarray, hi: np.ndarray, layers: list, deadline: float | None) -> float | None:
         """Exact max over the box by the big-M MILP of its unstable ReLUs (HiGHS, the box's hidden-layer bounds),
